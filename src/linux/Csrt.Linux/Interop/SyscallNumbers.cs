@@ -1,0 +1,15 @@
+using System.Runtime.InteropServices;
+
+namespace Csrt.Linux.Interop;
+
+/// <summary>Raw syscall numbers for calls glibc 2.36 has no wrapper for. The only place they live.</summary>
+internal static class SyscallNumbers
+{
+    private static readonly bool Arm64 = RuntimeInformation.ProcessArchitecture == Architecture.Arm64;
+
+    internal static nint pivot_root => Arm64 ? 41 : 155;
+    internal static nint pidfd_send_signal => 424;
+    internal static nint pidfd_open => 434;
+    internal static nint close_range => 436;
+    internal static nint openat2 => 437;
+}

@@ -1,0 +1,142 @@
+using System.Globalization;
+using static Tmds.Linux.LibC;
+
+namespace Csrt.Linux;
+
+/// <summary>setrlimit resources, as in sys/resource.h.</summary>
+public enum ResourceLimit
+{
+    RLIMIT_CPU = 0,
+    RLIMIT_FSIZE = 1,
+    RLIMIT_DATA = 2,
+    RLIMIT_STACK = 3,
+    RLIMIT_CORE = 4,
+    RLIMIT_RSS = 5,
+    RLIMIT_NPROC = 6,
+    RLIMIT_NOFILE = 7,
+    RLIMIT_MEMLOCK = 8,
+    RLIMIT_AS = 9,
+    RLIMIT_LOCKS = 10,
+    RLIMIT_SIGPENDING = 11,
+    RLIMIT_MSGQUEUE = 12,
+    RLIMIT_NICE = 13,
+    RLIMIT_RTPRIO = 14,
+    RLIMIT_RTTIME = 15,
+}
+
+/// <summary>Process attributes: prctl, rlimits, hostname, ids, umask, oom score.</summary>
+public static unsafe class ProcessControl
+{
+    private const int PR_SET_PDEATHSIG = 1, PR_SET_NAME = 15, PR_SET_CHILD_SUBREAPER = 36,
+        PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39;
+
+    private static int Prctl(int option, nuint a2, string name) =>
+        Sys.Check(Interop.Libc.prctl(option, a2, 0, 0, 0), "prctl", name);
+
+    /// <summary>The thread's name (comm), at most 15 bytes, e.g. <c>csrt:[1:INIT]</c>.</summary>
+    public static void SetName(string name)
+    {
+        var z = Sys.Z(name.Length > 15 ? name[..15] : name);
+        fixed (byte* p = z)
+            Prctl(PR_SET_NAME, (nuint)p, "PR_SET_NAME");
+    }
+
+    public static void SetChildSubreaper(bool on) => Prctl(PR_SET_CHILD_SUBREAPER, on ? 1u : 0u, "PR_SET_CHILD_SUBREAPER");
+
+    public static bool IsChildSubreaper()
+    {
+        int v = 0;
+        Prctl(PR_GET_CHILD_SUBREAPER, (nuint)(&v), "PR_GET_CHILD_SUBREAPER");
+        return v != 0;
+    }
+
+    public static void SetNoNewPrivileges() => Prctl(PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS");
+
+    public static bool HasNoNewPrivileges() => Prctl(PR_GET_NO_NEW_PRIVS, 0, "PR_GET_NO_NEW_PRIVS") == 1;
+
+    public static void SetParentDeathSignal(int signal) => Prctl(PR_SET_PDEATHSIG, (nuint)signal, "PR_SET_PDEATHSIG");
+
+    public static void SetHostname(string name)
+    {
+        var z = Sys.Z(name);
+        fixed (byte* p = z)
+            Sys.Check(sethostname(p, z.Length - 1), "sethostname", name);
+    }
+
+    public static void SetDomainname(string name)
+    {
+        var z = Sys.Z(name);
+        fixed (byte* p = z)
+            Sys.Check(setdomainname(p, z.Length - 1), "setdomainname", name);
+    }
+
+    public static string GetHostname()
+    {
+        var buf = stackalloc byte[256];
+        Sys.Check(gethostname(buf, 256), "gethostname");
+        return Sys.FromZ(buf);
+    }
+
+    /// <summary>prlimit(2) on another process (0 = self). Raising a hard limit needs CAP_SYS_RESOURCE.</summary>
+    public static void SetResourceLimit(int pid, ResourceLimit resource, ulong soft, ulong hard)
+    {
+        var limit = new Interop.Libc.rlimit { rlim_cur = soft, rlim_max = hard };
+        if (Interop.Libc.prlimit(pid, (int)resource, &limit, null) < 0)
+            throw new SyscallException("prlimit", Sys.LastErrno, resource.ToString(),
+                $"soft {soft}, hard {hard}" + (Sys.LastErrno == Errno.EPERM ? " (raising a hard limit needs CAP_SYS_RESOURCE)" : ""));
+    }
+
+    public static (ulong Soft, ulong Hard) GetResourceLimit(int pid, ResourceLimit resource)
+    {
+        Interop.Libc.rlimit old;
+        Sys.Check(Interop.Libc.prlimit(pid, (int)resource, null, &old), "prlimit", resource.ToString());
+        return (old.rlim_cur, old.rlim_max);
+    }
+
+    public static int GetPid() => getpid();
+
+    public static int GetParentPid() => getppid();
+
+    public static uint GetEffectiveUid() => geteuid();
+
+    public static uint GetEffectiveGid() => getegid();
+
+    public static uint SetUmask(uint mask) => (uint)umask((Tmds.Linux.mode_t)mask);
+
+    /// <summary>Sets /proc/&lt;pid&gt;/oom_score_adj. Lowering it needs CAP_SYS_RESOURCE.</summary>
+    public static void SetOomScoreAdj(int pid, int value)
+    {
+        var path = $"/proc/{(pid == 0 ? "self" : pid.ToString(CultureInfo.InvariantCulture))}/oom_score_adj";
+        try
+        {
+            Files.WriteText(path, value.ToString(CultureInfo.InvariantCulture));
+        }
+        catch (SyscallException e) when (e.Errno is Errno.EPERM or Errno.EACCES)
+        {
+            throw new SyscallException("write", e.Errno, path,
+                $"setting oom_score_adj to {value} (lowering it needs CAP_SYS_RESOURCE)");
+        }
+    }
+
+    public static int GetOomScoreAdj(int pid) =>
+        int.Parse(Files.ReadText($"/proc/{(pid == 0 ? "self" : pid.ToString(CultureInfo.InvariantCulture))}/oom_score_adj").Trim(), CultureInfo.InvariantCulture);
+
+    /// <summary>The highest capability number the running kernel knows.</summary>
+    public static int LastCapability { get; } = ReadLastCap();
+
+    private static int ReadLastCap()
+    {
+        var text = Files.TryReadText("/proc/sys/kernel/cap_last_cap");
+        return text is null ? 40 : int.Parse(text.Trim(), CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>pidfd_open(2): a handle that stays valid (and pollable) even after the pid is reused.</summary>
+    public static FileDescriptor OpenPidFd(int pid)
+    {
+        var r = Interop.Libc.syscall(Interop.SyscallNumbers.pidfd_open, pid, 0, 0, 0, 0);
+        Sys.Check((long)r, "pidfd_open", pid.ToString(CultureInfo.InvariantCulture));
+        var fd = new FileDescriptor((int)r);
+        Files.SetCloseOnExec(fd, true);
+        return fd;
+    }
+}

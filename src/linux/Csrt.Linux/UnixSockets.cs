@@ -1,0 +1,139 @@
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace Csrt.Linux;
+
+/// <summary>Unix socket pairs and fd passing (SCM_RIGHTS).</summary>
+public static unsafe class UnixSockets
+{
+    public enum Kind
+    {
+        Stream = 1,
+        Datagram = 2,
+        SeqPacket = 5,
+    }
+
+    private const int MaxFds = 16;
+
+    /// <summary>socketpair(AF_UNIX); both ends CLOEXEC.</summary>
+    public static (FileDescriptor A, FileDescriptor B) Pair(Kind kind)
+    {
+        const int SOCK_CLOEXEC = 0x80000;
+        int* fds = stackalloc int[2];
+        Sys.Check(socketpair(AF_UNIX, (int)kind | SOCK_CLOEXEC, 0, fds), "socketpair");
+        return (new FileDescriptor(fds[0]), new FileDescriptor(fds[1]));
+    }
+
+    /// <summary>Sends <paramref name="data"/> (at least one byte) with <paramref name="fds"/> attached.</summary>
+    public static void Send(FileDescriptor socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> fds = default)
+    {
+        if (data.IsEmpty)
+            throw new ArgumentException("a message carrying fds needs at least one byte", nameof(data));
+        if (fds.Length > MaxFds)
+            throw new ArgumentException($"at most {MaxFds} fds per message", nameof(fds));
+        var controlLen = fds.IsEmpty ? 0 : (int)CMSG_SPACE(sizeof(int) * fds.Length);
+        var control = stackalloc byte[Math.Max(controlLen, 1)];
+        new Span<byte>(control, Math.Max(controlLen, 1)).Clear();
+        fixed (byte* d = data)
+        {
+            iovec iov = default;
+            iov.iov_base = d;
+            iov.iov_len = (size_t)data.Length;
+            msghdr msg = default;
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            if (!fds.IsEmpty)
+            {
+                msg.msg_control = control;
+                msg.msg_controllen = (socklen_t)controlLen;
+                var cmsg = CMSG_FIRSTHDR(&msg);
+                cmsg->cmsg_level = SOL_SOCKET;
+                cmsg->cmsg_type = SCM_RIGHTS;
+                cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.Length);
+                var dst = (int*)CMSG_DATA(cmsg);
+                for (var i = 0; i < fds.Length; i++)
+                    dst[i] = fds[i];
+            }
+            long n;
+            do
+            {
+                n = sendmsg(socket.Number, &msg, MSG_NOSIGNAL);
+            } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+            Sys.Check(n, "sendmsg", socket.ToString());
+            if (n != data.Length)
+                throw new SyscallException("sendmsg", Errno.EMSGSIZE, socket.ToString(), $"sent {n} of {data.Length} bytes");
+        }
+    }
+
+    /// <summary>Receives one message into <paramref name="buffer"/>; attached fds come back owned (CLOEXEC).
+    /// Returns 0 at EOF.</summary>
+    public static int Receive(FileDescriptor socket, Span<byte> buffer, List<FileDescriptor>? fds = null)
+    {
+        var controlLen = (int)CMSG_SPACE(sizeof(int) * MaxFds);
+        var control = stackalloc byte[controlLen];
+        fixed (byte* d = buffer)
+        {
+            iovec iov = default;
+            iov.iov_base = d;
+            iov.iov_len = (size_t)buffer.Length;
+            msghdr msg = default;
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control;
+            msg.msg_controllen = (socklen_t)controlLen;
+            long n;
+            do
+            {
+                n = recvmsg(socket.Number, &msg, MSG_CMSG_CLOEXEC);
+            } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+            Sys.Check(n, "recvmsg", socket.ToString());
+            for (var cmsg = CMSG_FIRSTHDR(&msg); cmsg != null; cmsg = CMSG_NXTHDR(&msg, cmsg))
+            {
+                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+                    continue;
+                var count = ((int)cmsg->cmsg_len - (int)CMSG_LEN(0)) / sizeof(int);
+                var src = (int*)CMSG_DATA(cmsg);
+                for (var i = 0; i < count; i++)
+                {
+                    var fd = new FileDescriptor(src[i]);
+                    if (fds is null)
+                        fd.Dispose();
+                    else
+                        fds.Add(fd);
+                }
+            }
+            if ((msg.msg_flags & MSG_CTRUNC) != 0)
+                throw new SyscallException("recvmsg", Errno.EMSGSIZE, socket.ToString(), "control data truncated (too many fds)");
+            return (int)n;
+        }
+    }
+
+    /// <summary>Connects a stream socket to a filesystem path.</summary>
+    public static FileDescriptor Connect(string path)
+    {
+        const int SOCK_CLOEXEC = 0x80000;
+        var fd = new FileDescriptor(Sys.Check(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket", path));
+        sockaddr_un addr = default;
+        addr.sun_family = (ushort)AF_UNIX;
+        var z = Sys.Z(path);
+        if (z.Length > 108)
+        {
+            fd.Dispose();
+            throw new SyscallException("connect", Errno.ENAMETOOLONG, path, "a socket path is at most 107 bytes");
+        }
+        for (var i = 0; i < z.Length; i++)
+            addr.sun_path[i] = z[i];
+        int r;
+        do
+        {
+            r = connect(fd.Number, (sockaddr*)&addr, (uint)sizeof(sockaddr_un));
+        } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+        if (r < 0)
+        {
+            var e = Sys.LastErrno;
+            fd.Dispose();
+            throw new SyscallException("connect", e, path);
+        }
+        return fd;
+    }
+}

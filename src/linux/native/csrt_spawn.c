@@ -1,0 +1,385 @@
+/*
+ * csrt_spawn.c — the post-clone child path, the only C in csrt.
+ *
+ * Why C: a .NET process is multi-threaded from its first instruction, and a cloned child of it
+ * must not run managed code (it can inherit a pending GC suspension that no thread will finish;
+ * measured: 1 hang in about 10 clones under GC pressure). Like dotnet/runtime's pal_process.c and
+ * runc's nsexec.c, the child here runs only async-signal-safe syscalls on memory the parent
+ * prepared, and allocates nothing. Everything readable (mounts, pivot_root, cgroups, console)
+ * stays in C#: the child either execs the runtime binary again (container init) or finishes
+ * an exec into a running container with csrt_exec_final.
+ *
+ * Stages of csrt_spawn (runc names them 0:PARENT, 1:CHILD, 2:INIT):
+ *   parent   block every signal, clone (or clone3 into a cgroup v2), restore the mask.
+ *   child    reset signal handlers; setns into the given namespaces (user first, mnt last);
+ *            unshare the new ones; wait for the parent (it writes uid/gid maps, time offsets);
+ *            become root of a user namespace; clone again with CLONE_PARENT when the process
+ *            must land in a pid or time namespace that only affects children.
+ *   final    arrange the fd table, session and controlling tty, then execve.
+ * Any failure writes {stage, errno} to the CLOEXEC error pipe and _exit(127)s.
+ */
+#define _GNU_SOURCE
+#include "csrt_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+/* The kernel's sigaction layout, used through the raw syscall so that signals glibc reserves
+ * for itself (32, 33) are reset too. */
+struct kernel_sigaction {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
+
+struct clone3_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+        set_tid, set_tid_size, cgroup;
+};
+
+static void report(int fd, int stage, int err)
+{
+    struct csrt_child_error e = { stage, err };
+    if (fd >= 0) {
+        ssize_t n;
+        do {
+            n = write(fd, &e, sizeof e);
+        } while (n < 0 && errno == EINTR);
+    }
+}
+
+static __attribute__((noreturn)) void fail(int fd, int stage, int err)
+{
+    report(fd, stage, err);
+    _exit(127);
+}
+
+static int set_mask(uint64_t mask)
+{
+    return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof mask);
+}
+
+/* all_handlers: also reset installed handlers (only safe when this is the only thread). In a
+ * multi-threaded init only ignored signals are reset: execve resets handlers by itself, but an
+ * ignored signal (.NET ignores SIGPIPE) would stay ignored in the user process. */
+static void reset_signals(int all_handlers)
+{
+    for (int sig = 1; sig <= 64; sig++) {
+        struct kernel_sigaction old;
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        if (syscall(SYS_rt_sigaction, sig, NULL, &old, sizeof(uint64_t)) < 0)
+            continue;
+        if (old.handler == SIG_DFL || (!all_handlers && old.handler != SIG_IGN))
+            continue;
+        struct kernel_sigaction dfl = { SIG_DFL, 0, NULL, 0 };
+        syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(uint64_t));
+    }
+}
+
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = read(fd, (char *)buf + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n;
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+static int raise_fd(int fd, int floor)
+{
+    return fd < 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, floor);
+}
+
+/* Apply the fd table: every src is first copied above every dst (so no dup2 clobbers a src
+ * still needed), then dup2'd into place; everything else becomes CLOEXEC. */
+static int setup_fds(const struct csrt_fd_map *fds, int count, int *err_fd, int *exec_fd)
+{
+    int tmp[CSRT_MAX_FDS];
+    int max_dst = -1;
+    if (count > CSRT_MAX_FDS)
+        return -E2BIG;
+    for (int i = 0; i < count; i++)
+        if (fds[i].dst > max_dst)
+            max_dst = fds[i].dst;
+    int floor = max_dst + 1;
+    *err_fd = raise_fd(*err_fd, floor);
+    *exec_fd = raise_fd(*exec_fd, floor);
+    for (int i = 0; i < count; i++) {
+        tmp[i] = fcntl(fds[i].src, F_DUPFD_CLOEXEC, floor);
+        if (tmp[i] < 0)
+            return -errno;
+    }
+    for (int i = 0; i < count; i++) {
+        int r;
+        do {
+            r = dup2(tmp[i], fds[i].dst);
+        } while (r < 0 && errno == EINTR);
+        if (r < 0)
+            return -errno;
+    }
+    for (int fd = 0; fd < floor; fd++) {
+        int mapped = 0;
+        for (int i = 0; i < count; i++)
+            if (fds[i].dst == fd)
+                mapped = 1;
+        if (!mapped)
+            fcntl(fd, F_SETFD, FD_CLOEXEC); /* EBADF for unused numbers is fine */
+    }
+    if (syscall(SYS_close_range, (unsigned)floor, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+        /* Kernels before 5.11: mark them one by one up to a generous bound. */
+        for (int fd = floor; fd < 65536; fd++)
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    return 0;
+}
+
+static int apply_seccomp(const struct csrt_exec_plan *p)
+{
+    struct sock_fprog prog = { (unsigned short)p->seccomp_len, (struct sock_filter *)p->seccomp_filter };
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog) < 0)
+        return -errno;
+    return 0;
+}
+
+/* execvpe without allocation: PATH comes from the process's own environment, as runc does. */
+static int exec_search(const char *file, char *const *argv, char *const *envp)
+{
+    if (strchr(file, '/')) {
+        execve(file, argv, envp);
+        return -errno;
+    }
+    const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (char *const *e = envp; e && *e; e++)
+        if (strncmp(*e, "PATH=", 5) == 0) {
+            path = *e + 5;
+            break;
+        }
+    size_t flen = strlen(file);
+    int seen_eacces = 0, last = ENOENT;
+    char buf[4096];
+    for (const char *p = path;; p++) {
+        const char *end = strchrnul(p, ':');
+        size_t dlen = (size_t)(end - p);
+        if (dlen + flen + 2 <= sizeof buf) {
+            if (dlen == 0) {
+                memcpy(buf, file, flen + 1); /* empty entry = current directory */
+            } else {
+                memcpy(buf, p, dlen);
+                buf[dlen] = '/';
+                memcpy(buf + dlen + 1, file, flen + 1);
+            }
+            execve(buf, argv, envp);
+            last = errno;
+            if (last == EACCES)
+                seen_eacces = 1;
+            else if (last != ENOENT && last != ENOTDIR && last != ESTALE && last != ENODEV && last != ETIMEDOUT)
+                return -last; /* found but not executable: stop, as execvp does */
+        }
+        if (*end == '\0')
+            break;
+        p = end;
+    }
+    return -(seen_eacces ? EACCES : last);
+}
+
+int32_t csrt_exec_final(const struct csrt_exec_plan *p, int32_t *stage)
+{
+#define STEP(s, expr)                                                                                  \
+    do {                                                                                               \
+        if ((expr) < 0) {                                                                              \
+            *stage = (s);                                                                              \
+            return -errno;                                                                             \
+        }                                                                                              \
+    } while (0)
+    int r;
+    if (p->personality >= 0)
+        STEP(CSRT_STAGE_PERSONALITY, personality((unsigned long)p->personality));
+    if (p->umask >= 0)
+        umask((mode_t)p->umask);
+    /* Without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes in while we still have it
+     * (runc does the same); with no_new_privs it goes last, filtering as little of our own
+     * set-up as possible. */
+    if (p->seccomp_filter && !p->no_new_privs && (r = apply_seccomp(p)) < 0) {
+        *stage = CSRT_STAGE_SECCOMP;
+        return r;
+    }
+    if (p->set_caps) {
+        STEP(CSRT_STAGE_CAPS, prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
+        for (int cap = 0; cap <= p->last_cap && cap < 64; cap++)
+            if (!(p->cap_bounding & (1ULL << cap)))
+                STEP(CSRT_STAGE_BOUNDING, prctl(PR_CAPBSET_DROP, cap, 0, 0, 0));
+    }
+    if (p->set_ids) {
+        /* Raw syscalls: per thread, unlike glibc's wrappers which signal every thread. */
+        if (p->ngroups >= 0)
+            STEP(CSRT_STAGE_GROUPS, syscall(SYS_setgroups, (size_t)p->ngroups, p->groups));
+        STEP(CSRT_STAGE_GID, syscall(SYS_setresgid, p->gid, p->gid, p->gid));
+        STEP(CSRT_STAGE_UID, syscall(SYS_setresuid, p->uid, p->uid, p->uid));
+    }
+    if (p->set_caps) {
+        struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+        struct __user_cap_data_struct data[2];
+        data[0].effective = (uint32_t)p->cap_effective;
+        data[1].effective = (uint32_t)(p->cap_effective >> 32);
+        data[0].permitted = (uint32_t)p->cap_permitted;
+        data[1].permitted = (uint32_t)(p->cap_permitted >> 32);
+        data[0].inheritable = (uint32_t)p->cap_inheritable;
+        data[1].inheritable = (uint32_t)(p->cap_inheritable >> 32);
+        STEP(CSRT_STAGE_CAPS, prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0));
+        STEP(CSRT_STAGE_CAPS, syscall(SYS_capset, &hdr, data));
+        STEP(CSRT_STAGE_AMBIENT, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+        for (int cap = 0; cap <= p->last_cap && cap < 64; cap++)
+            if (p->cap_ambient & (1ULL << cap))
+                STEP(CSRT_STAGE_AMBIENT, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
+    }
+    if (p->cwd)
+        STEP(CSRT_STAGE_CWD, chdir(p->cwd));
+    if (p->no_new_privs)
+        STEP(CSRT_STAGE_NO_NEW_PRIVS, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+    if (p->seccomp_filter && p->no_new_privs && (r = apply_seccomp(p)) < 0) {
+        *stage = CSRT_STAGE_SECCOMP;
+        return r;
+    }
+    reset_signals(0);
+    set_mask(0);
+    r = exec_search(p->path, p->argv, p->envp);
+    *stage = CSRT_STAGE_EXEC;
+    return r;
+#undef STEP
+}
+
+static __attribute__((noreturn)) void child(const struct csrt_spawn_request *req)
+{
+    int err_fd = req->err_fd;
+    int exec_fd = req->exec_fd;
+
+    /* Every signal is blocked (the parent did it before clone); drop the .NET handlers so none
+     * can ever run in this copy of the process. */
+    reset_signals(1);
+    if (req->sync_peer_fd >= 0)
+        close(req->sync_peer_fd);
+    if (req->parent_death_signal > 0 && prctl(PR_SET_PDEATHSIG, req->parent_death_signal, 0, 0, 0) < 0)
+        fail(err_fd, CSRT_STAGE_SETNS, errno);
+
+    for (int i = 0; i < req->join_count; i++)
+        if (setns(req->join_fds[i], req->join_types[i]) < 0)
+            fail(err_fd, CSRT_STAGE_SETNS, errno);
+
+    if (req->unshare_flags && unshare((int)req->unshare_flags) < 0)
+        fail(err_fd, CSRT_STAGE_UNSHARE, errno);
+
+    if (req->sync_fd >= 0) {
+        char c;
+        ssize_t n = read_full(req->sync_fd, &c, 1);
+        if (n != 1)
+            fail(err_fd, CSRT_STAGE_SYNC, n == 0 ? EPIPE : errno);
+        close(req->sync_fd);
+    }
+
+    if (req->become_root) {
+        if (syscall(SYS_setresgid, 0, 0, 0) < 0)
+            fail(err_fd, CSRT_STAGE_GID, errno);
+        if (syscall(SYS_setresuid, 0, 0, 0) < 0)
+            fail(err_fd, CSRT_STAGE_UID, errno);
+    }
+
+    if (req->second_clone) {
+        /* setns/unshare of pid and time namespaces only affect children. CLONE_PARENT makes the
+         * new process a child of our parent (the runtime), which can then wait for it. */
+        pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
+        if (pid < 0)
+            fail(err_fd, CSRT_STAGE_CLONE_PARENT, errno);
+        if (pid > 0) {
+            int32_t v = pid;
+            ssize_t n;
+            do {
+                n = write(req->pid_fd, &v, sizeof v);
+            } while (n < 0 && errno == EINTR);
+            _exit(n == sizeof v ? 0 : 127);
+        }
+    }
+
+    int r = setup_fds(req->fds, req->fd_count, &err_fd, &exec_fd);
+    if (r < 0)
+        fail(err_fd, CSRT_STAGE_FDS, -r);
+    if (req->setsid && setsid() < 0)
+        fail(err_fd, CSRT_STAGE_SETSID, errno);
+    if (req->ctty_fd >= 0 && ioctl(req->ctty_fd, TIOCSCTTY, 0) < 0)
+        fail(err_fd, CSRT_STAGE_CTTY, errno);
+
+    if (req->plan) {
+        struct csrt_exec_plan plan = *req->plan;
+        int32_t stage = CSRT_STAGE_EXEC;
+        plan.err_fd = err_fd;
+        r = csrt_exec_final(&plan, &stage);
+        fail(err_fd, stage, -r);
+    }
+    reset_signals(1);
+    set_mask(0);
+    if (exec_fd >= 0)
+        syscall(SYS_execveat, exec_fd, "", req->argv, req->envp, AT_EMPTY_PATH);
+    else
+        execve(req->exec_path, req->argv, req->envp);
+    fail(err_fd, CSRT_STAGE_EXEC, errno);
+}
+
+int32_t csrt_spawn(const struct csrt_spawn_request *req)
+{
+    uint64_t all = ~0ULL, old = 0;
+    long pid;
+    int err = 0;
+
+    if (req->join_count > CSRT_MAX_JOINS || req->fd_count > CSRT_MAX_FDS)
+        return -E2BIG;
+    /* Blocked from before clone until the child has reset every handler, so no .NET signal
+     * handler can run in the child. Raw syscall: glibc would keep its own two signals open. */
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof all);
+    if (req->cgroup_fd >= 0) {
+        struct clone3_args args;
+        memset(&args, 0, sizeof args);
+        args.flags = req->clone_flags | CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (uint64_t)req->cgroup_fd;
+        pid = syscall(SYS_clone3, &args, sizeof args);
+    } else {
+        pid = syscall(SYS_clone, (unsigned long)(req->clone_flags | SIGCHLD), NULL, NULL, NULL, 0);
+    }
+    if (pid == 0)
+        child(req);
+    if (pid < 0)
+        err = errno;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof old);
+    return pid < 0 ? -err : (int32_t)pid;
+}
