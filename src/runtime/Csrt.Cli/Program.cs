@@ -1,0 +1,13 @@
+namespace Csrt.Cli;
+
+/// <summary>Entry of `csrt`. The container init path is dispatched before anything else is
+/// initialised (see docs/architecture.md, "Memory is a feature").</summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == Csrt.Runtime.Processes.ContainerInit.Sentinel)
+            return Csrt.Runtime.Processes.ContainerInit.Run();
+        return CommandLine.Run(args);
+    }
+}
