@@ -170,9 +170,23 @@ public sealed class SpawnedProcess : IDisposable
 
     /// <summary>Waits until the process has exec'd; throws <see cref="SpawnException"/> with the
     /// failed step otherwise (and reaps what failed).</summary>
-    public int Complete()
+    public int Complete() => Complete(Timeout.InfiniteTimeSpan);
+
+    /// <summary>As <see cref="Complete()"/>, but a child that neither execs nor fails within
+    /// <paramref name="timeout"/> is killed and reported as hung (TimeoutException).</summary>
+    public int Complete(TimeSpan timeout)
     {
         Release();
+        if (timeout != Timeout.InfiniteTimeSpan)
+        {
+            var watched = _pidPipe ?? _errors!;
+            if (!Polling.WaitReadable(watched, timeout))
+            {
+                Signals.Send(FirstPid, Signals.SIGKILL);
+                ReapQuietly(FirstPid);
+                throw new TimeoutException($"the child {FirstPid} ({_what}) neither exec'd nor failed within {timeout.TotalSeconds:0.#} s");
+            }
+        }
         if (_pidPipe is not null)
         {
             Span<byte> buf = stackalloc byte[4];
