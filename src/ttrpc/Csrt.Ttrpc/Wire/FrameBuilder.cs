@@ -86,7 +86,7 @@ internal sealed class FrameBuilder : SerializationContext, IBufferWriter<byte>, 
     /// <inheritdoc/>
     public void Advance(int count)
     {
-        if (count < 0 || _bodyStart + _bodyLength + count > _buffer.Length)
+        if (count < 0 || (count > 0 && _bodyStart + _bodyLength + count > _buffer.Length))
         {
             throw new ArgumentOutOfRangeException(nameof(count), count, "advanced past the memory handed out");
         }
@@ -116,7 +116,10 @@ internal sealed class FrameBuilder : SerializationContext, IBufferWriter<byte>, 
         }
         int size = Math.Max(needed, _buffer.Length == 0 ? _bodyStart + MinimumGrowth : _buffer.Length * 2);
         byte[] grown = BufferPool.Rent(size);
-        _buffer.AsSpan(_bodyStart, _bodyLength).CopyTo(grown.AsSpan(_bodyStart));
+        if (_bodyLength != 0)
+        {
+            _buffer.AsSpan(_bodyStart, _bodyLength).CopyTo(grown.AsSpan(_bodyStart));
+        }
         byte[] old = _buffer;
         _buffer = grown;
         BufferPool.Return(old);
