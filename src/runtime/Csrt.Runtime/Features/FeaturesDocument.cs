@@ -1,0 +1,186 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Csrt.Runtime.Spec;
+
+namespace Csrt.Runtime.Features;
+
+// The runtime-spec features document (features.md, features-linux.md), printed by `csrt features`.
+// Every list and flag is nullable because the spec gives null its own meaning: "unknown", not
+// "none" or "false".
+
+public sealed class FeaturesDocument
+{
+    [JsonPropertyName("ociVersionMin")] public string? OciVersionMin { get; set; }
+    [JsonPropertyName("ociVersionMax")] public string? OciVersionMax { get; set; }
+    [JsonPropertyName("hooks")] public List<string>? Hooks { get; set; }
+    [JsonPropertyName("mountOptions")] public List<string>? MountOptions { get; set; }
+    [JsonPropertyName("linux")] public LinuxFeatures? Linux { get; set; }
+    [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
+    /// <summary>Annotations (or prefixes ending in ".") in config.json that can weaken isolation.</summary>
+    [JsonPropertyName("potentiallyUnsafeConfigAnnotations")] public List<string>? PotentiallyUnsafeConfigAnnotations { get; set; }
+
+    /// <summary>Builds the document from what the runtime supports; see <see cref="FeaturesSupport"/> for the defaults.</summary>
+    public static FeaturesDocument Create(FeaturesSupport? support = null)
+    {
+        var s = support ?? new FeaturesSupport();
+        return new FeaturesDocument
+        {
+            OciVersionMin = s.OciVersionMin,
+            OciVersionMax = s.OciVersionMax,
+            Hooks = [.. s.Hooks],
+            MountOptions = [.. s.MountOptions],
+            Linux = new LinuxFeatures
+            {
+                Namespaces = [.. s.Namespaces],
+                Capabilities = [.. s.Capabilities],
+                Cgroup = new CgroupFeatures { V1 = s.CgroupV1, V2 = s.CgroupV2, Systemd = s.Systemd, SystemdUser = s.SystemdUser, Rdma = s.CgroupRdma },
+                Seccomp = new SeccompFeatures
+                {
+                    Enabled = s.SeccompEnabled,
+                    Actions = s.SeccompEnabled ? [.. s.SeccompActions] : null,
+                    Operators = s.SeccompEnabled ? [.. s.SeccompOperators] : null,
+                    Archs = s.SeccompEnabled ? [.. s.SeccompArchs] : null,
+                    KnownFlags = s.SeccompEnabled ? [.. s.SeccompKnownFlags] : null,
+                    SupportedFlags = s.SeccompEnabled && s.SeccompSupportedFlags is { } sup ? [.. sup] : null,
+                },
+                Apparmor = new EnabledFeature { Enabled = s.AppArmor },
+                Selinux = new EnabledFeature { Enabled = s.SELinux },
+                IntelRdt = new IntelRdtFeatures { Enabled = s.IntelRdt, Schemata = s.IntelRdt ? s.IntelRdtSchemata : null },
+                MountExtensions = new MountExtensionsFeatures { IdMap = new EnabledFeature { Enabled = s.IdMapMounts } },
+                NetDevices = new EnabledFeature { Enabled = s.NetDevices },
+            },
+            Annotations = s.Annotations is { } a ? new Dictionary<string, string>(a, StringComparer.Ordinal) : null,
+            PotentiallyUnsafeConfigAnnotations = s.PotentiallyUnsafeConfigAnnotations is { } u ? [.. u] : null,
+        };
+    }
+}
+
+public sealed class LinuxFeatures
+{
+    [JsonPropertyName("namespaces")] public List<string>? Namespaces { get; set; }
+    [JsonPropertyName("capabilities")] public List<string>? Capabilities { get; set; }
+    [JsonPropertyName("cgroup")] public CgroupFeatures? Cgroup { get; set; }
+    [JsonPropertyName("seccomp")] public SeccompFeatures? Seccomp { get; set; }
+    [JsonPropertyName("apparmor")] public EnabledFeature? Apparmor { get; set; }
+    [JsonPropertyName("selinux")] public EnabledFeature? Selinux { get; set; }
+    [JsonPropertyName("intelRdt")] public IntelRdtFeatures? IntelRdt { get; set; }
+    [JsonPropertyName("mountExtensions")] public MountExtensionsFeatures? MountExtensions { get; set; }
+    [JsonPropertyName("netDevices")] public EnabledFeature? NetDevices { get; set; }
+}
+
+/// <summary>What is compiled in, not what the host uses.</summary>
+public sealed class CgroupFeatures
+{
+    [JsonPropertyName("v1")] public bool? V1 { get; set; }
+    [JsonPropertyName("v2")] public bool? V2 { get; set; }
+    [JsonPropertyName("systemd")] public bool? Systemd { get; set; }
+    [JsonPropertyName("systemdUser")] public bool? SystemdUser { get; set; }
+    [JsonPropertyName("rdma")] public bool? Rdma { get; set; }
+}
+
+public sealed class SeccompFeatures
+{
+    [JsonPropertyName("enabled")] public bool? Enabled { get; set; }
+    [JsonPropertyName("actions")] public List<string>? Actions { get; set; }
+    [JsonPropertyName("operators")] public List<string>? Operators { get; set; }
+    [JsonPropertyName("archs")] public List<string>? Archs { get; set; }
+    [JsonPropertyName("knownFlags")] public List<string>? KnownFlags { get; set; }
+    /// <summary>Subset of knownFlags the running kernel and libseccomp accept.</summary>
+    [JsonPropertyName("supportedFlags")] public List<string>? SupportedFlags { get; set; }
+}
+
+/// <summary>{"enabled": bool} (apparmor, selinux, mountExtensions.idmap, netDevices).</summary>
+public sealed class EnabledFeature
+{
+    [JsonPropertyName("enabled")] public bool? Enabled { get; set; }
+}
+
+public sealed class IntelRdtFeatures
+{
+    [JsonPropertyName("enabled")] public bool? Enabled { get; set; }
+    /// <summary>Whether linux.intelRdt.schemata is implemented.</summary>
+    [JsonPropertyName("schemata")] public bool? Schemata { get; set; }
+}
+
+public sealed class MountExtensionsFeatures
+{
+    [JsonPropertyName("idmap")] public EnabledFeature? IdMap { get; set; }
+}
+
+/// <summary>
+/// What the runtime supports, as input to <see cref="FeaturesDocument.Create"/>. The defaults
+/// describe the intended csrt: every namespace and known capability, cgroup v1 and v2 without
+/// systemd, seccomp with what libseccomp 2.5 (Debian 12) knows, and runc's mount option words.
+/// The lead sets the values that depend on what is finished or on the host.
+/// </summary>
+public sealed class FeaturesSupport
+{
+    public string OciVersionMin { get; init; } = "1.0.0";
+    public string OciVersionMax { get; init; } = BuildInfo.OciVersion;
+    public IReadOnlyList<string> Hooks { get; init; } = HookNames.All;
+    public IReadOnlyList<string> MountOptions { get; init; } = KnownMountOptions;
+    public IReadOnlyList<string> Namespaces { get; init; } = NamespaceTypes.All;
+    public IReadOnlyList<string> Capabilities { get; init; } = KnownCapabilities.All;
+    public bool CgroupV1 { get; init; } = true;
+    public bool CgroupV2 { get; init; } = true;
+    public bool Systemd { get; init; }
+    public bool SystemdUser { get; init; }
+    public bool CgroupRdma { get; init; }
+    public bool SeccompEnabled { get; init; } = true;
+    public IReadOnlyList<string> SeccompActions { get; init; } = SeccompNames.Actions;
+    public IReadOnlyList<string> SeccompOperators { get; init; } = SeccompNames.Operators;
+    /// <summary>The architecture names libseccomp 2.5 accepts (the spec's list).</summary>
+    public IReadOnlyList<string> SeccompArchs { get; init; } = SeccompNames.Architectures;
+    public IReadOnlyList<string> SeccompKnownFlags { get; init; } = SeccompNames.Flags;
+    /// <summary>Probed on the host by the seccomp code; null = unknown (left out).</summary>
+    public IReadOnlyList<string>? SeccompSupportedFlags { get; init; }
+    public bool AppArmor { get; init; }
+    public bool SELinux { get; init; }
+    public bool IntelRdt { get; init; }
+    public bool IntelRdtSchemata { get; init; }
+    public bool IdMapMounts { get; init; }
+    public bool NetDevices { get; init; }
+    /// <summary>Implementation facts, e.g. "org.opencontainers.csrt.version"; null leaves the field out.</summary>
+    public IReadOnlyDictionary<string, string>? Annotations { get; init; } =
+        new Dictionary<string, string>(StringComparer.Ordinal) { ["org.opencontainers.csrt.version"] = BuildInfo.Version };
+    public IReadOnlyList<string>? PotentiallyUnsafeConfigAnnotations { get; init; }
+
+    /// <summary>
+    /// The mount option words a runc-like runtime recognizes (mount flags, their r-recursive
+    /// mount_setattr forms, propagation, and runc's "tmpcopyup"), sorted as runc prints them.
+    /// Filesystem data options (mode=, size=, …) are passed through and not listed, per features.md.
+    /// </summary>
+    public static IReadOnlyList<string> KnownMountOptions { get; } =
+    [
+        "acl", "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion", "lazytime",
+        "loud", "mand", "noacl", "noatime", "nodev", "nodiratime", "noexec", "noiversion", "nolazytime", "nomand",
+        "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime",
+        "relatime", "remount", "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime",
+        "rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
+        "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent", "slave",
+        "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable",
+    ];
+}
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNameCaseInsensitive = true)]
+[JsonSerializable(typeof(FeaturesDocument))]
+public sealed partial class FeaturesJsonContext : JsonSerializerContext
+{
+}
+
+public static class FeaturesJson
+{
+    /// <summary>Four-space indent, no trailing newline: the layout of `runc features`.</summary>
+    private static readonly JsonWriterOptions FourSpaces = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true, IndentCharacter = ' ', IndentSize = 4,
+    };
+
+    public static byte[] Serialize(FeaturesDocument document) =>
+        SpecJson.Write(document, FeaturesJsonContext.Default.FeaturesDocument, FourSpaces);
+
+    public static FeaturesDocument Parse(ReadOnlySpan<byte> json) =>
+        JsonSerializer.Deserialize(json, FeaturesJsonContext.Default.FeaturesDocument)
+        ?? throw new JsonException("features JSON is null");
+}

@@ -1,0 +1,94 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Csrt.Runtime.Spec;
+
+/// <summary>
+/// Reads config.json (create/run), a process JSON (`exec --process`, containerd's exec spec) and
+/// resources JSON (`update -r`), and refuses anything unusable with a <see cref="SpecValidationException"/>
+/// naming the file, the JSON path and what was expected.
+/// </summary>
+public static class SpecLoader
+{
+    /// <summary>Reads, parses and validates a config.json. Errors name <paramref name="configPath"/> as given.</summary>
+    public static RuntimeSpec Load(string configPath, SpecValidationOptions? options = null) =>
+        Parse(ReadFile(configPath, "the runtime configuration (config.json in the bundle)"), configPath, options);
+
+    /// <summary>Parses and validates a config.json held in memory.</summary>
+    public static RuntimeSpec Parse(ReadOnlySpan<byte> json, string fileNameForErrors, SpecValidationOptions? options = null)
+    {
+        var spec = Deserialize(json, fileNameForErrors, SpecJsonContext.Default.RuntimeSpec, "the OCI runtime configuration");
+        SpecValidator.Validate(spec, fileNameForErrors, options);
+        Normalize(spec);
+        return spec;
+    }
+
+    /// <summary>Reads and validates a process JSON file (`exec --process`).</summary>
+    public static Process LoadProcess(string path, SpecValidationOptions? options = null) =>
+        ParseProcess(ReadFile(path, "the process JSON"), path, options);
+
+    /// <summary>Parses and validates a process JSON (args must be non-empty: it is for exec). Paths in errors
+    /// are relative to the process object: <c>$.args</c>, <c>$.user.uid</c>.</summary>
+    public static Process ParseProcess(ReadOnlySpan<byte> json, string fileNameForErrors, SpecValidationOptions? options = null)
+    {
+        var process = Deserialize(json, fileNameForErrors, SpecJsonContext.Default.Process, "an OCI process");
+        SpecValidator.ValidateProcess(process, fileNameForErrors, "$", requireArgs: true, options);
+        return process;
+    }
+
+    /// <summary>Parses a linux.resources JSON (`update -r`). Type errors are reported; values are
+    /// checked by the cgroup managers that apply them.</summary>
+    public static LinuxResources ParseResources(ReadOnlySpan<byte> json, string fileNameForErrors) =>
+        Deserialize(json, fileNameForErrors, SpecJsonContext.Default.LinuxResources, "linux.resources");
+
+    private static T Deserialize<T>(ReadOnlySpan<byte> json, string file, JsonTypeInfo<T> info, string what) where T : class
+    {
+        // A UTF-8 byte order mark is not JSON, but editors write one; skip it rather than fail on byte 0.
+        if (json.StartsWith("\xEF\xBB\xBF"u8))
+            json = json[3..];
+        if (json.Trim(" \t\r\n"u8).IsEmpty)
+            throw new SpecValidationException(file, null, "a JSON object", $"the file is empty; expected a JSON object ({what})");
+
+        T? value;
+        try
+        {
+            value = JsonSerializer.Deserialize(json, info);
+        }
+        catch (JsonException e)
+        {
+            throw JsonErrors.Describe(json, file, e, info);
+        }
+        return value ?? throw new SpecValidationException(file, "$", "a JSON object", $"expected a JSON object ({what}), got null");
+    }
+
+    private static byte[] ReadFile(string path, string what)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new SpecValidationException(path, null, null, $"no such file: {what} must exist", e);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            // The BCL messages are bare resource keys in this build, so say it ourselves. .NET
+            // reports EISDIR as UnauthorizedAccessException, hence the directory test first.
+            var why = Directory.Exists(path) ? "it is a directory"
+                : e is UnauthorizedAccessException ? "permission denied"
+                : $"I/O error (HRESULT 0x{e.HResult:X8})";
+            throw new SpecValidationException(path, null, null, $"cannot read {what}: {why}", e);
+        }
+    }
+
+    /// <summary>Fills what validation allowed in a legacy form, so consumers see one form only.</summary>
+    private static void Normalize(RuntimeSpec spec)
+    {
+        // runc 1.1 accepts relative mount destinations (deprecated) as relative to "/".
+        if (spec.Mounts is { } mounts)
+            foreach (var m in mounts)
+                if (m.Destination.Length > 0 && m.Destination[0] != '/')
+                    m.Destination = "/" + m.Destination;
+    }
+}
