@@ -199,6 +199,9 @@ internal sealed class ServerConnection
         {
             return;
         }
+        // Socket first: handlers that finish because of the cancellation must find it closed
+        // rather than send answers on a connection that is being torn down.
+        _socket.Dispose();
         try
         {
             _closed.Cancel();
@@ -207,7 +210,6 @@ internal sealed class ServerConnection
         {
             Server.Log($"ttrpc: a cancellation callback of a handler on the connection from {Peer} threw", ex);
         }
-        _socket.Dispose();
     }
 
     private static bool IsConnectionError(Exception ex) =>
