@@ -18,6 +18,12 @@ internal sealed class TestService : Echo.EchoBase
 
     public override Task<EchoReply> Echo(EchoRequest request, ServerCallContext context) => Task.FromResult(Reply(request, context));
 
+    public override async Task<EchoReply> EchoLater(EchoRequest request, ServerCallContext context)
+    {
+        await Task.Delay((int)(request.Id % 7));
+        return Reply(request, context);
+    }
+
     public override async Task<EchoReply> Block(EchoRequest request, ServerCallContext context)
     {
         _entered.GetOrAdd(request.Text, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(context.CancellationToken);
