@@ -86,7 +86,7 @@ public sealed class PrivateContainerd : IDisposable
         var ctd = new PrivateContainerd(slot, lockFile, options);
         try
         {
-            Teardown(ctd.Dir, ctd.VarDir, ctd.State, ctd.Address, ctd.ConfigPath, ctd.BridgeName, null);
+            ctd.Teardown([]);
             ctd.WriteFiles();
             ctd.Launch();
             if (images is not null)
@@ -223,7 +223,7 @@ public sealed class PrivateContainerd : IDisposable
             {
                 // Stop killed it; the teardown below still has to run.
             }
-            Teardown(Dir, VarDir, State, Address, ConfigPath, BridgeName, netns);
+            Teardown(netns);
         }
         finally
         {
@@ -363,6 +363,8 @@ public sealed class PrivateContainerd : IDisposable
         var psi = new ProcessStartInfo("/bin/sh")
         {
             UseShellExecute = false,
+            // containerd looks for shims in its cwd first (protocol doc §1.1): keep that ours.
+            WorkingDirectory = Dir,
             // containerd resolves containerd-shim-csrt-v2 through its PATH (protocol doc §1.1).
             Environment = { ["PATH"] = $"{binDir}:{Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin"}" },
         };
@@ -428,15 +430,25 @@ public sealed class PrivateContainerd : IDisposable
         {
             var containers = Lines(Ctr(timeout, "-n", ns, "containers", "ls", "-q").Stdout);
             foreach (var id in containers)
-                netns.AddRange(NetworkNamespacePaths(ns, id));
+            {
+                var info = Ctr(timeout, "-n", ns, "containers", "info", id);
+                if (info.Succeeded)
+                    netns.AddRange(NetworkNamespacePaths(info.Stdout, "Spec"));
+            }
             var tasks = Lines(Ctr(timeout, "-n", ns, "tasks", "ls", "-q").Stdout);
             foreach (var id in tasks)
                 Ctr(timeout, "-n", ns, "tasks", "kill", "-a", "-s", "SIGKILL", id);
             foreach (var id in tasks)
             {
-                // delete refuses a task that has not stopped yet: give the SIGKILL a moment.
-                for (var i = 0; i < 50 && !Ctr(timeout, "-n", ns, "tasks", "delete", "-f", id).Succeeded; i++)
+                // delete refuses a task that has not stopped yet: give the SIGKILL a moment. CRI
+                // deletes the tasks of its containers itself when they exit: "not found" is done.
+                for (var i = 0; i < 50; i++)
+                {
+                    var delete = Ctr(timeout, "-n", ns, "tasks", "delete", "-f", id);
+                    if (delete.Succeeded || delete.Stderr.Contains("not found", StringComparison.Ordinal))
+                        break;
                     Thread.Sleep(100);
+                }
             }
             foreach (var id in containers)
                 Ctr(timeout, "-n", ns, "containers", "delete", id);
@@ -444,17 +456,19 @@ public sealed class PrivateContainerd : IDisposable
         return netns;
     }
 
-    /// <summary>CRI gives each pod a network namespace bind-mounted under /var/run/netns; read its path from the container's spec.</summary>
-    private List<string> NetworkNamespacePaths(string ns, string id)
+    /// <summary>
+    /// CRI gives each pod a network namespace bind-mounted under /var/run/netns and names it in
+    /// the spec; reads those paths from a spec (<paramref name="property"/> null) or from the spec
+    /// held in that property of a JSON document (ctr containers info).
+    /// </summary>
+    private static List<string> NetworkNamespacePaths(string json, string? property)
     {
         var result = new List<string>();
-        var info = Ctr(TimeSpan.FromSeconds(20), "-n", ns, "containers", "info", id);
-        if (!info.Succeeded)
-            return result;
         try
         {
-            using var doc = JsonDocument.Parse(info.Stdout);
-            if (doc.RootElement.TryGetProperty("Spec", out var spec)
+            using var doc = JsonDocument.Parse(json);
+            var spec = doc.RootElement;
+            if ((property is null || spec.TryGetProperty(property, out spec))
                 && spec.TryGetProperty("linux", out var linux)
                 && linux.TryGetProperty("namespaces", out var nss))
             {
@@ -475,45 +489,64 @@ public sealed class PrivateContainerd : IDisposable
     }
 
     /// <summary>
-    /// Removes whatever an instance (live, or left by a crashed run) may have left: containerd
-    /// itself, shims and their children, bundles (through the shim's own delete command), shim
-    /// sockets, mounts, CRI netns files, the bridge, the directories.
+    /// Removes whatever this slot's instance (live, or left by a crashed run) may have left:
+    /// containerd itself, shims and their children, bundles (through the shim's own delete
+    /// command), shim sockets, mounts, CRI's netns files and CNI cache entries, the bridge, the
+    /// directories. <paramref name="netns"/> adds netns paths collected while containerd ran.
     /// </summary>
-    private static void Teardown(string dir, string varDir, string state, string address, string configPath, string bridge, List<string>? netns)
+    private void Teardown(List<string> netns)
     {
-        var stale = HostState.ProcessesWithArgument(configPath).Where(p => HostState.Exe(p)?.EndsWith("/containerd", StringComparison.Ordinal) == true).ToList();
+        var stale = HostState.ProcessesWithArgument(ConfigPath).Where(p => HostState.Exe(p)?.EndsWith("/containerd", StringComparison.Ordinal) == true).ToList();
         HostState.KillAndWait(stale, TimeSpan.FromSeconds(10));
 
         // Shims carry "-address <our socket>" and run with their bundle as cwd.
-        var shims = HostState.ProcessesWithCwdUnder(state)
-            .Concat(HostState.AllPids().Where(p => HostState.CommandLine(p) is var a && a.Count > 0 && a.Contains(address) && a[0].Contains("containerd-shim", StringComparison.Ordinal)))
+        var shims = HostState.ProcessesWithCwdUnder(State)
+            .Concat(HostState.AllPids().Where(p => HostState.CommandLine(p) is var a && a.Count > 0 && a.Contains(Address) && a[0].Contains("containerd-shim", StringComparison.Ordinal)))
             .Distinct().ToList();
         var doomed = shims.SelectMany(s => HostState.Descendants(s).Prepend(s)).Distinct().ToList();
         HostState.KillAndWait(doomed, TimeSpan.FromSeconds(10));
 
-        var tasksDir = Path.Combine(state, "io.containerd.runtime.v2.task");
+        // CRI's pod (sandbox) ids, to find the CNI cache entries of pods removed without CNI DEL.
+        var sandboxes = Path.Combine(Root, "io.containerd.grpc.v1.cri", "sandboxes");
+        var podIds = Directory.Exists(sandboxes) ? Directory.GetDirectories(sandboxes).Select(Path.GetFileName).OfType<string>().ToList() : [];
+
+        var tasksDir = Path.Combine(State, "io.containerd.runtime.v2.task");
         if (Directory.Exists(tasksDir))
         {
             foreach (var nsDir in Directory.GetDirectories(tasksDir))
             {
                 foreach (var bundle in Directory.GetDirectories(nsDir))
-                    CleanUpBundle(Path.GetFileName(nsDir), bundle, address);
+                {
+                    var config = Path.Combine(bundle, "config.json");
+                    if (File.Exists(config))
+                        netns.AddRange(NetworkNamespacePaths(File.ReadAllText(config), null));
+                    CleanUpBundle(Path.GetFileName(nsDir), bundle);
+                }
             }
         }
 
-        foreach (var path in netns ?? [])
+        foreach (var path in netns.Distinct())
         {
             Mounts.TryUnmount(path, UnmountFlags.MNT_DETACH);
             File.Delete(path);
         }
-        HostState.UnmountAllUnder(dir);
-        HostState.UnmountAllUnder(varDir);
-        if (HostState.LinkExists(bridge))
-            Commands.Run("ip", "link", "delete", bridge).EnsureSuccess();
-        if (Directory.Exists(dir))
-            Directory.Delete(dir, recursive: true);
-        if (Directory.Exists(varDir))
-            Directory.Delete(varDir, recursive: true);
+        HostState.UnmountAllUnder(Dir);
+        HostState.UnmountAllUnder(VarDir);
+
+        // libcni caches each attachment's result as /var/lib/cni/results/<network>-<pod id>-<ifname>
+        // (our network, and containerd's own "cni-loopback").
+        const string cniCache = "/var/lib/cni/results";
+        if (Directory.Exists(cniCache))
+        {
+            foreach (var f in Directory.GetFiles(cniCache, CniNetworkName + "-*").Concat(podIds.SelectMany(id => Directory.GetFiles(cniCache, $"*-{id}-*"))))
+                File.Delete(f);
+        }
+        if (HostState.LinkExists(BridgeName))
+            Commands.Run("ip", "link", "delete", BridgeName).EnsureSuccess();
+        if (Directory.Exists(Dir))
+            Directory.Delete(Dir, recursive: true);
+        if (Directory.Exists(VarDir))
+            Directory.Delete(VarDir, recursive: true);
     }
 
     /// <summary>
@@ -521,13 +554,13 @@ public sealed class PrivateContainerd : IDisposable
     /// <c>delete</c> (it kills what is left of the container and unmounts its rootfs), then remove
     /// the shim's socket file from /run/containerd/s, which a killed shim cannot remove itself.
     /// </summary>
-    private static void CleanUpBundle(string ns, string bundle, string address)
+    private void CleanUpBundle(string ns, string bundle)
     {
         var id = Path.GetFileName(bundle);
         var binaryFile = Path.Combine(bundle, "shim-binary-path");
         if (File.Exists(binaryFile) && File.ReadAllText(binaryFile).Trim() is { Length: > 0 } shim && File.Exists(shim))
         {
-            Commands.Run(shim, ["-namespace", ns, "-address", address, "-publish-binary", ContainerdBinary, "-id", id, "-bundle", bundle, "delete"],
+            Commands.Run(shim, ["-namespace", ns, "-address", Address, "-publish-binary", ContainerdBinary, "-id", id, "-bundle", bundle, "delete"],
                 TimeSpan.FromSeconds(10), workingDirectory: bundle);
         }
         var addressFile = Path.Combine(bundle, "address");

@@ -23,6 +23,14 @@ public static class RepoPaths
 
     public static string ShimBinary => Path.Combine(BinDir, "containerd-shim-csrt-v2");
 
+    /// <summary>
+    /// The path of a published binary (<see cref="CsrtBinary"/>, <see cref="ShimBinary"/>); throws, saying how to
+    /// build it, when it is missing. Call it first in tests that need the binaries.
+    /// </summary>
+    public static string RequireBinary(string path) => File.Exists(path)
+        ? path
+        : throw new FileNotFoundException($"{path} does not exist; publish the binaries first with hack/publish.sh (or point CSRT_BIN_DIR at them)", path);
+
     /// <summary>The local test images: <c>$CSRT_IMAGES_DIR</c> if set, else <c>&lt;repo&gt;/out/images</c> (hack/images/build.sh).</summary>
     public static string ImagesDir => Environment.GetEnvironmentVariable("CSRT_IMAGES_DIR") is { Length: > 0 } dir
         ? Path.GetFullPath(dir)
