@@ -44,7 +44,7 @@ public static class SpecLoader
     private static T Deserialize<T>(ReadOnlySpan<byte> json, string file, JsonTypeInfo<T> info, string what) where T : class
     {
         // A UTF-8 byte order mark is not JSON, but editors write one; skip it rather than fail on byte 0.
-        if (json.StartsWith("\xEF\xBB\xBF"u8))
+        if (json.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
             json = json[3..];
         if (json.Trim(" \t\r\n"u8).IsEmpty)
             throw new SpecValidationException(file, null, "a JSON object", $"the file is empty; expected a JSON object ({what})");
