@@ -88,6 +88,32 @@ public sealed class PrivateContainerdLifecycleTests
         probe.AssertGone();
     }
 
+    [Fact]
+    public void Start_AfterAnInstanceWasAbandonedByACrashedRun_CleansUpEverythingItLeft()
+    {
+        var abandoned = PrivateContainerd.Start();
+        Leftovers probe;
+        try
+        {
+            probe = StartTaskAndRecord(abandoned);
+        }
+        catch
+        {
+            abandoned.Dispose();
+            throw;
+        }
+        abandoned.Abandon();
+
+        using (PrivateContainerd.Start(new PrivateContainerdOptions { ImportImages = false }))
+        {
+            Assert.True(HostState.WaitGone([probe.Containerd, probe.Shim, probe.Task], TimeSpan.FromSeconds(5)),
+                "the abandoned instance's containerd, shim or task is still alive after the next Start");
+            Assert.False(File.Exists(probe.ShimSocket), $"shim socket {probe.ShimSocket} still exists");
+            Assert.False(Directory.Exists(probe.RuncState), $"runc state {probe.RuncState} still exists");
+        }
+        probe.AssertGone();
+    }
+
     private static Leftovers StartTaskAndRecord(PrivateContainerd ctd)
     {
         var id = TestBundle.NewId("dispose");

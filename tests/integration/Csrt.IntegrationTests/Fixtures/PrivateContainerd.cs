@@ -82,11 +82,11 @@ public sealed class PrivateContainerd : IDisposable
     {
         options ??= new PrivateContainerdOptions();
         var images = options.ImportImages ? TestImages.Get() : null;
+        SweepAbandonedSlots(options);
         var (slot, lockFile) = AcquireSlot();
         var ctd = new PrivateContainerd(slot, lockFile, options);
         try
         {
-            ctd.Teardown([]);
             ctd.WriteFiles();
             ctd.Launch();
             if (images is not null)
@@ -112,8 +112,11 @@ public sealed class PrivateContainerd : IDisposable
     /// <summary>/var/lib/csrt-test/ctd&lt;N&gt;: containerd's root and the CNI IPAM data.</summary>
     public string VarDir { get; }
 
-    /// <summary>containerd's gRPC socket path (what <c>ctr --address</c> and containerd's -address take).</summary>
+    /// <summary>containerd's gRPC socket path (what <c>ctr --address</c> and containerd's -address take); CRI is served on it too.</summary>
     public string Address => Path.Combine(Dir, "c.sock");
+
+    /// <summary>The CRI endpoint as crictl and kubelet write it: <c>unix://</c> + <see cref="Address"/>.</summary>
+    public string CriEndpoint => "unix://" + Address;
 
     /// <summary>containerd's ttrpc socket path (what shims get as TTRPC_ADDRESS).</summary>
     public string TtrpcAddress => Address + ".ttrpc";
@@ -233,23 +236,66 @@ public sealed class PrivateContainerd : IDisposable
         }
     }
 
+    /// <summary>
+    /// Test hook: lets go of the slot without cleaning anything up, as a crashed test run would;
+    /// the next <see cref="Start"/> must clean up after it. Dispose does nothing afterwards.
+    /// </summary>
+    internal void Abandon()
+    {
+        disposed = true;
+        slotLock?.Dispose();
+        slotLock = null;
+    }
+
     private static (int Slot, FileStream Lock) AcquireSlot()
     {
-        var dir = Path.Combine(RepoPaths.RunDir, "slots");
-        Directory.CreateDirectory(dir);
         for (var i = 0; i < MaxSlots; i++)
         {
+            if (TryLockSlot(i) is { } lockFile)
+                return (i, lockFile);
+        }
+        throw new InvalidOperationException($"all {MaxSlots} private containerd slots in {SlotsDir} are taken; expected some instance to be disposed");
+    }
+
+    private static string SlotsDir => Path.Combine(RepoPaths.RunDir, "slots");
+
+    /// <summary>FileShare.None takes an exclusive flock: held while an instance lives, released by the kernel if its process dies.</summary>
+    private static FileStream? TryLockSlot(int slot)
+    {
+        Directory.CreateDirectory(SlotsDir);
+        try
+        {
+            return new FileStream(Path.Combine(SlotsDir, $"ctd{slot}.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            return null; // Taken by another instance in this or another process.
+        }
+    }
+
+    /// <summary>
+    /// Cleans up after instances of crashed test runs in slots nobody holds, so their containerd,
+    /// shims, mounts and bridges do not outlive them until the slot happens to be taken again.
+    /// </summary>
+    private static void SweepAbandonedSlots(PrivateContainerdOptions options)
+    {
+        for (var i = 0; i < MaxSlots; i++)
+        {
+            if (!Directory.Exists(Path.Combine(RepoPaths.RunDir, $"ctd{i}")) && !Directory.Exists(Path.Combine(RepoPaths.VarDir, $"ctd{i}")))
+                continue;
+            if (TryLockSlot(i) is not { } lockFile)
+                continue;
+            var abandoned = new PrivateContainerd(i, lockFile, options);
             try
             {
-                // FileShare.None takes an exclusive flock: held while this instance lives, released by the kernel if the process dies.
-                return (i, new FileStream(Path.Combine(dir, $"ctd{i}.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None));
+                abandoned.Teardown([]);
             }
-            catch (IOException)
+            finally
             {
-                // Taken by another instance in this or another process.
+                abandoned.disposed = true;
+                lockFile.Dispose();
             }
         }
-        throw new InvalidOperationException($"all {MaxSlots} private containerd slots in {dir} are taken; expected some instance to be disposed");
     }
 
     private void WriteFiles()
