@@ -1,0 +1,62 @@
+namespace Csrt.Runtime.Cgroups;
+
+/// <summary>Picks and places the manager for a container from the host layout.</summary>
+public static class CgroupManager
+{
+    /// <summary>The manager for a new container: resolves linux.cgroupsPath (see <see cref="CgroupPaths"/>)
+    /// in every hierarchy of <paramref name="host"/> (default: this process's). Nothing is created yet.</summary>
+    /// <exception cref="CgroupException">systemd driver or form, bad path, no cgroup filesystem.</exception>
+    public static ICgroupManager Create(CgroupConfig config, CgroupHost? host = null, ProcCgroups? own = null)
+    {
+        if (config.UseSystemd)
+        {
+            throw CgroupException.Unsupported(
+                "--systemd-cgroup: the systemd cgroup driver is not implemented; csrt manages cgroups through cgroupfs (drop the flag and give linux.cgroupsPath as a path)");
+        }
+        var inner = CgroupPaths.Inner(config.CgroupsPath, config.ContainerId);
+        host ??= CgroupHost.Current;
+        if (!inner.StartsWith('/'))
+            own ??= ProcCgroups.Self();
+
+        if (host.Layout == CgroupLayout.Unified)
+        {
+            var mount = host.Unified!;
+            var path = CgroupPaths.ForUnified(inner, mount, own?.Unified, parentOfOwn: true);
+            return new CgroupV2Manager(path, mount.MountPoint) { Warning = config.Warning };
+        }
+        if (host.V1Mounts.Count == 0)
+            throw CgroupException.Unsupported("no cgroup filesystem is mounted (/proc/self/mountinfo has no cgroup or cgroup2 entry)");
+
+        var paths = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var mount in host.V1Mounts)
+        {
+            var dir = CgroupPaths.ForV1(inner, mount, OwnPath(own, mount));
+            foreach (var c in mount.Controllers)
+                paths[c] = dir;
+        }
+        if (host.Layout == CgroupLayout.Hybrid && host.Unified is { } unified)
+            paths[""] = CgroupPaths.ForUnified(inner, unified, own?.Unified, parentOfOwn: false);
+        return new CgroupV1Manager(paths, host) { Warning = config.Warning };
+    }
+
+    private static string? OwnPath(ProcCgroups? own, CgroupMount mount)
+    {
+        if (own is null)
+            return null;
+        foreach (var c in mount.Controllers)
+        {
+            if (own.Get(c) is { } p)
+                return p;
+        }
+        return null;
+    }
+
+    /// <summary>Reopens a container's cgroup from the <see cref="ICgroupManager.Paths"/> saved at create.</summary>
+    public static ICgroupManager Open(IReadOnlyDictionary<string, string> paths, CgroupHost? host = null, Action<string>? warning = null)
+    {
+        host ??= CgroupHost.Current;
+        if (host.Layout == CgroupLayout.Unified && paths.Count == 1 && paths.TryGetValue("", out var dir))
+            return new CgroupV2Manager(dir, host.Unified!.MountPoint) { Warning = warning };
+        return new CgroupV1Manager(paths, host) { Warning = warning };
+    }
+}
