@@ -353,6 +353,25 @@ public static unsafe class Files
 
     public static StatInfo Stat(FileDescriptor fd) => StatAt(fd.Number, "", AT_EMPTY_PATH, fd.ToString());
 
+    /// <summary>fstatat relative to a directory fd, not following a final symlink.</summary>
+    public static StatInfo LstatAt(FileDescriptor dir, string name) => StatAt(dir.Number, name, AT_SYMLINK_NOFOLLOW, name);
+
+    public static string ReadLinkAt(FileDescriptor dir, string name)
+    {
+        var buf = stackalloc byte[4096];
+        long n;
+        fixed (byte* p = Sys.Z(name))
+            n = readlinkat(dir.Number, p, buf, 4096);
+        Sys.Check(n, "readlinkat", name);
+        return Encoding.UTF8.GetString(buf, (int)n);
+    }
+
+    public static void ChownAt(FileDescriptor dir, string name, uint uid, uint gid)
+    {
+        fixed (byte* p = Sys.Z(name))
+            Sys.Check(fchownat(dir.Number, p, uid, gid, AT_SYMLINK_NOFOLLOW), "fchownat", name);
+    }
+
     public static StatInfo? TryStat(string path)
     {
         try

@@ -17,6 +17,10 @@ public static unsafe class Terminals
         return master;
     }
 
+    /// <summary>unlockpt(3) on a master opened by other means (e.g. through a container's root).</summary>
+    public static void UnlockPeer(FileDescriptor master) =>
+        Sys.Check(Interop.Libc.unlockpt(master.Number), "unlockpt", master.ToString());
+
     /// <summary>The peer (slave) of a master, opened without a path lookup (TIOCGPTPEER), so it
     /// works for a pty of another mount namespace's devpts.</summary>
     public static FileDescriptor OpenPeer(FileDescriptor master)

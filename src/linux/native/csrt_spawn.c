@@ -264,8 +264,17 @@ int32_t csrt_exec_final(const struct csrt_exec_plan *p, int32_t *stage)
             if (p->cap_ambient & (1ULL << cap))
                 STEP(CSRT_STAGE_AMBIENT, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
     }
-    if (p->cwd)
+    if (p->cwd) {
+        char where[4096];
         STEP(CSRT_STAGE_CWD, chdir(p->cwd));
+        /* A cwd reached through a leaked fd of the host (/proc/self/fd/N) lies outside our root;
+         * the kernel then reports it as "(unreachable)/…". Refuse it (CVE-2024-21626). */
+        long n = syscall(SYS_getcwd, where, sizeof where);
+        if (n < 0 || where[0] != '/') {
+            *stage = CSRT_STAGE_CWD;
+            return n < 0 ? -errno : -ENOENT;
+        }
+    }
     if (p->no_new_privs)
         STEP(CSRT_STAGE_NO_NEW_PRIVS, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
     if (p->seccomp_filter && p->no_new_privs && (r = apply_seccomp(p)) < 0) {

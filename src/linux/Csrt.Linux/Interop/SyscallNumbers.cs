@@ -12,5 +12,7 @@ internal static class SyscallNumbers
     internal static nint pidfd_open => 434;
     internal static nint close_range => 436;
     internal static nint openat2 => 437;
+    internal static nint mount_setattr => 442;
+    internal static nint keyctl => Arm64 ? 219 : 250;
     internal static nint bpf => Arm64 ? 280 : 321;
 }

@@ -1,13 +1,18 @@
 using System.Globalization;
+using System.Text;
 using Csrt.Linux;
+using Csrt.Runtime.Hooks;
+using Csrt.Runtime.Rootfs;
 
 namespace Csrt.Runtime.Processes;
 
 /// <summary>
 /// The container init: the runtime binary re-executed (from its sealed memfd) inside the new
 /// namespaces as `&lt;binary&gt; init`. It is PID 1 of a new pid namespace and still sees the host's
-/// mount table until pivot_root. It reads its orders from the sync socket whose number is in
-/// <see cref="SyncFdVariable"/>.
+/// mount table until pivot_root. It reads its <see cref="InitPlan"/> from the sync socket whose
+/// number is in <see cref="SyncFdVariable"/>, builds the container, reports Ready, waits on
+/// exec.fifo until `start`, and execs the user process on this (the main) thread, which is where
+/// csrt_exec_final's per-thread settings (ids, capabilities, seccomp) take effect.
 /// </summary>
 public static class ContainerInit
 {
@@ -26,7 +31,8 @@ public static class ContainerInit
             Console.Error.WriteLine("csrt init: this is the container init, run by the runtime itself, not by hand (" + SyncFdVariable + " is not set)");
             return 2;
         }
-        using var sync = new SyncChannel(new FileDescriptor(fd));
+        var sync = new SyncChannel(new FileDescriptor(fd));
+        var ready = false;
         try
         {
             var (type, payload) = sync.Receive();
@@ -34,6 +40,17 @@ public static class ContainerInit
             {
                 case SyncMessageType.Probe:
                     return Probe(sync, SyncChannel.Decode(payload, SyncJsonContext.Default.ProbeRequest));
+                case SyncMessageType.Config:
+                    var plan = SyncChannel.Decode(payload, InitPlanJsonContext.Default.InitPlan);
+                    Build(sync, plan, fd, out var procFd, out var console);
+                    sync.Send(SyncMessageType.Ready);
+                    ready = true;
+                    sync.Dispose();
+                    WaitForStart(plan, procFd);
+                    foreach (var hook in plan.StartContainerHooks)
+                        HookRunner.Run(hook, "startContainer", plan.HookState);
+                    Exec(plan, console);
+                    return 127; // Exec only returns by throwing.
                 default:
                     sync.SendError($"init: unexpected first message {type}");
                     return 1;
@@ -41,17 +58,32 @@ public static class ContainerInit
         }
         catch (Exception e)
         {
-            try
+            var message = Describe(e);
+            if (!ready)
             {
-                sync.SendError(e.Message);
+                try
+                {
+                    sync.SendError(message);
+                }
+                catch (Exception)
+                {
+                    // The parent is gone; nobody to tell but stderr.
+                    Console.Error.WriteLine("csrt init: " + message);
+                }
             }
-            catch (Exception)
+            else
             {
-                // The parent is gone; nobody to tell.
+                Console.Error.WriteLine("csrt init: " + message);
             }
-            return 1;
+            return ready ? 127 : 1;
         }
     }
+
+    private static string Describe(Exception e) => e switch
+    {
+        ContainerSetupException or SyscallException or HookFailedException => e.Message,
+        _ => e.GetType().Name + ": " + e.Message,
+    };
 
     private static int Probe(SyncChannel sync, ProbeRequest request)
     {
@@ -59,6 +91,163 @@ public static class ContainerInit
             ProcessControl.SetHostname(request.Hostname);
         var report = new ProbeReport { Pid = ProcessControl.GetPid(), Hostname = ProcessControl.GetHostname() };
         sync.Send(SyncMessageType.ProbeReport, report, SyncJsonContext.Default.ProbeReport);
+        sync.Dispose();
         return 0;
+    }
+
+    /// <summary>Everything between the plan and Ready, in runc's order.</summary>
+    private static void Build(SyncChannel sync, InitPlan plan, int syncFd, out FileDescriptor? procFd, out FileDescriptor? console)
+    {
+        ProcessControl.SetUmask(0);
+        if (plan.NewCgroupNamespace)
+            Csrt.Linux.Namespaces.Unshare(CloneFlags.CLONE_NEWCGROUP);
+        // A handle on this process's fd table in the host's /proc: after pivot_root the container
+        // may have no /proc, and the exec.fifo is reopened through it.
+        procFd = plan.ExecFifoFd >= 0 ? Files.Open("/proc/self/fd", OpenFlags.O_PATH | OpenFlags.O_DIRECTORY) : null;
+
+        RootfsBuilder.PrepareRoot(plan);
+        using (var root = new RootDirectory(plan.Rootfs))
+        {
+            RootfsBuilder.ApplyMounts(root, plan);
+            RootfsBuilder.SetupDevices(root, plan);
+            using (root.MakeDirectories(plan.Process.Cwd))
+            {
+            }
+        }
+        if (plan.Hostname is { Length: > 0 })
+            ProcessControl.SetHostname(plan.Hostname);
+        if (plan.Domainname is { Length: > 0 })
+            ProcessControl.SetDomainname(plan.Domainname);
+
+        // prestart and createRuntime hooks run in the runtime's namespaces, now that the mounts exist.
+        sync.Send(SyncMessageType.HooksPlease);
+        sync.Expect(SyncMessageType.HooksDone);
+        foreach (var hook in plan.CreateContainerHooks)
+            HookRunner.Run(hook, "createContainer", plan.HookState);
+
+        RootfsBuilder.SwitchRoot(plan);
+        console = plan.Process.Terminal ? SetupConsole(plan) : null;
+        RootfsBuilder.ApplySysctls(plan);
+        RootfsBuilder.Finish(plan);
+
+        foreach (var r in plan.Rlimits)
+        {
+            try
+            {
+                ProcessControl.SetResourceLimit(0, (ResourceLimit)r.Resource, r.Soft, r.Hard);
+            }
+            catch (SyscallException e)
+            {
+                throw new ContainerSetupException($"process.rlimits {r.Name} (soft {r.Soft}, hard {r.Hard}): {e.Message}", e);
+            }
+        }
+        if (plan.OomScoreAdj is { } adj)
+            ProcessControl.SetOomScoreAdj(0, adj);
+        if (!plan.NoNewKeyring)
+            ProcessSession.JoinNewSessionKeyring("_ses." + plan.ContainerId);
+
+        // Fail `create` (not `start`) when the program is missing, as runc does.
+        ExecutableLookup.Resolve(plan.Process.Args[0], plan.Process.Env);
+    }
+
+    /// <summary>A pty from the container's devpts: the master goes to the console socket, the peer
+    /// becomes /dev/console and the process's stdio.</summary>
+    private static FileDescriptor SetupConsole(InitPlan plan)
+    {
+        if (plan.ConsoleSocketFd < 0)
+            throw new ContainerSetupException("process.terminal is true but no console socket was given (--console-socket)");
+        FileDescriptor master;
+        try
+        {
+            master = Terminals.OpenMaster("/dev/ptmx");
+        }
+        catch (SyscallException e)
+        {
+            throw new ContainerSetupException($"process.terminal is true but the container has no usable /dev/ptmx (is devpts mounted on /dev/pts?): {e.Message}", e);
+        }
+        using (master)
+        {
+            var peer = Terminals.OpenPeer(master);
+            var name = Terminals.PeerName(master);
+            if (plan.Process.ConsoleHeight > 0 || plan.Process.ConsoleWidth > 0)
+                Terminals.SetWindowSize(peer, plan.Process.ConsoleHeight, plan.Process.ConsoleWidth);
+            if (!Files.Exists("/dev/console"))
+            {
+                using var f = Files.Open("/dev/console", OpenFlags.O_CREAT | OpenFlags.O_WRONLY | OpenFlags.O_NOFOLLOW, 0x1a4);
+            }
+            Mounts.Mount(name, "/dev/console", null, MountFlags.MS_BIND);
+            using var socket = FileDescriptor.Borrow(plan.ConsoleSocketFd);
+            UnixSockets.Send(socket, Encoding.UTF8.GetBytes(name), new[] { master.Number });
+            return peer;
+        }
+    }
+
+    /// <summary>Blocks until `start` opens exec.fifo for reading, then tells it we are going.</summary>
+    private static void WaitForStart(InitPlan plan, FileDescriptor? procFd)
+    {
+        if (procFd is null)
+            return;
+        using (procFd)
+        using (var fifo = Files.OpenAt(procFd, plan.ExecFifoFd.ToString(CultureInfo.InvariantCulture), OpenFlags.O_WRONLY))
+        {
+            Files.WriteAll(fifo, "0"u8);
+        }
+    }
+
+    private static void Exec(InitPlan plan, FileDescriptor? console)
+    {
+        var p = plan.Process;
+        if (console is not null)
+        {
+            ProcessSession.NewSession();
+            Terminals.SetControllingTerminal(console);
+            for (var i = 0; i < 3; i++)
+                Files.DuplicateTo(console, i);
+        }
+        // Nothing of the runtime reaches the user process: every fd above stdio and the preserved
+        // ones closes on exec (the CVE-2024-21626 class).
+        Files.CloseOnExecFrom(3 + plan.PreserveFds);
+        var env = WithHome(p.Env, p.Uid);
+        Spawn.ExecFinal(new ExecPlan
+        {
+            Path = p.Args[0],
+            Args = p.Args,
+            Env = env,
+            Cwd = p.Cwd,
+            SetIds = true,
+            Uid = p.Uid,
+            Gid = p.Gid,
+            AdditionalGids = plan.NewUserNamespace && SetgroupsDenied() ? null : p.AdditionalGids ?? new List<uint>(),
+            Capabilities = p.SetCapabilities ? new CapabilitySets(p.CapBounding, p.CapEffective, p.CapPermitted, p.CapInheritable, p.CapAmbient) : null,
+            NoNewPrivileges = p.NoNewPrivileges,
+            Umask = p.Umask ?? 0x12, // 0022, runc's default
+            Personality = p.Personality,
+            SeccompFilter = p.Seccomp,
+            SeccompFlags = p.SeccompFlags,
+        });
+    }
+
+    private static bool SetgroupsDenied() => Files.TryReadText("/proc/self/setgroups")?.Trim() == "deny";
+
+    /// <summary>runc sets HOME from the container's /etc/passwd when the spec does not.</summary>
+    internal static List<string> WithHome(List<string> env, uint uid)
+    {
+        if (env.Any(e => e.StartsWith("HOME=", StringComparison.Ordinal)))
+            return env;
+        var home = "/";
+        var passwd = Files.TryReadText("/etc/passwd");
+        if (passwd is not null)
+        {
+            foreach (var line in passwd.Split('\n'))
+            {
+                var f = line.Split(':');
+                if (f.Length >= 6 && uint.TryParse(f[2], NumberStyles.None, CultureInfo.InvariantCulture, out var u) && u == uid)
+                {
+                    home = f[5].Length > 0 ? f[5] : "/";
+                    break;
+                }
+            }
+        }
+        return new List<string>(env) { "HOME=" + home };
     }
 }

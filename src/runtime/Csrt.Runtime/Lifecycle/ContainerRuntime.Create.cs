@@ -1,0 +1,279 @@
+using System.Text.Json;
+using Csrt.Linux;
+using Csrt.Runtime.Cgroups;
+using Csrt.Runtime.Hooks;
+using Csrt.Runtime.Namespaces;
+using Csrt.Runtime.Processes;
+using Csrt.Runtime.Spec;
+using Csrt.Runtime.State;
+
+namespace Csrt.Runtime.Lifecycle;
+
+/// <summary>What `create` needs beyond the bundle.</summary>
+public sealed class CreateOptions
+{
+    public required string Id { get; init; }
+
+    /// <summary>The bundle directory (config.json and, usually, rootfs).</summary>
+    public required string Bundle { get; init; }
+
+    /// <summary>An already-loaded config.json of the bundle (the shim has one); null: load it.</summary>
+    public RuntimeSpec? Spec { get; init; }
+
+    public string? PidFile { get; init; }
+
+    /// <summary>Unix socket path that receives the pty master (terminal mode), as runc's --console-socket.</summary>
+    public string? ConsoleSocketPath { get; init; }
+
+    /// <summary>Or an already-connected socket (in-process callers use one end of a socketpair).</summary>
+    public FileDescriptor? ConsoleSocket { get; init; }
+
+    public bool NoPivot { get; init; }
+
+    public bool NoNewKeyring { get; init; }
+
+    /// <summary>Pass the caller's fds 3 … 3+N-1 to the container process.</summary>
+    public int PreserveFds { get; init; }
+
+    /// <summary>The container process's stdio; null means the caller's own fd 0/1/2.</summary>
+    public FileDescriptor? Stdin { get; init; }
+
+    public FileDescriptor? Stdout { get; init; }
+
+    public FileDescriptor? Stderr { get; init; }
+}
+
+public sealed partial class ContainerRuntime
+{
+    private static readonly TimeSpan SpawnDeadline = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Creates a container: its cgroup, the init in new namespaces, the rootfs; the init then
+    /// waits on exec.fifo until <see cref="Start"/>. On any failure everything made so far is
+    /// undone (process killed, cgroup removed, state directory deleted).
+    /// </summary>
+    public ContainerRecord Create(CreateOptions o)
+    {
+        ContainerId.Validate(o.Id);
+        var bundle = Path.GetFullPath(o.Bundle);
+        if (!Files.IsDirectory(bundle))
+            throw new DirectoryNotFoundException($"bundle {bundle} does not exist or is not a directory");
+        var configPath = Path.Combine(bundle, "config.json");
+        var spec = o.Spec ?? SpecLoader.Load(configPath);
+        var linux = spec.Linux ?? new LinuxConfig();
+        if (spec.Process is { Terminal: true } && o.ConsoleSocket is null && o.ConsoleSocketPath is null)
+            throw new ArgumentException("process.terminal is true: a --console-socket is needed to receive the pty master");
+
+        using var containerLock = Store.CreateDirectory(o.Id);
+        ICgroupManager? cgroup = null;
+        SpawnedProcess? spawned = null;
+        var pid = 0;
+        try
+        {
+            var namespaces = NamespacePlan.For(linux);
+            cgroup = CgroupManager.Create(new CgroupConfig
+            {
+                ContainerId = o.Id,
+                CgroupsPath = linux.CgroupsPath,
+                UseSystemd = _options.SystemdCgroup,
+                Warning = _options.Warning,
+            });
+            cgroup.Create(linux.Resources);
+            var plan = InitPlanBuilder.Build(spec, namespaces, new InitPlanBuilder.Options
+            {
+                ContainerId = o.Id,
+                Bundle = bundle,
+                NoPivot = o.NoPivot,
+                NoNewKeyring = o.NoNewKeyring,
+                PreserveFds = o.PreserveFds,
+                CgroupLayout = CgroupMountLayoutOf(cgroup),
+            });
+            Files.WriteAtomic(Store.ConfigOf(o.Id), File.ReadAllBytes(configPath), 0x180);
+
+            var fifoPath = Store.ExecFifoOf(o.Id);
+            Files.MakeFifo(fifoPath, 0x192 /* 0622 */);
+            using var fifo = Files.Open(fifoPath, OpenFlags.O_PATH);
+            var (parentEnd, childEnd) = UnixSockets.Pair(UnixSockets.Kind.SeqPacket);
+            using var sync = new SyncChannel(parentEnd);
+            using var consoleSocket = o.ConsoleSocket is null && o.ConsoleSocketPath is not null ? UnixSockets.Connect(o.ConsoleSocketPath) : null;
+
+            // The init's fd table: stdio, the preserved fds, then the runtime's own.
+            var spawn = new SpawnOptions
+            {
+                CloneFlags = namespaces.CloneFlags,
+                UnshareFlags = namespaces.UnshareFlags,
+                SecondClone = namespaces.SecondClone,
+                WaitForParent = namespaces.WaitForParent,
+                BecomeRoot = namespaces.BecomeRoot,
+            };
+            var joined = new List<FileDescriptor>();
+            try
+            {
+                foreach (var (type, path) in namespaces.Joins)
+                {
+                    var fd = Csrt.Linux.Namespaces.Open(path);
+                    joined.Add(fd);
+                    spawn.Joins.Add((fd, type));
+                }
+                spawn.Files.Add((o.Stdin ?? FileDescriptor.Borrow(0), 0));
+                spawn.Files.Add((o.Stdout ?? FileDescriptor.Borrow(1), 1));
+                spawn.Files.Add((o.Stderr ?? FileDescriptor.Borrow(2), 2));
+                for (var i = 0; i < o.PreserveFds; i++)
+                    spawn.Files.Add((FileDescriptor.Borrow(3 + i), 3 + i));
+                var next = 3 + o.PreserveFds;
+                var syncFd = next++;
+                spawn.Files.Add((childEnd, syncFd));
+                plan.ExecFifoFd = next++;
+                spawn.Files.Add((fifo, plan.ExecFifoFd));
+                var console = o.ConsoleSocket ?? consoleSocket;
+                if (console is not null)
+                {
+                    plan.ConsoleSocketFd = next++;
+                    spawn.Files.Add((console, plan.ConsoleSocketFd));
+                }
+                var binary = _options.InitBinary?.Invoke() ?? SealedExecutable.Self;
+                spawn.ExecutableFd = binary.Fd;
+                spawn.Args = new[] { "csrt", ContainerInit.Sentinel };
+                spawn.Env = new[] { ContainerInit.SyncFdVariable + "=" + Text(syncFd) };
+                using var unified = cgroup.Layout == CgroupLayout.Unified && !namespaces.WaitForParent && !namespaces.SecondClone ? cgroup.OpenUnifiedDirectory() : null;
+                spawn.CgroupDirectory = unified;
+
+                spawned = Spawn.Start(spawn);
+                childEnd.Dispose();
+                if (namespaces.WaitForParent)
+                    WriteIdMapsAndTimeOffsets(spawned.FirstPid, linux, namespaces);
+                pid = spawned.Complete(SpawnDeadline);
+            }
+            finally
+            {
+                joined.ForEach(fd => fd.Dispose());
+            }
+
+            cgroup.Join(pid);
+            var record = new ContainerRecord
+            {
+                Id = o.Id,
+                Bundle = bundle,
+                Rootfs = plan.Rootfs,
+                InitPid = pid,
+                InitStartTime = ProcStat.Read(pid)?.StartTime ?? 0,
+                Created = DateTimeOffset.UtcNow,
+                Owner = OwnerName(),
+                Annotations = spec.Annotations,
+                CgroupPaths = new Dictionary<string, string>(cgroup.Paths),
+                Namespaces = (ulong)namespaces.All,
+                CreatedNamespaces = (ulong)namespaces.Created,
+            };
+            plan.HookState = HookStateJson(record, ContainerStatus.Creating);
+            sync.Send(SyncMessageType.Config, JsonSerializer.SerializeToUtf8Bytes(plan, InitPlanJsonContext.Default.InitPlan));
+
+            sync.Expect(SyncMessageType.HooksPlease);
+            var hookState = HookStateJson(record, ContainerStatus.Creating);
+            foreach (var hook in InitPlanBuilder.Hooks(spec.Hooks?.Prestart))
+                HookRunner.Run(hook, "prestart", hookState, _options.ExitMonitor);
+            foreach (var hook in InitPlanBuilder.Hooks(spec.Hooks?.CreateRuntime))
+                HookRunner.Run(hook, "createRuntime", hookState, _options.ExitMonitor);
+            sync.Send(SyncMessageType.HooksDone);
+            sync.Expect(SyncMessageType.Ready);
+
+            Store.Save(record);
+            if (o.PidFile is not null)
+                Files.WriteAtomic(Path.GetFullPath(o.PidFile), System.Text.Encoding.ASCII.GetBytes(Text(pid)));
+            return record;
+        }
+        catch
+        {
+            var killed = pid > 0 ? pid : spawned?.Pid ?? 0;
+            if (killed > 0)
+            {
+                Signals.Send(killed, Signals.SIGKILL);
+                TryReap(killed);
+            }
+            try
+            {
+                cgroup?.KillAll(Signals.SIGKILL);
+                cgroup?.Destroy();
+            }
+            catch (Exception e)
+            {
+                Warn($"cleaning up the cgroup of {o.Id}: {e.Message}");
+            }
+            Store.Remove(o.Id);
+            throw;
+        }
+        finally
+        {
+            spawned?.Dispose();
+        }
+    }
+
+    private void TryReap(int pid)
+    {
+        try
+        {
+            using var s = _options.ExitMonitor.Subscribe();
+            s.Wait(pid, TimeSpan.FromSeconds(5));
+        }
+        catch (Exception e) when (e is SyscallException or TimeoutException)
+        {
+            // Not our child any more, or already reaped by the caller's reaping loop.
+        }
+    }
+
+    /// <summary>The parent's part of a new user or time namespace: uid/gid maps and clock offsets,
+    /// written while the child waits at its sync point.</summary>
+    private static void WriteIdMapsAndTimeOffsets(int pid, LinuxConfig linux, NamespacePlan namespaces)
+    {
+        var proc = "/proc/" + Text(pid);
+        if (namespaces.NewUserNamespace)
+        {
+            if (linux.UidMappings is { Count: > 0 } uids)
+                Files.WriteText(proc + "/uid_map", NamespacePlan.IdMapText(uids));
+            if (linux.GidMappings is { Count: > 0 } gids)
+                Files.WriteText(proc + "/gid_map", NamespacePlan.IdMapText(gids));
+        }
+        if (linux.TimeOffsets is { Count: > 0 } offsets)
+            Files.WriteText(proc + "/timens_offsets", NamespacePlan.TimeOffsetsText(offsets));
+    }
+
+    /// <summary>How the container's cgroups appear inside it, from the manager's directories.</summary>
+    private static CgroupMountLayout CgroupMountLayoutOf(ICgroupManager cgroup)
+    {
+        if (cgroup.Layout == CgroupLayout.Unified)
+            return new CgroupMountLayout(true, Array.Empty<CgroupMountSource>(), cgroup.UnifiedPath);
+        var sources = new Dictionary<string, CgroupMountSource>(StringComparer.Ordinal);
+        foreach (var (controller, dir) in cgroup.Paths)
+        {
+            const string root = "/sys/fs/cgroup/";
+            if (!dir.StartsWith(root, StringComparison.Ordinal))
+                continue;
+            var name = dir[root.Length..].Split('/')[0];
+            if (sources.ContainsKey(name))
+                continue;
+            var options = controller switch
+            {
+                "" => "",
+                _ when controller.StartsWith("name=", StringComparison.Ordinal) => "none," + controller,
+                _ => name,
+            };
+            var source = new CgroupMountSource { Name = name, HostPath = dir, Options = options };
+            if (name.Contains(','))
+                source.Aliases.AddRange(name.Split(','));
+            sources[name] = source;
+        }
+        return new CgroupMountLayout(false, sources.Values.ToList(), cgroup.UnifiedPath);
+    }
+
+    private static string OwnerName()
+    {
+        var uid = ProcessControl.GetEffectiveUid();
+        var passwd = Files.TryReadText("/etc/passwd");
+        foreach (var line in passwd?.Split('\n') ?? Array.Empty<string>())
+        {
+            var f = line.Split(':');
+            if (f.Length > 2 && f[2] == uid.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                return f[0];
+        }
+        return "#" + uid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,196 @@
+using System.Globalization;
+using System.Text;
+using Csrt.Linux;
+using Csrt.Runtime.Namespaces;
+using Csrt.Runtime.Processes;
+using Csrt.Runtime.Spec;
+using Csrt.Runtime.State;
+
+namespace Csrt.Runtime.Lifecycle;
+
+/// <summary>What `exec` runs and how it is wired.</summary>
+public sealed class ExecOptions
+{
+    /// <summary>The process (from --process JSON, or built from the command line over the container's defaults).</summary>
+    public required Spec.Process Process { get; init; }
+
+    public string? PidFile { get; init; }
+
+    /// <summary>Where the pty master goes in terminal mode; with neither this nor
+    /// <see cref="ConsoleSocket"/>, the master is returned in <see cref="ExecResult.Master"/>.</summary>
+    public string? ConsoleSocketPath { get; init; }
+
+    public FileDescriptor? ConsoleSocket { get; init; }
+
+    public FileDescriptor? Stdin { get; init; }
+
+    public FileDescriptor? Stdout { get; init; }
+
+    public FileDescriptor? Stderr { get; init; }
+
+    public int PreserveFds { get; init; }
+}
+
+/// <summary>The started process: its pid (a child of the caller) and, in terminal mode without a
+/// console socket, the pty master.</summary>
+public sealed record ExecResult(int Pid, FileDescriptor? Master);
+
+public sealed partial class ContainerRuntime
+{
+    /// <summary>
+    /// Starts a process inside a created or running container: the C child joins the init's
+    /// namespaces (user first, mnt last), waits while the parent moves it into the container's
+    /// cgroup and sets its rlimits, and finishes with csrt_exec_final. No .NET code runs inside
+    /// the container (its root has no .NET loader).
+    /// </summary>
+    public ExecResult Exec(string id, ExecOptions o)
+    {
+        var r = Store.Load(id);
+        var status = StatusOf(r);
+        if (status is not (ContainerStatus.Running or ContainerStatus.Created))
+            throw new InvalidContainerStateException(id, status, "exec in");
+        var spec = LoadSavedSpec(id);
+        var process = o.Process;
+        var plan = InitPlanBuilder.BuildProcess(process, spec?.Linux);
+        var proc = "/proc/" + Text(r.InitPid);
+
+        var opened = new List<FileDescriptor>();
+        FileDescriptor? master = null;
+        FileDescriptor? peer = null;
+        SpawnedProcess? spawned = null;
+        using var consoleSocket = o.ConsoleSocket is null && o.ConsoleSocketPath is not null && process.Terminal ? UnixSockets.Connect(o.ConsoleSocketPath) : null;
+        try
+        {
+            var spawn = new SpawnOptions { WaitForParent = true };
+            var all = (CloneFlags)r.Namespaces;
+            foreach (var type in NamespacePlan.JoinOrder)
+            {
+                if ((all & type) == 0)
+                    continue;
+                var name = Csrt.Linux.Namespaces.ProcName(type);
+                var path = $"{proc}/ns/{name}";
+                // Joining one's own user namespace is EINVAL; joining any other one we are already in is a waste.
+                if (Csrt.Linux.Namespaces.Identity(path) == Csrt.Linux.Namespaces.Identity("/proc/self/ns/" + name))
+                    continue;
+                var fd = Csrt.Linux.Namespaces.Open(path);
+                opened.Add(fd);
+                spawn.Joins.Add((fd, type));
+                if (type is CloneFlags.CLONE_NEWPID or CloneFlags.CLONE_NEWTIME)
+                    spawn.SecondClone = true;
+            }
+
+            if (process.Terminal)
+            {
+                using var root = Files.Open(proc + "/root", OpenFlags.O_PATH | OpenFlags.O_DIRECTORY);
+                master = Files.OpenInRoot(root, "dev/pts/ptmx", OpenFlags.O_RDWR | OpenFlags.O_NOCTTY);
+                Terminals.UnlockPeer(master);
+                peer = Terminals.OpenPeer(master);
+                if (plan.ConsoleHeight > 0 || plan.ConsoleWidth > 0)
+                    Terminals.SetWindowSize(peer, plan.ConsoleHeight, plan.ConsoleWidth);
+                for (var i = 0; i < 3; i++)
+                    spawn.Files.Add((peer, i));
+                spawn.NewSession = true;
+                spawn.ControllingTerminal = 0;
+            }
+            else
+            {
+                spawn.Files.Add((o.Stdin ?? FileDescriptor.Borrow(0), 0));
+                spawn.Files.Add((o.Stdout ?? FileDescriptor.Borrow(1), 1));
+                spawn.Files.Add((o.Stderr ?? FileDescriptor.Borrow(2), 2));
+            }
+            for (var i = 0; i < o.PreserveFds; i++)
+                spawn.Files.Add((FileDescriptor.Borrow(3 + i), 3 + i));
+
+            var env = WithHomeFromContainer(plan.Env, plan.Uid, proc);
+            spawn.Plan = new ExecPlan
+            {
+                Path = plan.Args[0],
+                Args = plan.Args,
+                Env = env,
+                Cwd = plan.Cwd,
+                SetIds = true,
+                Uid = plan.Uid,
+                Gid = plan.Gid,
+                AdditionalGids = (r.CreatedNamespaces & (ulong)CloneFlags.CLONE_NEWUSER) != 0 && Files.TryReadText(proc + "/setgroups")?.Trim() == "deny" ? null : plan.AdditionalGids,
+                Capabilities = plan.SetCapabilities ? new CapabilitySets(plan.CapBounding, plan.CapEffective, plan.CapPermitted, plan.CapInheritable, plan.CapAmbient) : null,
+                NoNewPrivileges = plan.NoNewPrivileges,
+                Umask = plan.Umask ?? 0x12,
+                Personality = plan.Personality,
+                SeccompFilter = plan.Seccomp,
+                SeccompFlags = plan.SeccompFlags,
+            };
+
+            spawned = Spawn.Start(spawn);
+            // The child waits at its sync point: put it in the container's cgroup and give it the
+            // process's limits before it can exec anything.
+            var child = spawned.FirstPid;
+            if (r.CgroupPaths.Count > 0)
+                Cgroups(r).Join(child);
+            for (var i = 0; i < (process.Rlimits?.Count ?? 0); i++)
+            {
+                var rl = process.Rlimits![i];
+                if (!KnownRlimits.TryGetResource(rl.Type, out var resource))
+                    throw new SpecValidationException("process", $"$.rlimits[{i}].type", "an RLIMIT_* name", $"unknown rlimit \"{rl.Type}\"");
+                ProcessControl.SetResourceLimit(child, (ResourceLimit)resource, rl.Soft, rl.Hard);
+            }
+            if (process.OomScoreAdj is { } adj)
+                ProcessControl.SetOomScoreAdj(child, adj);
+            int pid;
+            try
+            {
+                pid = spawned.Complete(SpawnDeadline);
+            }
+            catch (SpawnException e)
+            {
+                throw new ContainerStartException($"exec \"{plan.Args[0]}\" in container {id}: {e.Message}", e);
+            }
+            if (o.PidFile is not null)
+                Files.WriteAtomic(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(Text(pid)));
+            var console = o.ConsoleSocket ?? consoleSocket;
+            if (master is not null && console is not null)
+            {
+                UnixSockets.Send(console, Encoding.UTF8.GetBytes("/dev/ptmx"), new[] { master.Number });
+                master.Dispose();
+                master = null;
+            }
+            var result = new ExecResult(pid, master);
+            master = null;
+            return result;
+        }
+        finally
+        {
+            spawned?.Dispose();
+            peer?.Dispose();
+            master?.Dispose();
+            opened.ForEach(fd => fd.Dispose());
+        }
+    }
+
+    /// <summary>HOME from the container's /etc/passwd (read through the init's root, never
+    /// following links out of it) when the process has none.</summary>
+    private static List<string> WithHomeFromContainer(List<string> env, uint uid, string proc)
+    {
+        if (env.Any(e => e.StartsWith("HOME=", StringComparison.Ordinal)))
+            return env;
+        var home = "/";
+        try
+        {
+            using var root = Files.Open(proc + "/root", OpenFlags.O_PATH | OpenFlags.O_DIRECTORY);
+            using var passwd = Files.OpenInRoot(root, "etc/passwd", OpenFlags.O_RDONLY);
+            foreach (var line in Encoding.UTF8.GetString(Files.ReadToEnd(passwd)).Split('\n'))
+            {
+                var f = line.Split(':');
+                if (f.Length >= 6 && uint.TryParse(f[2], NumberStyles.None, CultureInfo.InvariantCulture, out var u) && u == uid)
+                {
+                    home = f[5].Length > 0 ? f[5] : "/";
+                    break;
+                }
+            }
+        }
+        catch (SyscallException)
+        {
+            // No /etc/passwd in the image: "/" as runc does.
+        }
+        return new List<string>(env) { "HOME=" + home };
+    }
+}

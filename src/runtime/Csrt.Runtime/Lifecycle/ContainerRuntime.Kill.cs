@@ -1,0 +1,47 @@
+using Csrt.Linux;
+using Csrt.Runtime.Processes;
+using Csrt.Runtime.Spec;
+using Csrt.Runtime.State;
+
+namespace Csrt.Runtime.Lifecycle;
+
+public sealed partial class ContainerRuntime
+{
+    /// <summary>Sends a signal to the init, or with <paramref name="all"/> to every process in the
+    /// container's cgroup. A stopped container is an error (nothing to signal).</summary>
+    public void Kill(string id, int signal, bool all = false)
+    {
+        using var containerLock = Store.Lock(id);
+        var r = Store.Load(id);
+        var status = StatusOf(r);
+        if (status == ContainerStatus.Stopped)
+            throw new InvalidContainerStateException(id, status, "kill");
+        if (all)
+        {
+            Cgroups(r).KillAll(signal);
+            return;
+        }
+        SignalInit(r, signal);
+    }
+
+    /// <summary>Signals the init through a pidfd checked against its start time, so a reused pid
+    /// is never hit.</summary>
+    private static bool SignalInit(ContainerRecord r, int signal)
+    {
+        FileDescriptor pidfd;
+        try
+        {
+            pidfd = ProcessControl.OpenPidFd(r.InitPid);
+        }
+        catch (SyscallException e) when (e.Errno == Errno.ESRCH)
+        {
+            return false;
+        }
+        using (pidfd)
+        {
+            if (!ProcStat.IsAlive(r.InitPid, r.InitStartTime))
+                return false;
+            return Signals.Send(pidfd, signal);
+        }
+    }
+}

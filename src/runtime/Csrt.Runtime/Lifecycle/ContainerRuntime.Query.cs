@@ -1,0 +1,59 @@
+using Csrt.Runtime.Cgroups;
+using Csrt.Runtime.Spec;
+using Csrt.Runtime.State;
+
+namespace Csrt.Runtime.Lifecycle;
+
+public sealed partial class ContainerRuntime
+{
+    /// <summary>The OCI state of one container (`csrt state`).</summary>
+    public OciState State(string id)
+    {
+        var r = Store.Load(id);
+        return ToOciState(r, StatusOf(r));
+    }
+
+    /// <summary>Every container under the root (`csrt list`); unreadable entries are skipped with a warning.</summary>
+    public List<OciState> List()
+    {
+        var states = new List<OciState>();
+        foreach (var id in Store.List())
+        {
+            try
+            {
+                var r = Store.Load(id);
+                states.Add(ToOciState(r, StatusOf(r)));
+            }
+            catch (Exception e) when (e is ContainerNotFoundException or InvalidOperationException)
+            {
+                Warn(e.Message);
+            }
+        }
+        return states;
+    }
+
+    /// <summary>Pids of every process in the container's cgroup (`csrt ps`).</summary>
+    public IReadOnlyList<int> Pids(string id)
+    {
+        var r = Store.Load(id);
+        if (StatusOf(r) == ContainerStatus.Stopped)
+            return Array.Empty<int>();
+        return Cgroups(r).GetPids(recursive: true);
+    }
+
+    /// <summary>cgroup statistics (`csrt events --stats`, the shim's Stats).</summary>
+    public CgroupStats Stats(string id)
+    {
+        var r = Store.Load(id);
+        var status = StatusOf(r);
+        if (status == ContainerStatus.Stopped)
+            throw new InvalidContainerStateException(id, status, "read stats of");
+        return Cgroups(r).Stats();
+    }
+
+    /// <summary>Where OOM kills of this container are reported (for `events` and the shim).</summary>
+    public OomSource? OomSourceOf(string id) => Cgroups(Store.Load(id)).OomSource;
+
+    /// <summary>The container's cgroup manager (for callers that watch or read it repeatedly).</summary>
+    public ICgroupManager CgroupOf(string id) => Cgroups(Store.Load(id));
+}

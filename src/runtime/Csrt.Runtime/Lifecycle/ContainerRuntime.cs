@@ -1,0 +1,100 @@
+using System.Globalization;
+using Csrt.Linux;
+using Csrt.Runtime.Cgroups;
+using Csrt.Runtime.Processes;
+using Csrt.Runtime.Spec;
+using Csrt.Runtime.State;
+
+namespace Csrt.Runtime.Lifecycle;
+
+/// <summary>Settings shared by every operation of a <see cref="ContainerRuntime"/>.</summary>
+public sealed class RuntimeOptions
+{
+    /// <summary>State root (`--root`).</summary>
+    public string? Root { get; init; }
+
+    /// <summary>`--systemd-cgroup`: refused until a systemd cgroup driver exists.</summary>
+    public bool SystemdCgroup { get; init; }
+
+    /// <summary>How children's exits are observed (the shim passes its reaper).</summary>
+    public IExitMonitor ExitMonitor { get; init; } = DirectExitMonitor.Instance;
+
+    /// <summary>Warnings (ignored settings, failed poststart/poststop hooks).</summary>
+    public Action<string>? Warning { get; init; }
+
+    /// <summary>The binary to run as container init; default: a sealed copy of this executable.</summary>
+    public Func<SealedExecutable>? InitBinary { get; init; }
+}
+
+/// <summary>
+/// The OCI runtime operations over one state root. The `csrt` CLI calls one method per command;
+/// the shim calls the same methods in-process. Each method takes the container's lock, so
+/// concurrent commands on one container are serialised.
+/// </summary>
+public sealed partial class ContainerRuntime
+{
+    private readonly RuntimeOptions _options;
+
+    public ContainerRuntime(RuntimeOptions? options = null)
+    {
+        _options = options ?? new RuntimeOptions();
+        if (_options.SystemdCgroup)
+            throw new NotSupportedException("--systemd-cgroup: the systemd cgroup driver is not implemented in csrt; use the cgroupfs driver (the default)");
+        Store = new StateStore(_options.Root);
+    }
+
+    public StateStore Store { get; }
+
+    private void Warn(string message) => _options.Warning?.Invoke(message);
+
+    /// <summary>The live status: stopped when the init is gone, created while exec.fifo exists,
+    /// paused when the freezer says so, running otherwise.</summary>
+    public ContainerStatus StatusOf(ContainerRecord r)
+    {
+        if (r.InitPid <= 0 || !ProcStat.IsAlive(r.InitPid, r.InitStartTime))
+            return ContainerStatus.Stopped;
+        if (Files.Exists(Store.ExecFifoOf(r.Id)))
+            return ContainerStatus.Created;
+        try
+        {
+            if (r.CgroupPaths.Count > 0 && Cgroups(r).GetFreezerState() != FreezerState.Thawed)
+                return ContainerStatus.Paused;
+        }
+        catch (Exception e) when (e is SyscallException or CgroupException)
+        {
+            // No freezer reachable: it cannot be paused.
+        }
+        return ContainerStatus.Running;
+    }
+
+    private ICgroupManager Cgroups(ContainerRecord r)
+    {
+        var m = CgroupManager.Open(r.CgroupPaths);
+        m.Warning = _options.Warning;
+        return m;
+    }
+
+    private OciState ToOciState(ContainerRecord r, ContainerStatus status) => new()
+    {
+        Id = r.Id,
+        Pid = status == ContainerStatus.Stopped ? 0 : r.InitPid,
+        Status = status,
+        Bundle = r.Bundle,
+        Rootfs = r.Rootfs,
+        Created = r.Created,
+        Annotations = r.Annotations,
+        Owner = r.Owner,
+    };
+
+    private static string HookStateJson(ContainerRecord r, ContainerStatus status) =>
+        System.Text.Encoding.UTF8.GetString(OciStateJson.SerializeForHook(new OciState
+        {
+            Id = r.Id,
+            Pid = r.InitPid,
+            Status = status,
+            Bundle = r.Bundle,
+            Annotations = r.Annotations,
+        }));
+
+    private static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,44 @@
+using Csrt.Linux;
+
+namespace Csrt.Runtime.Processes;
+
+/// <summary>Finds process.args[0] the way execvp will, in the current root, so a missing program
+/// fails `create` with a clear message instead of the user process dying at `start`.</summary>
+public static class ExecutableLookup
+{
+    public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    public static string Resolve(string name, IReadOnlyList<string> env)
+    {
+        if (name.Contains('/'))
+        {
+            Check(name, name);
+            return name;
+        }
+        var path = env.LastOrDefault(e => e.StartsWith("PATH=", StringComparison.Ordinal))?[5..] ?? DefaultPath;
+        foreach (var dir in path.Split(':'))
+        {
+            var candidate = (dir.Length == 0 ? "." : dir) + "/" + name;
+            if (Files.TryStat(candidate) is { IsRegular: true } info && (info.Mode & 0x49) != 0)
+                return candidate;
+        }
+        throw new ContainerStartException($"exec: \"{name}\": executable file not found in $PATH ({path})");
+    }
+
+    private static void Check(string path, string name)
+    {
+        var info = Files.TryStat(path) ?? throw new ContainerStartException($"exec: \"{name}\": no such file or directory");
+        if (info.IsDirectory)
+            throw new ContainerStartException($"exec: \"{name}\": is a directory");
+        if ((info.Mode & 0x49) == 0)
+            throw new ContainerStartException($"exec: \"{name}\": permission denied (not executable)");
+    }
+}
+
+/// <summary>The user process cannot be started (missing program, wrong cwd …).</summary>
+public sealed class ContainerStartException : Exception
+{
+    public ContainerStartException(string message, Exception? inner = null) : base(message, inner)
+    {
+    }
+}

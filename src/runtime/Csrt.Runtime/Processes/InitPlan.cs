@@ -1,0 +1,145 @@
+using System.Text.Json.Serialization;
+
+namespace Csrt.Runtime.Processes;
+
+/// <summary>
+/// Everything the container init does, computed by the runtime from config.json before the init
+/// exists (<see cref="InitPlanBuilder"/>), so the init neither parses the OCI spec nor loads
+/// libseccomp: it reads this plan from the sync socket and executes it step by step.
+/// </summary>
+public sealed class InitPlan
+{
+    public string ContainerId { get; set; } = "";
+    public string Bundle { get; set; } = "";
+    /// <summary>Absolute host path of the root filesystem.</summary>
+    public string Rootfs { get; set; } = "";
+    public bool RootfsReadonly { get; set; }
+    /// <summary>MS_* propagation applied to "/" before anything else (rootfsPropagation, default rslave).</summary>
+    public ulong RootPropagation { get; set; }
+    public bool NoPivot { get; set; }
+    public bool NoNewKeyring { get; set; }
+    public bool NewMountNamespace { get; set; }
+    public bool NewUserNamespace { get; set; }
+    public bool NewCgroupNamespace { get; set; }
+    public bool NewNetworkNamespace { get; set; }
+    public List<MountStep> Mounts { get; set; } = new();
+    /// <summary>Create the default /dev entries (when /dev is not bind-mounted from the host).</summary>
+    public bool SetupDev { get; set; }
+    public List<DeviceNode> Devices { get; set; } = new();
+    public string? Hostname { get; set; }
+    public string? Domainname { get; set; }
+    public Dictionary<string, string>? Sysctl { get; set; }
+    public List<string> MaskedPaths { get; set; } = new();
+    public List<string> ReadonlyPaths { get; set; } = new();
+    public List<RlimitStep> Rlimits { get; set; } = new();
+    public int? OomScoreAdj { get; set; }
+    public ProcessPlan Process { get; set; } = new();
+    public List<HookStep> CreateContainerHooks { get; set; } = new();
+    public List<HookStep> StartContainerHooks { get; set; } = new();
+    /// <summary>The OCI state (JSON) given to hooks on stdin; the parent fills in the pid before sending.</summary>
+    public string HookState { get; set; } = "";
+    /// <summary>Extra fds (3 … 3+N-1) passed through to the user process.</summary>
+    public int PreserveFds { get; set; }
+    /// <summary>fd number of the console socket (terminal mode), -1 without.</summary>
+    public int ConsoleSocketFd { get; set; } = -1;
+    /// <summary>fd number of an O_PATH handle of exec.fifo; the init opens it for writing and blocks until `start`.</summary>
+    public int ExecFifoFd { get; set; } = -1;
+}
+
+/// <summary>One mount, with its options already split (see Rootfs.MountOptions).</summary>
+public sealed class MountStep
+{
+    public string Kind { get; set; } = MountKinds.Normal;
+    public string? Source { get; set; }
+    /// <summary>Path inside the container (absolute, resolved under the rootfs without leaving it).</summary>
+    public string Destination { get; set; } = "";
+    public string? Type { get; set; }
+    public ulong Flags { get; set; }
+    public ulong ClearedFlags { get; set; }
+    public List<ulong> Propagation { get; set; } = new();
+    public ulong SetAttributes { get; set; }
+    public ulong ClearAttributes { get; set; }
+    public string? Data { get; set; }
+    public bool CopyUp { get; set; }
+    /// <summary>For cgroup v1 mounts: per hierarchy, the name under /sys/fs/cgroup and the host directory of the container's cgroup.</summary>
+    public List<CgroupMountSource>? CgroupSources { get; set; }
+}
+
+public static class MountKinds
+{
+    public const string Normal = "normal";
+    public const string Bind = "bind";
+    public const string CgroupV1 = "cgroup-v1";
+    public const string CgroupV2 = "cgroup-v2";
+}
+
+public sealed class CgroupMountSource
+{
+    /// <summary>Directory name under the cgroup mount, e.g. "memory" or "cpu,cpuacct".</summary>
+    public string Name { get; set; } = "";
+    /// <summary>Host directory to bind (the container's cgroup in that hierarchy).</summary>
+    public string HostPath { get; set; } = "";
+    /// <summary>mount -t cgroup options when the container has its own cgroup namespace (e.g. "memory", "none,name=systemd").</summary>
+    public string Options { get; set; } = "";
+    /// <summary>Symlinks to create beside it (a combined "cpu,cpuacct" gets "cpu" and "cpuacct").</summary>
+    public List<string> Aliases { get; set; } = new();
+}
+
+public sealed class DeviceNode
+{
+    public string Path { get; set; } = "";
+    /// <summary>'c', 'b', 'p' (fifo).</summary>
+    public char Type { get; set; }
+    public long Major { get; set; }
+    public long Minor { get; set; }
+    public uint FileMode { get; set; }
+    public uint Uid { get; set; }
+    public uint Gid { get; set; }
+}
+
+public sealed class RlimitStep
+{
+    public int Resource { get; set; }
+    public string Name { get; set; } = "";
+    public ulong Soft { get; set; }
+    public ulong Hard { get; set; }
+}
+
+public sealed class HookStep
+{
+    public string Path { get; set; } = "";
+    public List<string> Args { get; set; } = new();
+    public List<string> Env { get; set; } = new();
+    public int? TimeoutSeconds { get; set; }
+}
+
+/// <summary>The user process: what csrt_exec_final needs, and the terminal.</summary>
+public sealed class ProcessPlan
+{
+    public List<string> Args { get; set; } = new();
+    public List<string> Env { get; set; } = new();
+    public string Cwd { get; set; } = "/";
+    public uint Uid { get; set; }
+    public uint Gid { get; set; }
+    public List<uint>? AdditionalGids { get; set; }
+    public int? Umask { get; set; }
+    public bool SetCapabilities { get; set; }
+    public ulong CapBounding { get; set; }
+    public ulong CapEffective { get; set; }
+    public ulong CapPermitted { get; set; }
+    public ulong CapInheritable { get; set; }
+    public ulong CapAmbient { get; set; }
+    public bool NoNewPrivileges { get; set; }
+    public byte[]? Seccomp { get; set; }
+    public uint SeccompFlags { get; set; }
+    public int? Personality { get; set; }
+    public bool Terminal { get; set; }
+    public ushort ConsoleHeight { get; set; }
+    public ushort ConsoleWidth { get; set; }
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(InitPlan))]
+internal sealed partial class InitPlanJsonContext : JsonSerializerContext
+{
+}

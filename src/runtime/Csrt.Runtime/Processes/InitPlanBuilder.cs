@@ -1,0 +1,195 @@
+using Csrt.Linux;
+using Csrt.Runtime.Namespaces;
+using Csrt.Runtime.Rootfs;
+using Csrt.Runtime.Security;
+using Csrt.Runtime.Spec;
+
+namespace Csrt.Runtime.Processes;
+
+/// <summary>How the container's cgroups appear inside it (for "cgroup" mounts).</summary>
+public sealed record CgroupMountLayout(bool Unified, IReadOnlyList<CgroupMountSource> Sources, string? UnifiedHostPath);
+
+/// <summary>Compiles a validated config.json into the <see cref="InitPlan"/> the init executes.</summary>
+public static class InitPlanBuilder
+{
+    /// <summary>The devices every container gets unless the spec lists them itself (runc's defaults).</summary>
+    public static IReadOnlyList<DeviceNode> DefaultDevices { get; } = new[]
+    {
+        new DeviceNode { Path = "/dev/null", Type = 'c', Major = 1, Minor = 3, FileMode = 0x1b6 },
+        new DeviceNode { Path = "/dev/zero", Type = 'c', Major = 1, Minor = 5, FileMode = 0x1b6 },
+        new DeviceNode { Path = "/dev/full", Type = 'c', Major = 1, Minor = 7, FileMode = 0x1b6 },
+        new DeviceNode { Path = "/dev/random", Type = 'c', Major = 1, Minor = 8, FileMode = 0x1b6 },
+        new DeviceNode { Path = "/dev/urandom", Type = 'c', Major = 1, Minor = 9, FileMode = 0x1b6 },
+        new DeviceNode { Path = "/dev/tty", Type = 'c', Major = 5, Minor = 0, FileMode = 0x1b6 },
+    };
+
+    public sealed class Options
+    {
+        public required string ContainerId { get; init; }
+        public required string Bundle { get; init; }
+        public bool NoPivot { get; init; }
+        public bool NoNewKeyring { get; init; }
+        public int PreserveFds { get; init; }
+        public CgroupMountLayout? CgroupLayout { get; init; }
+    }
+
+    public static InitPlan Build(RuntimeSpec spec, NamespacePlan namespaces, Options o)
+    {
+        var root = spec.Root ?? throw new SpecValidationException("config.json", "$.root", "an object with \"path\"", "root is missing");
+        var rootfs = Path.IsPathRooted(root.Path) ? root.Path : Path.Combine(o.Bundle, root.Path);
+        rootfs = Path.GetFullPath(rootfs);
+        if (!Files.IsDirectory(rootfs))
+            throw new SpecValidationException("config.json", "$.root.path", "an existing directory", $"root filesystem {rootfs} does not exist or is not a directory");
+        var linux = spec.Linux ?? new LinuxConfig();
+        var plan = new InitPlan
+        {
+            ContainerId = o.ContainerId,
+            Bundle = o.Bundle,
+            Rootfs = rootfs,
+            RootfsReadonly = root.Readonly,
+            RootPropagation = (ulong)MountOptions.RootPropagation(linux.RootfsPropagation),
+            NoPivot = o.NoPivot,
+            NoNewKeyring = o.NoNewKeyring,
+            NewMountNamespace = (namespaces.Created & CloneFlags.CLONE_NEWNS) != 0,
+            NewUserNamespace = namespaces.NewUserNamespace,
+            NewCgroupNamespace = namespaces.NewCgroupNamespace,
+            NewNetworkNamespace = (namespaces.Created & CloneFlags.CLONE_NEWNET) != 0,
+            Hostname = spec.Hostname,
+            Domainname = spec.Domainname,
+            Sysctl = linux.Sysctl,
+            MaskedPaths = linux.MaskedPaths ?? new List<string>(),
+            ReadonlyPaths = linux.ReadonlyPaths ?? new List<string>(),
+            PreserveFds = o.PreserveFds,
+        };
+        if ((namespaces.All & CloneFlags.CLONE_NEWNS) == 0)
+            throw new SpecValidationException("config.json", "$.linux.namespaces", "a mount namespace", "csrt needs a mount namespace (pivot_root and the container's mounts happen in it)");
+
+        for (var i = 0; i < (spec.Mounts?.Count ?? 0); i++)
+            plan.Mounts.Add(BuildMount(spec.Mounts![i], $"$.mounts[{i}]", o, namespaces));
+        plan.SetupDev = !plan.Mounts.Any(m => m.Destination == "/dev" && m.Kind == MountKinds.Bind);
+        var listed = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < (linux.Devices?.Count ?? 0); i++)
+        {
+            var d = linux.Devices![i];
+            listed.Add(d.Path);
+            plan.Devices.Add(new DeviceNode
+            {
+                Path = d.Path,
+                Type = d.Type.Length == 1 ? (d.Type[0] == 'u' ? 'c' : d.Type[0]) : throw new SpecValidationException("config.json", $"$.linux.devices[{i}].type", "c, b, u or p", $"expected c, b, u or p, got \"{d.Type}\""),
+                Major = d.Major ?? 0,
+                Minor = d.Minor ?? 0,
+                FileMode = d.FileMode ?? 0x1b6,
+                Uid = d.Uid ?? 0,
+                Gid = d.Gid ?? 0,
+            });
+        }
+        if (plan.SetupDev)
+            plan.Devices.InsertRange(0, DefaultDevices.Where(d => !listed.Contains(d.Path)));
+
+        var process = spec.Process ?? throw new SpecValidationException("config.json", "$.process", "a process object", "process is missing (required to create a container)");
+        plan.Process = BuildProcess(process, linux);
+        for (var i = 0; i < (process.Rlimits?.Count ?? 0); i++)
+        {
+            var r = process.Rlimits![i];
+            if (!KnownRlimits.TryGetResource(r.Type, out var resource))
+                throw new SpecValidationException("config.json", $"$.process.rlimits[{i}].type", "an RLIMIT_* name", $"unknown rlimit \"{r.Type}\"");
+            plan.Rlimits.Add(new RlimitStep { Resource = resource, Name = r.Type, Soft = r.Soft, Hard = r.Hard });
+        }
+        plan.OomScoreAdj = process.OomScoreAdj;
+        plan.CreateContainerHooks = Hooks(spec.Hooks?.CreateContainer);
+        plan.StartContainerHooks = Hooks(spec.Hooks?.StartContainer);
+        return plan;
+    }
+
+    public static List<HookStep> Hooks(List<Hook>? hooks) =>
+        (hooks ?? new List<Hook>()).Select(h => new HookStep
+        {
+            Path = h.Path,
+            Args = h.Args ?? new List<string> { h.Path },
+            Env = h.Env ?? new List<string>(),
+            TimeoutSeconds = h.Timeout,
+        }).ToList();
+
+    /// <summary>The user process part, also used for exec.</summary>
+    public static ProcessPlan BuildProcess(Process process, LinuxConfig? linux, CompiledSeccomp? seccomp = null)
+    {
+        if (process.Args is not { Count: > 0 })
+            throw new SpecValidationException("config.json", "$.process.args", "a non-empty array", "process.args is empty: nothing to run");
+        var caps = CapabilityMasks.From(process.Capabilities);
+        seccomp ??= linux?.Seccomp is null ? null : SeccompProfileCompiler.Compile(linux.Seccomp);
+        return new ProcessPlan
+        {
+            Args = process.Args,
+            Env = process.Env ?? new List<string>(),
+            Cwd = string.IsNullOrEmpty(process.Cwd) ? "/" : process.Cwd,
+            Uid = process.User.Uid,
+            Gid = process.User.Gid,
+            AdditionalGids = process.User.AdditionalGids ?? new List<uint>(),
+            Umask = process.User.Umask is { } u ? (int)u : null,
+            SetCapabilities = process.Capabilities is not null,
+            CapBounding = caps.Bounding,
+            CapEffective = caps.Effective,
+            CapPermitted = caps.Permitted,
+            CapInheritable = caps.Inheritable,
+            CapAmbient = caps.Ambient,
+            NoNewPrivileges = process.NoNewPrivileges,
+            Seccomp = seccomp?.Program,
+            SeccompFlags = seccomp?.Flags ?? 0,
+            Personality = linux?.Personality is { } p ? PersonalityValue(p) : null,
+            Terminal = process.Terminal,
+            ConsoleHeight = (ushort)(process.ConsoleSize?.Height ?? 0),
+            ConsoleWidth = (ushort)(process.ConsoleSize?.Width ?? 0),
+        };
+    }
+
+    private static int PersonalityValue(LinuxPersonality p)
+    {
+        if (p.Flags is { Count: > 0 })
+            throw new SpecValidationException("config.json", "$.linux.personality.flags", "no flags", "personality flags are not supported");
+        return p.Domain switch
+        {
+            "LINUX" => 0,
+            "LINUX32" => 8,
+            _ => throw new SpecValidationException("config.json", "$.linux.personality.domain", "LINUX or LINUX32", $"expected LINUX or LINUX32, got \"{p.Domain}\""),
+        };
+    }
+
+    private static MountStep BuildMount(Spec.Mount m, string path, Options o, NamespacePlan namespaces)
+    {
+        if (m.UidMappings is { Count: > 0 } || m.GidMappings is { Count: > 0 })
+            throw new SpecValidationException("config.json", path + ".uidMappings", "no id-mapped mounts", "id-mapped mounts are not supported by csrt");
+        var parsed = MountOptions.Parse(m.Options);
+        var destination = m.Destination.StartsWith('/') ? m.Destination : "/" + m.Destination;
+        var step = new MountStep
+        {
+            Source = m.Source,
+            Destination = destination,
+            Type = m.Type,
+            Flags = (ulong)parsed.Flags,
+            ClearedFlags = (ulong)parsed.ClearedFlags,
+            Propagation = parsed.Propagation.Select(f => (ulong)f).ToList(),
+            SetAttributes = (ulong)parsed.SetAttributes,
+            ClearAttributes = (ulong)parsed.ClearAttributes,
+            Data = parsed.Data,
+            CopyUp = parsed.CopyUp,
+        };
+        if (m.Type == "bind" || parsed.IsBind)
+        {
+            step.Kind = MountKinds.Bind;
+            step.Flags |= (ulong)MountFlags.MS_BIND;
+            if (m.Source is null)
+                throw new SpecValidationException("config.json", path + ".source", "a source path", "a bind mount needs a source");
+            step.Source = Path.IsPathRooted(m.Source) ? m.Source : Path.GetFullPath(Path.Combine(o.Bundle, m.Source));
+        }
+        else if (m.Type == "cgroup" || m.Type == "cgroup2")
+        {
+            var layout = o.CgroupLayout ?? throw new SpecValidationException("config.json", path, "no cgroup mount", "this host has no cgroup hierarchy to mount");
+            step.Kind = layout.Unified ? MountKinds.CgroupV2 : MountKinds.CgroupV1;
+            step.CgroupSources = layout.Sources.ToList();
+            step.Source = layout.UnifiedHostPath;
+        }
+        if (step.CopyUp && m.Type != "tmpfs")
+            throw new SpecValidationException("config.json", path + ".options", "tmpcopyup only on tmpfs", $"tmpcopyup is only valid for tmpfs mounts, not {m.Type}");
+        return step;
+    }
+}

@@ -1,0 +1,173 @@
+using Csrt.Linux;
+
+namespace Csrt.Runtime.Rootfs;
+
+/// <summary>Recursive mount attributes (mount_setattr(2) MOUNT_ATTR_*), from the "r…" options.</summary>
+[Flags]
+public enum RecursiveAttributes : ulong
+{
+    None = 0,
+    MOUNT_ATTR_RDONLY = 0x1,
+    MOUNT_ATTR_NOSUID = 0x2,
+    MOUNT_ATTR_NODEV = 0x4,
+    MOUNT_ATTR_NOEXEC = 0x8,
+    MOUNT_ATTR_NOATIME = 0x10,
+    MOUNT_ATTR_STRICTATIME = 0x20,
+    MOUNT_ATTR_NODIRATIME = 0x80,
+    MOUNT_ATTR_NOSYMFOLLOW = 0x200000,
+}
+
+/// <summary>
+/// A mount's options split the way the kernel takes them (runc's parseMountOptions): flags for
+/// mount(2), propagation changes (each its own mount call), recursive attributes (mount_setattr),
+/// and the rest joined as the filesystem data string.
+/// </summary>
+public sealed record ParsedMountOptions(
+    MountFlags Flags,
+    MountFlags ClearedFlags,
+    IReadOnlyList<MountFlags> Propagation,
+    RecursiveAttributes SetAttributes,
+    RecursiveAttributes ClearAttributes,
+    string Data,
+    bool CopyUp)
+{
+    public bool IsBind => (Flags & MountFlags.MS_BIND) != 0;
+
+    public bool IsRecursiveBind => IsBind && (Flags & MountFlags.MS_REC) != 0;
+}
+
+public static class MountOptions
+{
+    private static readonly Dictionary<string, (bool Clear, MountFlags Flag)> FlagOptions = new(StringComparer.Ordinal)
+    {
+        ["acl"] = (false, MountFlags.MS_POSIXACL),
+        ["async"] = (true, MountFlags.MS_SYNCHRONOUS),
+        ["atime"] = (true, MountFlags.MS_NOATIME),
+        ["bind"] = (false, MountFlags.MS_BIND),
+        ["defaults"] = (false, MountFlags.None),
+        ["dev"] = (true, MountFlags.MS_NODEV),
+        ["diratime"] = (true, MountFlags.MS_NODIRATIME),
+        ["dirsync"] = (false, MountFlags.MS_DIRSYNC),
+        ["exec"] = (true, MountFlags.MS_NOEXEC),
+        ["iversion"] = (false, MountFlags.MS_I_VERSION),
+        ["lazytime"] = (false, MountFlags.MS_LAZYTIME),
+        ["loud"] = (true, MountFlags.MS_SILENT),
+        ["mand"] = (false, MountFlags.MS_MANDLOCK),
+        ["noacl"] = (true, MountFlags.MS_POSIXACL),
+        ["noatime"] = (false, MountFlags.MS_NOATIME),
+        ["nodev"] = (false, MountFlags.MS_NODEV),
+        ["nodiratime"] = (false, MountFlags.MS_NODIRATIME),
+        ["noexec"] = (false, MountFlags.MS_NOEXEC),
+        ["noiversion"] = (true, MountFlags.MS_I_VERSION),
+        ["nolazytime"] = (true, MountFlags.MS_LAZYTIME),
+        ["nomand"] = (true, MountFlags.MS_MANDLOCK),
+        ["norelatime"] = (true, MountFlags.MS_RELATIME),
+        ["nostrictatime"] = (true, MountFlags.MS_STRICTATIME),
+        ["nosuid"] = (false, MountFlags.MS_NOSUID),
+        ["nosymfollow"] = (false, MountFlags.MS_NOSYMFOLLOW),
+        ["rbind"] = (false, MountFlags.MS_BIND | MountFlags.MS_REC),
+        ["relatime"] = (false, MountFlags.MS_RELATIME),
+        ["remount"] = (false, MountFlags.MS_REMOUNT),
+        ["ro"] = (false, MountFlags.MS_RDONLY),
+        ["rw"] = (true, MountFlags.MS_RDONLY),
+        ["silent"] = (false, MountFlags.MS_SILENT),
+        ["strictatime"] = (false, MountFlags.MS_STRICTATIME),
+        ["suid"] = (true, MountFlags.MS_NOSUID),
+        ["sync"] = (false, MountFlags.MS_SYNCHRONOUS),
+    };
+
+    private static readonly Dictionary<string, MountFlags> PropagationOptions = new(StringComparer.Ordinal)
+    {
+        ["private"] = MountFlags.MS_PRIVATE,
+        ["rprivate"] = MountFlags.MS_PRIVATE | MountFlags.MS_REC,
+        ["shared"] = MountFlags.MS_SHARED,
+        ["rshared"] = MountFlags.MS_SHARED | MountFlags.MS_REC,
+        ["slave"] = MountFlags.MS_SLAVE,
+        ["rslave"] = MountFlags.MS_SLAVE | MountFlags.MS_REC,
+        ["unbindable"] = MountFlags.MS_UNBINDABLE,
+        ["runbindable"] = MountFlags.MS_UNBINDABLE | MountFlags.MS_REC,
+    };
+
+    private static readonly Dictionary<string, (bool Clear, RecursiveAttributes Attr)> RecursiveOptions = new(StringComparer.Ordinal)
+    {
+        ["rro"] = (false, RecursiveAttributes.MOUNT_ATTR_RDONLY),
+        ["rrw"] = (true, RecursiveAttributes.MOUNT_ATTR_RDONLY),
+        ["rnosuid"] = (false, RecursiveAttributes.MOUNT_ATTR_NOSUID),
+        ["rsuid"] = (true, RecursiveAttributes.MOUNT_ATTR_NOSUID),
+        ["rnodev"] = (false, RecursiveAttributes.MOUNT_ATTR_NODEV),
+        ["rdev"] = (true, RecursiveAttributes.MOUNT_ATTR_NODEV),
+        ["rnoexec"] = (false, RecursiveAttributes.MOUNT_ATTR_NOEXEC),
+        ["rexec"] = (true, RecursiveAttributes.MOUNT_ATTR_NOEXEC),
+        ["rnodiratime"] = (false, RecursiveAttributes.MOUNT_ATTR_NODIRATIME),
+        ["rdiratime"] = (true, RecursiveAttributes.MOUNT_ATTR_NODIRATIME),
+        ["rnoatime"] = (false, RecursiveAttributes.MOUNT_ATTR_NOATIME),
+        ["rstrictatime"] = (false, RecursiveAttributes.MOUNT_ATTR_STRICTATIME),
+        ["rnosymfollow"] = (false, RecursiveAttributes.MOUNT_ATTR_NOSYMFOLLOW),
+        ["rsymfollow"] = (true, RecursiveAttributes.MOUNT_ATTR_NOSYMFOLLOW),
+    };
+
+    /// <summary>Every option name this runtime understands (for the features document).</summary>
+    public static IEnumerable<string> Known =>
+        FlagOptions.Keys.Concat(PropagationOptions.Keys).Concat(RecursiveOptions.Keys).Append("tmpcopyup").Order(StringComparer.Ordinal);
+
+    public static ParsedMountOptions Parse(IEnumerable<string>? options)
+    {
+        var flags = MountFlags.None;
+        var cleared = MountFlags.None;
+        var propagation = new List<MountFlags>();
+        var setAttr = RecursiveAttributes.None;
+        var clearAttr = RecursiveAttributes.None;
+        var data = new List<string>();
+        var copyUp = false;
+        foreach (var option in options ?? Array.Empty<string>())
+        {
+            if (FlagOptions.TryGetValue(option, out var f))
+            {
+                if (f.Clear)
+                {
+                    flags &= ~f.Flag;
+                    cleared |= f.Flag;
+                }
+                else
+                {
+                    flags |= f.Flag;
+                    cleared &= ~f.Flag;
+                }
+            }
+            else if (PropagationOptions.TryGetValue(option, out var p))
+            {
+                propagation.Add(p);
+            }
+            else if (RecursiveOptions.TryGetValue(option, out var r))
+            {
+                if (r.Clear)
+                {
+                    clearAttr |= r.Attr;
+                    setAttr &= ~r.Attr;
+                }
+                else
+                {
+                    setAttr |= r.Attr;
+                    clearAttr &= ~r.Attr;
+                }
+            }
+            else if (option == "tmpcopyup")
+            {
+                copyUp = true;
+            }
+            else if (option.Length > 0)
+            {
+                data.Add(option);
+            }
+        }
+        return new ParsedMountOptions(flags, cleared, propagation, setAttr, clearAttr, string.Join(',', data), copyUp);
+    }
+
+    /// <summary>The propagation flag of linux.rootfsPropagation (default: rslave, as runc does).</summary>
+    public static MountFlags RootPropagation(string? value) => value switch
+    {
+        null or "" => MountFlags.MS_SLAVE | MountFlags.MS_REC,
+        _ when PropagationOptions.TryGetValue(value, out var p) => p,
+        _ => throw new ArgumentException($"linux.rootfsPropagation: unknown value \"{value}\"; expected one of {string.Join(", ", PropagationOptions.Keys)}"),
+    };
+}
