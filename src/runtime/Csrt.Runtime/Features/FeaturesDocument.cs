@@ -141,9 +141,10 @@ public sealed class FeaturesSupport
     public bool IntelRdtSchemata { get; init; }
     public bool IdMapMounts { get; init; }
     public bool NetDevices { get; init; }
-    /// <summary>Implementation facts, e.g. "org.opencontainers.csrt.version"; null leaves the field out.</summary>
+    /// <summary>Implementation facts (runc adds its commit and libseccomp's version); null leaves the
+    /// field out. Not under "org.opencontainers.": the spec reserves that prefix for OCI projects.</summary>
     public IReadOnlyDictionary<string, string>? Annotations { get; init; } =
-        new Dictionary<string, string>(StringComparer.Ordinal) { ["org.opencontainers.csrt.version"] = BuildInfo.Version };
+        new Dictionary<string, string>(StringComparer.Ordinal) { ["csrt.version"] = BuildInfo.Version };
     public IReadOnlyList<string>? PotentiallyUnsafeConfigAnnotations { get; init; }
 
     /// <summary>

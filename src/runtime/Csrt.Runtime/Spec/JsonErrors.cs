@@ -119,9 +119,12 @@ internal static class JsonErrors
         if (i == rest.Length)
             return "the document ends too early (an object, array or string is not closed, or a value is missing)";
         var b = rest[i];
-        return b is >= 0x21 and < 0x7f
-            ? $"unexpected character '{(char)b}'"
-            : $"unexpected byte 0x{b:X2}";
+        return b switch
+        {
+            (byte)'\'' => "unexpected character \"'\" (JSON strings use double quotes)",
+            >= 0x21 and < 0x7f => $"unexpected character '{(char)b}'",
+            _ => $"unexpected byte 0x{b:X2}",
+        };
     }
 
     /// <summary>What the model expects at the path, in words; null if the path leaves the model.</summary>

@@ -121,6 +121,15 @@ public class SpecJsonErrorTests
     }
 
     [Fact]
+    public void Single_quoted_strings_are_refused_with_a_hint()
+    {
+        var e = ParseFails("{\"linux\": {\"namespaces\": [{\"type\": 'pid'}]}}");
+
+        Assert.Equal("$.linux.namespaces[0].type", e.JsonPath);
+        Assert.EndsWith("unexpected character \"'\" (JSON strings use double quotes)", e.Message);
+    }
+
+    [Fact]
     public void Content_after_the_document_is_refused()
     {
         var e = ParseFails(Valid + " x");
