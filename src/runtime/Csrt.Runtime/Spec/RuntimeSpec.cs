@@ -17,7 +17,7 @@ public sealed class RuntimeSpec
     [JsonPropertyName("hostname")] public string? Hostname { get; set; }
     [JsonPropertyName("domainname")] public string? Domainname { get; set; }
     [JsonPropertyName("mounts")] public List<Mount>? Mounts { get; set; }
-    [JsonPropertyName("hooks")] public Hooks? Hooks { get; set; }
+    [JsonPropertyName("hooks")] public LifecycleHooks? Hooks { get; set; }
     [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
     [JsonPropertyName("linux")] public LinuxConfig? Linux { get; set; }
 }
@@ -137,7 +137,9 @@ public sealed class Mount
     [JsonPropertyName("gidMappings")] public List<LinuxIdMapping>? GidMappings { get; set; }
 }
 
-public sealed class Hooks
+/// <summary>The "hooks" object. Not named Hooks: that would hide the Csrt.Runtime.Hooks namespace
+/// (and vice versa) in code under Csrt.Runtime.</summary>
+public sealed class LifecycleHooks
 {
     /// <summary>Deprecated by the spec, still sent by older tools; runs with createRuntime.</summary>
     [JsonPropertyName("prestart")] public List<Hook>? Prestart { get; set; }

@@ -139,7 +139,7 @@ public static class SpecValidator
             }
         }
 
-        private void Hooks(Hooks? hooks)
+        private void Hooks(LifecycleHooks? hooks)
         {
             if (hooks is null)
                 return;
