@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Csrt.Linux;
+using Grpc.Net.Client;
 
 namespace Csrt.IntegrationTests.Fixtures;
 
@@ -163,6 +164,36 @@ public sealed class PrivateContainerd : IDisposable
 
     /// <summary>Like <see cref="Ctr(string[])"/> but throws <see cref="CommandFailedException"/> (with stderr) unless it exits 0; returns stdout.</summary>
     public string CtrOk(params string[] args) => Ctr(args).EnsureSuccess().Stdout;
+
+    /// <summary>
+    /// A gRPC channel to <see cref="Address"/> (HTTP/2 over the Unix socket) for CRI clients
+    /// (<c>new Cri.V1.RuntimeService.RuntimeServiceClient(channel)</c>) or containerd's own API.
+    /// The caller disposes it.
+    /// </summary>
+    public GrpcChannel OpenGrpcChannel()
+    {
+        var socket = Address;
+        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                ConnectCallback = async (_, cancellationToken) =>
+                {
+                    var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                    try
+                    {
+                        await s.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken);
+                        return new NetworkStream(s, ownsSocket: true);
+                    }
+                    catch
+                    {
+                        s.Dispose();
+                        throw;
+                    }
+                },
+            },
+        });
+    }
 
     /// <summary>The whole containerd log so far.</summary>
     public string ReadLog()
