@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using Csrt.IntegrationTests.Fixtures;
 using Csrt.Linux;
 using Xunit;
@@ -8,6 +9,7 @@ namespace Csrt.IntegrationTests.Containerd;
 /// Start, restart and disposal of <see cref="PrivateContainerd"/>, each test with instances of its
 /// own (they run beside the shared collection instance, which proves instances do not clash).
 /// </summary>
+[SupportedOSPlatform("linux")]
 public sealed class PrivateContainerdLifecycleTests
 {
     [Fact]
@@ -24,6 +26,35 @@ public sealed class PrivateContainerdLifecycleTests
         Assert.Contains("Server:", a.CtrOk("version"), StringComparison.Ordinal);
         Assert.Contains("Server:", b.CtrOk("version"), StringComparison.Ordinal);
         Assert.True(a.Address.Length <= 107 - 7, $"socket path too long for sun_path: {a.Address}");
+    }
+
+    [Fact]
+    public void CsrtRuntime_IsResolvedToTheShimInTheBinDir_WithThisInstancesAddresses()
+    {
+        // A stand-in shim that records how containerd calls it and fails, so this test does not
+        // depend on the real shim's progress.
+        var binDir = Path.Combine(RepoPaths.RunDir, TestBundle.NewId("fakebin"));
+        var record = Path.Combine(binDir, "calls");
+        Directory.CreateDirectory(binDir);
+        try
+        {
+            var fake = Path.Combine(binDir, "containerd-shim-csrt-v2");
+            File.WriteAllText(fake, $"#!/bin/sh\necho \"$* TTRPC_ADDRESS=$TTRPC_ADDRESS\" >> {record}\necho 'fake shim refuses' >&2\nexit 1\n");
+            File.SetUnixFileMode(fake, (UnixFileMode)0x1ED); // 0755
+            using var ctd = PrivateContainerd.Start(new PrivateContainerdOptions { BinDir = binDir });
+
+            var run = ctd.Ctr("run", "--rm", "--runtime", PrivateContainerd.CsrtRuntime, TestImages.BusyboxImage, TestBundle.NewId("fake"), "true");
+
+            Assert.False(run.Succeeded, "the fake shim cannot run anything");
+            Assert.Contains("fake shim refuses", run.Stderr, StringComparison.Ordinal);
+            var start = Assert.Single(File.ReadAllLines(record), l => l.Contains(" start ", StringComparison.Ordinal));
+            Assert.Contains($"-address {ctd.Address} ", start, StringComparison.Ordinal);
+            Assert.EndsWith($"TTRPC_ADDRESS={ctd.TtrpcAddress}", start, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(binDir, recursive: true);
+        }
     }
 
     [Fact]
