@@ -260,9 +260,15 @@ int32_t csrt_exec_final(const struct csrt_exec_plan *p, int32_t *stage)
         STEP(CSRT_STAGE_CAPS, prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0));
         STEP(CSRT_STAGE_CAPS, syscall(SYS_capset, &hdr, data));
         STEP(CSRT_STAGE_AMBIENT, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+        /* The kernel only raises an ambient capability that is also permitted and inheritable;
+         * runc ignores the others (its default spec asks for ambient caps it does not make
+         * inheritable), and so do we. */
         for (int cap = 0; cap <= p->last_cap && cap < 64; cap++)
-            if (p->cap_ambient & (1ULL << cap))
-                STEP(CSRT_STAGE_AMBIENT, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0));
+            if (p->cap_ambient & (1ULL << cap) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0 &&
+                errno != EPERM && errno != EINVAL) {
+                *stage = CSRT_STAGE_AMBIENT;
+                return -errno;
+            }
     }
     if (p->cwd) {
         char where[4096];

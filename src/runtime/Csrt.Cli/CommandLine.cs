@@ -1,14 +1,165 @@
 using System.CommandLine;
+using Csrt.Linux;
+using Csrt.Runtime.Cgroups;
+using Csrt.Runtime.Hooks;
+using Csrt.Runtime.Lifecycle;
+using Csrt.Runtime.Processes;
+using Csrt.Runtime.Rootfs;
+using Csrt.Runtime.Spec;
+using Csrt.Runtime.State;
 
 namespace Csrt.Cli;
 
 /// <summary>The runc-compatible command tree. Each command parses its flags and calls one
-/// runtime-core operation; nothing else lives here.</summary>
+/// runtime-core operation; errors become a message on stderr (and in --log) and exit code 1.</summary>
 internal static class CommandLine
 {
+    internal static readonly Option<string> Root = new("--root")
+    {
+        Description = "root directory for storage of container state (this should be located in tmpfs)",
+        DefaultValueFactory = _ => StateStore.DefaultRoot,
+        Recursive = true,
+    };
+
+    internal static readonly Option<string?> Log = new("--log") { Description = "set the log file to write csrt logs to (default: stderr only)", Recursive = true };
+
+    internal static readonly Option<string> LogFormat = new("--log-format")
+    {
+        Description = "set the log format ('text' (default), or 'json')",
+        DefaultValueFactory = _ => "text",
+        Recursive = true,
+    };
+
+    internal static readonly Option<bool> Debug = new("--debug") { Description = "enable debug logging", Recursive = true };
+
+    internal static readonly Option<bool> SystemdCgroup = new("--systemd-cgroup")
+    {
+        Description = "use the systemd cgroup driver (not implemented: refused with an error)",
+        Recursive = true,
+    };
+
     internal static int Run(string[] args)
     {
-        var root = new RootCommand("csrt: an OCI container runtime (runc-compatible command line)");
-        return root.Parse(args).Invoke();
+        var root = new RootCommand("csrt: an OCI container runtime with a runc-compatible command line");
+        foreach (var option in new Option[] { Root, Log, LogFormat, Debug, SystemdCgroup })
+            root.Options.Add(option);
+        foreach (var command in new[]
+                 {
+                     LifecycleCommands.Create(), LifecycleCommands.Start(), LifecycleCommands.RunCommand(),
+                     LifecycleCommands.State(), LifecycleCommands.Kill(), LifecycleCommands.Delete(),
+                     ExecCommand.Build(), InfoCommands.List(), InfoCommands.Ps(), InfoCommands.Spec(),
+                     InfoCommands.Features(), ResourceCommands.Pause(), ResourceCommands.Resume(),
+                     ResourceCommands.Update(), ResourceCommands.Events(),
+                 })
+            root.Subcommands.Add(command);
+        return root.Parse(ArgumentSplitter.Prepare(args)).Invoke();
+    }
+
+    /// <summary>Runs a command body with the global options, turning failures into runc-style errors.</summary>
+    internal static int Act(ParseResult parse, Func<CliContext, int> body)
+    {
+        CliLog log;
+        try
+        {
+            log = new CliLog(parse.GetValue(Log), parse.GetValue(LogFormat) ?? "text", parse.GetValue(Debug));
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine("csrt: " + e.Message);
+            return 1;
+        }
+        try
+        {
+            var context = new CliContext(parse, log);
+            return body(context);
+        }
+        catch (Exception e) when (IsExpected(e))
+        {
+            log.Error(e.Message);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            log.Error($"{e.GetType().Name}: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static bool IsExpected(Exception e) => e is SyscallException or SpecValidationException or ContainerNotFoundException
+        or ContainerExistsException or InvalidContainerStateException or ContainerInitException or ContainerStartException
+        or ContainerSetupException or HookFailedException or CgroupException or ArgumentException or NotSupportedException
+        or IOException or TimeoutException or InvalidOperationException or InvalidContainerIdException;
+}
+
+/// <summary>Per-invocation state: the parse result, the log, and the runtime over --root.</summary>
+internal sealed class CliContext
+{
+    private ContainerRuntime? _runtime;
+
+    public CliContext(ParseResult parse, CliLog log)
+    {
+        Parse = parse;
+        Log = log;
+    }
+
+    public ParseResult Parse { get; }
+
+    public CliLog Log { get; }
+
+    public ContainerRuntime Runtime => _runtime ??= new ContainerRuntime(new RuntimeOptions
+    {
+        Root = Parse.GetValue(CommandLine.Root),
+        SystemdCgroup = Parse.GetValue(CommandLine.SystemdCgroup),
+        Warning = Log.Warning,
+    });
+
+    public T Get<T>(Option<T> option) => Parse.GetValue(option)!;
+
+    public T Get<T>(Argument<T> argument) => Parse.GetValue(argument)!;
+
+    public static void Write(string text) => Console.OpenStandardOutput().Write(System.Text.Encoding.UTF8.GetBytes(text));
+
+    public static void Write(byte[] bytes) => Console.OpenStandardOutput().Write(bytes);
+}
+
+/// <summary>
+/// runc (urfave/cli) stops reading flags at the first positional argument, so
+/// `csrt exec c1 ps -ef` runs `ps -ef`. System.CommandLine keeps parsing, so for the commands that
+/// take a command line after the container id a "--" is inserted after the id.
+/// </summary>
+internal static class ArgumentSplitter
+{
+    /// <summary>Flags of exec and ps that take a value (their next token is not positional).</summary>
+    private static readonly HashSet<string> ValueFlags = new(StringComparer.Ordinal)
+    {
+        "--console-socket", "--cwd", "--env", "-e", "--user", "-u", "--additional-gids", "-g", "--process", "-p",
+        "--pid-file", "--process-label", "--apparmor", "--cap", "-c", "--preserve-fds", "--cgroup", "--format", "-f",
+        "--root", "--log", "--log-format",
+    };
+
+    public static string[] Prepare(string[] args)
+    {
+        var i = 0;
+        // Global flags before the command.
+        while (i < args.Length && args[i].StartsWith('-'))
+            i += ValueFlags.Contains(args[i]) ? 2 : 1;
+        if (i >= args.Length || args[i] is not ("exec" or "ps"))
+            return args;
+        for (var j = i + 1; j < args.Length; j++)
+        {
+            if (args[j] == "--")
+                return args;
+            if (args[j].StartsWith('-'))
+            {
+                if (ValueFlags.Contains(args[j]) && !args[j].Contains('='))
+                    j++;
+                continue;
+            }
+            // args[j] is the container id: everything after it belongs to the command.
+            if (j + 1 >= args.Length)
+                return args;
+            return args.Take(j + 1).Append("--").Concat(args.Skip(j + 1)).ToArray();
+        }
+        return args;
     }
 }
