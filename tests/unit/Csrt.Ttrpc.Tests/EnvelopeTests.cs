@@ -77,19 +77,20 @@ public class EnvelopeTests
 
         Assert.Equal(9u, header.StreamId);
         Assert.Equal(MessageType.Response, header.Type);
-        Assert.Null(response.Status);
+        Assert.Equal(0, response.Status.Code);
         Assert.Equal(body, EchoReply.Parser.ParseFrom(response.Payload));
     }
 
     [Fact]
-    public void EmptySuccessResponseIsAZeroLengthFrame()
+    public void EmptySuccessResponseCarriesOnlyAnExplicitOkStatus()
     {
         using FrameBuilder frame = Envelope.NewResponse();
         frame.Complete();
         Envelope.CompleteResponse(frame, 1);
 
-        Assert.Equal(TtrpcLimits.HeaderLength, frame.Frame.Length);
-        Assert.Equal(0u, FrameHeader.Read(frame.Frame.Span).Length);
+        // Response{status: Status{}}: field 1, length 0. Old Go clients require the status field.
+        Assert.Equal(new byte[] { 0x0A, 0x00 }, frame.Frame.Span[TtrpcLimits.HeaderLength..].ToArray());
+        Assert.Equal(2u, FrameHeader.Read(frame.Frame.Span).Length);
     }
 
     [Fact]

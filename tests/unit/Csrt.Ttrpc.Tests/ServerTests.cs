@@ -493,7 +493,7 @@ public class ServerTests
         await peer.SendFrameAsync(1, MessageType.Request, RawPeer.EchoRequest("Echo", "v3", service: "csrt.ttrpc.test.v3.Echo"));
         (_, Response response) = await peer.ReadResponseAsync();
 
-        Assert.Null(response.Status);
+        Assert.Equal(0, response.Status.Code);
         Assert.Equal("v3", EchoReply.Parser.ParseFrom(response.Payload).Text);
     }
 }

@@ -27,8 +27,16 @@ internal static class Envelope
 
     private const int MaxLengthVarint = 5;
 
-    /// <summary>Header + tag + longest length varint: room a Response needs before its body.</summary>
-    internal const int ResponsePrefixCapacity = TtrpcLimits.HeaderLength + 1 + MaxLengthVarint;
+    /// <summary>
+    /// An explicit <c>status</c> of code OK (an empty message: tag, length 0). The Go server of today
+    /// leaves the status out on success, which current clients accept; older ttrpc clients (the one
+    /// vendored in earlier containerd releases) fail with "no status provided on response" without
+    /// it, and every client version accepts code 0.
+    /// </summary>
+    private static ReadOnlySpan<byte> OkStatusField => [ResponseStatusTag, 0];
+
+    /// <summary>Header + OK status + tag + longest length varint: room a Response needs before its body.</summary>
+    internal const int ResponsePrefixCapacity = TtrpcLimits.HeaderLength + 2 + 1 + MaxLengthVarint;
 
     private static readonly UTF8Encoding s_utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -39,9 +47,9 @@ internal static class Envelope
     /// <summary>A builder for a Response whose body will be the method's response message.</summary>
     internal static FrameBuilder NewResponse() => new(ResponsePrefixCapacity);
 
-    /// <summary>Wraps the body as <c>Response.payload</c> and writes the header.</summary>
+    /// <summary>Wraps the body as <c>Response.payload</c> after an OK status and writes the header.</summary>
     internal static void CompleteResponse(FrameBuilder frame, uint streamId) =>
-        CompleteSingleField(frame, ResponsePayloadTag, streamId, MessageType.Response);
+        CompleteSingleField(frame, ResponsePayloadTag, streamId, MessageType.Response, OkStatusField);
 
     /// <summary>A complete Response frame carrying only <paramref name="status"/>.</summary>
     internal static FrameBuilder ErrorResponse(uint streamId, ProtocolStatus status)
@@ -51,7 +59,7 @@ internal static class Envelope
         {
             frame.SetPayloadLength(status.CalculateSize());
             status.WriteTo(frame);
-            CompleteSingleField(frame, ResponseStatusTag, streamId, MessageType.Response);
+            CompleteSingleField(frame, ResponseStatusTag, streamId, MessageType.Response, []);
             return frame;
         }
         catch
@@ -72,22 +80,25 @@ internal static class Envelope
         return wire;
     }
 
-    private static void CompleteSingleField(FrameBuilder frame, byte tag, uint streamId, MessageType type)
+    private static void CompleteSingleField(FrameBuilder frame, byte tag, uint streamId, MessageType type, ReadOnlySpan<byte> leadingFields)
     {
         int body = frame.BodyLength;
         // An empty bytes/message field is left out, as the Go encoder does.
         int fieldPrefix = body == 0 ? 0 : 1 + VarintLength((uint)body);
-        long dataLength = (long)fieldPrefix + body;
+        long dataLength = (long)leadingFields.Length + fieldPrefix + body;
         if (dataLength > TtrpcLimits.MaxMessageLength)
         {
             throw OversizedMessage(dataLength);
         }
-        Span<byte> prefix = frame.ClaimPrefix(TtrpcLimits.HeaderLength + fieldPrefix);
+        Span<byte> prefix = frame.ClaimPrefix(TtrpcLimits.HeaderLength + leadingFields.Length + fieldPrefix);
         new FrameHeader((uint)dataLength, streamId, type, FrameFlags.None).WriteTo(prefix);
+        Span<byte> rest = prefix[TtrpcLimits.HeaderLength..];
+        leadingFields.CopyTo(rest);
+        rest = rest[leadingFields.Length..];
         if (fieldPrefix != 0)
         {
-            prefix[TtrpcLimits.HeaderLength] = tag;
-            WriteVarint(prefix[(TtrpcLimits.HeaderLength + 1)..], (uint)body);
+            rest[0] = tag;
+            WriteVarint(rest[1..], (uint)body);
         }
     }
 
