@@ -46,9 +46,13 @@ public static class Conversions
         return swap - limit;
     }
 
+    private static readonly Lazy<IReadOnlyList<string>> HugePageSizes = new(ReadHugePageSizes);
+
     /// <summary>Hugepage sizes of the host as the kernel names them in cgroup files ("2MB", "1GB"),
-    /// from /sys/kernel/mm/hugepages/hugepages-&lt;N&gt;kB.</summary>
-    public static IReadOnlyList<string> HostHugePageSizes()
+    /// from /sys/kernel/mm/hugepages/hugepages-&lt;N&gt;kB; read once (they are fixed at boot).</summary>
+    public static IReadOnlyList<string> HostHugePageSizes() => HugePageSizes.Value;
+
+    private static IReadOnlyList<string> ReadHugePageSizes()
     {
         var names = new List<string>();
         List<string> entries;
