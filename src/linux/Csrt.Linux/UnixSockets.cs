@@ -15,6 +15,15 @@ public static unsafe class UnixSockets
 
     private const int MaxFds = 16;
 
+    // struct cmsghdr is {size_t len; int level; int type;} = 16 bytes, data aligned to 8.
+    // Computed here: Tmds.LibC 0.5.0's CMSG_LEN(4) returns 24 instead of 20, which makes the
+    // kernel read a second (zero) fd from the padding and pass the sender's stdin along.
+    private const int CmsgHeader = 16;
+
+    private static int CmsgLen(int dataBytes) => CmsgHeader + dataBytes;
+
+    private static int CmsgSpace(int dataBytes) => CmsgHeader + ((dataBytes + 7) & ~7);
+
     /// <summary>socketpair(AF_UNIX); both ends CLOEXEC.</summary>
     public static (FileDescriptor A, FileDescriptor B) Pair(Kind kind)
     {
@@ -31,7 +40,7 @@ public static unsafe class UnixSockets
             throw new ArgumentException("a message carrying fds needs at least one byte", nameof(data));
         if (fds.Length > MaxFds)
             throw new ArgumentException($"at most {MaxFds} fds per message", nameof(fds));
-        var controlLen = fds.IsEmpty ? 0 : (int)CMSG_SPACE(sizeof(int) * fds.Length);
+        var controlLen = fds.IsEmpty ? 0 : CmsgSpace(sizeof(int) * fds.Length);
         var control = stackalloc byte[Math.Max(controlLen, 1)];
         new Span<byte>(control, Math.Max(controlLen, 1)).Clear();
         fixed (byte* d = data)
@@ -46,11 +55,10 @@ public static unsafe class UnixSockets
             {
                 msg.msg_control = control;
                 msg.msg_controllen = (socklen_t)controlLen;
-                var cmsg = CMSG_FIRSTHDR(&msg);
-                cmsg->cmsg_level = SOL_SOCKET;
-                cmsg->cmsg_type = SCM_RIGHTS;
-                cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.Length);
-                var dst = (int*)CMSG_DATA(cmsg);
+                *(ulong*)control = (ulong)CmsgLen(sizeof(int) * fds.Length);
+                *(int*)(control + 8) = SOL_SOCKET;
+                *(int*)(control + 12) = SCM_RIGHTS;
+                var dst = (int*)(control + CmsgHeader);
                 for (var i = 0; i < fds.Length; i++)
                     dst[i] = fds[i];
             }
@@ -69,7 +77,7 @@ public static unsafe class UnixSockets
     /// Returns 0 at EOF.</summary>
     public static int Receive(FileDescriptor socket, Span<byte> buffer, List<FileDescriptor>? fds = null)
     {
-        var controlLen = (int)CMSG_SPACE(sizeof(int) * MaxFds);
+        var controlLen = CmsgSpace(sizeof(int) * MaxFds);
         var control = stackalloc byte[controlLen];
         fixed (byte* d = buffer)
         {
@@ -87,20 +95,28 @@ public static unsafe class UnixSockets
                 n = recvmsg(socket.Number, &msg, MSG_CMSG_CLOEXEC);
             } while (n < 0 && Sys.LastErrno == Errno.EINTR);
             Sys.Check(n, "recvmsg", socket.ToString());
-            for (var cmsg = CMSG_FIRSTHDR(&msg); cmsg != null; cmsg = CMSG_NXTHDR(&msg, cmsg))
+            // Walk the control messages by hand (struct cmsghdr: size_t len, int level, int type,
+            // data padded to 8 bytes); Tmds.LibC's CMSG_NXTHDR revisits the last header.
+            var at = control;
+            var end = control + (long)(ulong)msg.msg_controllen;
+            while (at + 16 <= end)
             {
-                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
-                    continue;
-                var count = ((int)cmsg->cmsg_len - (int)CMSG_LEN(0)) / sizeof(int);
-                var src = (int*)CMSG_DATA(cmsg);
-                for (var i = 0; i < count; i++)
+                var len = (long)*(ulong*)at;
+                if (len < 16 || at + len > end)
+                    break;
+                if (*(int*)(at + 8) == SOL_SOCKET && *(int*)(at + 12) == SCM_RIGHTS)
                 {
-                    var fd = new FileDescriptor(src[i]);
-                    if (fds is null)
-                        fd.Dispose();
-                    else
-                        fds.Add(fd);
+                    var src = (int*)(at + 16);
+                    for (var i = 0; i < (len - 16) / sizeof(int); i++)
+                    {
+                        var fd = new FileDescriptor(src[i]);
+                        if (fds is null)
+                            fd.Dispose();
+                        else
+                            fds.Add(fd);
+                    }
                 }
+                at += (len + 7) & ~7L;
             }
             if ((msg.msg_flags & MSG_CTRUNC) != 0)
                 throw new SyscallException("recvmsg", Errno.EMSGSIZE, socket.ToString(), "control data truncated (too many fds)");
