@@ -174,6 +174,32 @@ public sealed class CgroupManagerTests : IDisposable
     }
 
     [Fact]
+    public void Memory_and_memory_plus_swap_are_raised_and_lowered_in_the_order_the_kernel_accepts()
+    {
+        var m = _scope.Manager("/" + _scope.Name);
+        if (!CgroupScope.Host.HasV1("memory"))
+            return;
+        m.Create(new LinuxResources { Memory = new LinuxMemory { Limit = 64L << 20, Swap = 128L << 20 } });
+        var dir = m.Paths["memory"];
+        if (!File.Exists(Path.Combine(dir, "memory.memsw.limit_in_bytes")))
+            return; // no swap accounting on this kernel
+
+        // Raising both: memory+swap must go up first (memory may never exceed it).
+        m.Update(new LinuxResources { Memory = new LinuxMemory { Limit = 256L << 20, Swap = 512L << 20 } });
+        Assert.Equal((256L << 20).ToString(), Read(dir, "memory.limit_in_bytes"));
+        Assert.Equal((512L << 20).ToString(), Read(dir, "memory.memsw.limit_in_bytes"));
+
+        // Lowering both: memory must come down first.
+        m.Update(new LinuxResources { Memory = new LinuxMemory { Limit = 32L << 20, Swap = 48L << 20 } });
+        Assert.Equal((32L << 20).ToString(), Read(dir, "memory.limit_in_bytes"));
+        Assert.Equal((48L << 20).ToString(), Read(dir, "memory.memsw.limit_in_bytes"));
+
+        // Unlimited memory with swap unset lifts both.
+        m.Update(new LinuxResources { Memory = new LinuxMemory { Limit = -1 } });
+        Assert.Equal(-1, m.ReadResources().Memory!.Swap);
+    }
+
+    [Fact]
     public void A_limit_the_kernel_cannot_meet_is_refused_naming_the_file_and_value()
     {
         var m = _scope.Manager("/" + _scope.Name);
