@@ -35,6 +35,15 @@ public class UnixSocketAddressTests
     }
 
     [Fact]
+    public void FilesystemPathStartingWithAtSignIsNotTakenForAbstract()
+    {
+        UnixDomainSocketEndPoint endpoint = UnixSocketAddress.FromPath("@relative.sock");
+
+        Assert.False(UnixSocketAddress.IsAbstract(endpoint));
+        Assert.Equal("@relative.sock", UnixSocketAddress.Describe(endpoint));
+    }
+
+    [Fact]
     public void PathLongerThanSunPathIsRefusedWithItsLength()
     {
         string path = "/" + new string('a', 107);

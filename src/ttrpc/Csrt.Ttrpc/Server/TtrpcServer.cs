@@ -97,7 +97,7 @@ public sealed class TtrpcServer : ServiceBinderBase, IAsyncDisposable
     public Task ListenAndServeAsync(System.Net.Sockets.UnixDomainSocketEndPoint endpoint)
     {
         Socket listener = UnixSocketAddress.Listen(endpoint);
-        string? path = UnixSocketAddress.IsAbstract(endpoint) ? null : endpoint.ToString();
+        string? path = UnixSocketAddress.IsAbstract(endpoint) ? null : UnixSocketAddress.Describe(endpoint);
         return StartAcceptLoop(listener, path);
     }
 

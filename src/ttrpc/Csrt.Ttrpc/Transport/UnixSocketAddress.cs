@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -67,9 +68,9 @@ public static class UnixSocketAddress
     public static bool IsAbstract(UnixDomainSocketEndPoint endpoint)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        string text = endpoint.ToString();
-        // .NET renders the abstract NUL as '@'.
-        return text.Length > 0 && (text[0] == '\0' || text[0] == '@');
+        // sockaddr_un: 2 bytes of family, then sun_path; an abstract name starts with NUL.
+        SocketAddress address = endpoint.Serialize();
+        return address.Size > 2 && address[2] == 0;
     }
 
     /// <summary>Creates a stream socket bound to <paramref name="endpoint"/> and listening.</summary>
@@ -121,8 +122,20 @@ public static class UnixSocketAddress
     public static string Describe(UnixDomainSocketEndPoint endpoint)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        string text = endpoint.ToString();
-        return text.Length > 0 && text[0] == '\0' ? "@" + text[1..] : text;
+        SocketAddress address = endpoint.Serialize();
+        if (address.Size <= 2)
+        {
+            return "(unnamed)";
+        }
+        bool isAbstract = address[2] == 0;
+        var path = new byte[address.Size - (isAbstract ? 3 : 2)];
+        for (int i = 0; i < path.Length; i++)
+        {
+            path[i] = address[i + (isAbstract ? 3 : 2)];
+        }
+        // A filesystem path may be NUL-terminated inside the structure.
+        int end = isAbstract ? path.Length : Array.IndexOf(path, (byte)0) is int nul and >= 0 ? nul : path.Length;
+        return (isAbstract ? "@" : "") + Encoding.UTF8.GetString(path, 0, end);
     }
 
     private static void CheckLength(string sunPath, string original)
