@@ -1,4 +1,3 @@
-using System.Text;
 using Csrt.Linux;
 
 namespace Csrt.Cli;
@@ -31,20 +30,8 @@ internal sealed class ConsoleRelay : IDisposable
 
     public static ConsoleRelay Start(FileDescriptor master) => new(master);
 
-    /// <summary>Receives the pty master the init sends on the console socket (runc's protocol:
-    /// one message, the pty name as data, the fd as SCM_RIGHTS).</summary>
-    public static FileDescriptor ReceiveMaster(FileDescriptor socket)
-    {
-        var fds = new List<FileDescriptor>();
-        var buffer = new byte[4096];
-        var n = UnixSockets.Receive(socket, buffer, fds);
-        if (fds.Count != 1)
-        {
-            fds.ForEach(f => f.Dispose());
-            throw new IOException($"console socket: expected one pty master fd, got {fds.Count} (message \"{Encoding.UTF8.GetString(buffer, 0, n)}\")");
-        }
-        return fds[0];
-    }
+    /// <summary>Receives the pty master the init sends on the console socket.</summary>
+    public static FileDescriptor ReceiveMaster(FileDescriptor socket) => Csrt.Runtime.Terminal.ConsoleSocket.ReceiveMaster(socket);
 
     public void ResizeFromLocalTerminal()
     {

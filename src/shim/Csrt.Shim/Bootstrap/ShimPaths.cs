@@ -1,0 +1,28 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Csrt.Shim.Bootstrap;
+
+/// <summary>Where a shim's socket and its containers' runtime state live.</summary>
+public static class ShimPaths
+{
+    /// <summary>containerd's hard-coded directory for shim sockets (defaults.DefaultStateDir + "/s").</summary>
+    public const string SocketDirectory = "/run/containerd/s";
+
+    /// <summary>The annotation grouping containers into one shim (a pod).</summary>
+    public const string SandboxIdAnnotation = "io.kubernetes.cri.sandbox-id";
+
+    /// <summary>An explicit grouping annotation, like runc's io.containerd.runc.v2.group.</summary>
+    public const string GroupAnnotation = "io.containerd.csrt.v2.group";
+
+    /// <summary>unix:///run/containerd/s/&lt;sha256 of "address/namespace/group"&gt;, as the runc shim computes it.</summary>
+    public static string SocketAddress(string containerdAddress, string ns, string group)
+    {
+        var joined = Path.Join(containerdAddress, ns, group);
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(joined)));
+        return "unix://" + SocketDirectory + "/" + hash;
+    }
+
+    /// <summary>The csrt state root for one containerd namespace (like runc's /run/containerd/runc/&lt;ns&gt;).</summary>
+    public static string RuntimeRoot(string ns) => "/run/containerd/csrt/" + ns;
+}

@@ -1,0 +1,253 @@
+using System.Globalization;
+using Csrt.Linux;
+
+namespace Csrt.Shim.Io;
+
+/// <summary>
+/// The stdio of one container process, as the client described it in Create or Exec: FIFO paths
+/// (ctr, CRI), <c>file://</c> or <c>binary://</c> URIs, or nothing (/dev/null).
+///
+/// FIFOs are handed to the process directly (no copying through the shim). The shim keeps its own
+/// handles the way containerd's runc shim does: a write handle on stdin, so the process sees EOF
+/// only after CloseIO even when clients come and go (CRI attach, a containerd restart), and a read
+/// handle on stdout/stderr that it never reads, so the process never gets EPIPE while containerd
+/// is away (output then waits in the pipe until a reader is back).
+///
+/// With a terminal the process's stdio is the pty peer; the shim copies stdin FIFO → pty master
+/// and master → stdout FIFO, and never opens the stderr FIFO (clients never open it either).
+/// </summary>
+public sealed class ProcessIo : IDisposable
+{
+    private readonly List<FileDescriptor> _held = new();
+    private readonly List<Thread> _copiers = new();
+    private FileDescriptor? _stdinHold;
+    private FileDescriptor? _consoleStdin;
+    private FileDescriptor? _consoleStdout;
+    private FileDescriptor? _master;
+    private BinaryLogger? _logger;
+    private int _copiersRunning;
+
+    private ProcessIo(string stdin, string stdout, string stderr, bool terminal)
+    {
+        Stdin = stdin;
+        Stdout = stdout;
+        Stderr = stderr;
+        Terminal = terminal;
+    }
+
+    public string Stdin { get; }
+    public string Stdout { get; }
+    public string Stderr { get; }
+    public bool Terminal { get; }
+
+    /// <summary>What the process gets as fd 0, 1, 2 (null: /dev/null). Not used with a terminal.</summary>
+    public FileDescriptor? ProcessStdin { get; private set; }
+    public FileDescriptor? ProcessStdout { get; private set; }
+    public FileDescriptor? ProcessStderr { get; private set; }
+
+    /// <summary>The pty master while the process has one (ResizePty).</summary>
+    public FileDescriptor? Master => _master;
+
+    public static ProcessIo Open(string id, string ns, string stdin, string stdout, string stderr, bool terminal)
+    {
+        var io = new ProcessIo(stdin, stdout, stderr, terminal);
+        try
+        {
+            io.OpenCore(id, ns);
+            return io;
+        }
+        catch
+        {
+            io.Dispose();
+            throw;
+        }
+    }
+
+    private void OpenCore(string id, string ns)
+    {
+        var scheme = SchemeOf(Stdout);
+        if (Stdin.Length == 0 && Stdout.Length == 0 && Stderr.Length == 0)
+            return;
+        switch (scheme)
+        {
+            case "file":
+                OpenFile(UriPath(Stdout));
+                return;
+            case "binary":
+                if (Terminal)
+                    throw new ArgumentException("binary:// logging with a terminal is not supported by csrt");
+                _logger = BinaryLogger.Start(Stdout, id, ns);
+                ProcessStdout = _logger.StdoutWriter;
+                ProcessStderr = _logger.StderrWriter;
+                return;
+            case "fifo":
+                break;
+            default:
+                throw new ArgumentException($"unknown STDIO scheme {scheme} in \"{Stdout}\" (expected a FIFO path, file:// or binary://)");
+        }
+        if (Terminal)
+        {
+            if (Stdin.Length > 0)
+            {
+                _consoleStdin = OpenFifoForReading(Stdin, out var hold);
+                _stdinHold = hold;
+            }
+            if (Stdout.Length > 0)
+                _consoleStdout = OpenFifoForWriting(Stdout);
+            return;
+        }
+        if (Stdin.Length > 0)
+        {
+            ProcessStdin = OpenFifoForReading(Stdin, out var hold);
+            _stdinHold = hold;
+        }
+        if (Stdout.Length > 0)
+            ProcessStdout = OpenFifoForWriting(Stdout);
+        if (Stderr.Length > 0)
+            ProcessStderr = OpenFifoForWriting(Stderr);
+    }
+
+    private static string SchemeOf(string uri)
+    {
+        var i = uri.IndexOf("://", StringComparison.Ordinal);
+        return i < 0 ? "fifo" : uri[..i];
+    }
+
+    private static string UriPath(string uri)
+    {
+        var rest = uri[(uri.IndexOf("://", StringComparison.Ordinal) + 3)..];
+        var q = rest.IndexOf('?');
+        return Uri.UnescapeDataString(q < 0 ? rest : rest[..q]);
+    }
+
+    /// <summary>The read end for the process (blocking), and the shim's own write handle.</summary>
+    private FileDescriptor OpenFifoForReading(string path, out FileDescriptor hold)
+    {
+        // O_RDONLY|O_NONBLOCK never waits for a writer; our own writer then keeps EOF away.
+        var read = Files.Open(path, OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK);
+        try
+        {
+            hold = Files.Open(path, OpenFlags.O_WRONLY);
+            Files.SetNonBlocking(read, false);
+            return read;
+        }
+        catch
+        {
+            read.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A write end for the process; the shim keeps a read handle it never reads.</summary>
+    private FileDescriptor OpenFifoForWriting(string path)
+    {
+        var reader = Files.Open(path, OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK);
+        _held.Add(reader);
+        return Files.Open(path, OpenFlags.O_WRONLY);
+    }
+
+    private void OpenFile(string path)
+    {
+        var dir = Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(dir))
+            Files.MakeDirectories(dir, 0x1ed);
+        var fd = Files.Open(path, OpenFlags.O_WRONLY | OpenFlags.O_APPEND | OpenFlags.O_CREAT, 0x1a4);
+        ProcessStdout = fd;
+        ProcessStderr = fd;
+    }
+
+    /// <summary>Terminal mode: start copying between the FIFOs and the pty master.</summary>
+    public void AttachConsole(FileDescriptor master)
+    {
+        _master = master;
+        if (_consoleStdin is { } stdin)
+            StartCopier($"stdin→pty", stdin, master, closeTarget: false);
+        if (_consoleStdout is { } stdout)
+            StartCopier($"pty→stdout", master, stdout, closeTarget: false);
+    }
+
+    private void StartCopier(string name, FileDescriptor from, FileDescriptor to, bool closeTarget)
+    {
+        Interlocked.Increment(ref _copiersRunning);
+        var t = new Thread(() =>
+        {
+            var buffer = new byte[4096];
+            try
+            {
+                while (true)
+                {
+                    var n = Files.Read(from, buffer);
+                    if (n == 0)
+                        break;
+                    Files.WriteAll(to, buffer.AsSpan(0, n));
+                }
+            }
+            catch (SyscallException)
+            {
+                // EIO on the master once the process and its session are gone; EPIPE on a FIFO.
+            }
+            finally
+            {
+                if (closeTarget)
+                    to.Dispose();
+                Interlocked.Decrement(ref _copiersRunning);
+            }
+        }, 64 * 1024) { IsBackground = true, Name = name };
+        _copiers.Add(t);
+        t.Start();
+    }
+
+    /// <summary>The process has its copies of the fds: drop ours of the process side, so EOF and
+    /// EPIPE follow the process's lifetime, not the shim's.</summary>
+    public void ProcessStarted()
+    {
+        if (ProcessStdin is not null)
+        {
+            ProcessStdin.Dispose();
+            ProcessStdin = null;
+        }
+        if (ProcessStdout is not null && !ReferenceEquals(ProcessStdout, ProcessStderr))
+            ProcessStdout.Dispose();
+        ProcessStderr?.Dispose();
+        ProcessStdout = null;
+        ProcessStderr = null;
+        _logger?.ProcessStarted();
+    }
+
+    /// <summary>CloseIO: drop the shim's write handle on stdin so the process can see EOF.</summary>
+    public void CloseStdin()
+    {
+        _stdinHold?.Dispose();
+        _stdinHold = null;
+    }
+
+    public void Resize(ushort width, ushort height)
+    {
+        if (_master is { } m)
+            Terminals.SetWindowSize(m, height, width);
+    }
+
+    /// <summary>After the process exited: give the pty→stdout copier a moment to drain.</summary>
+    public void WaitForCopiers(TimeSpan timeout)
+    {
+        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        foreach (var t in _copiers.Where(t => t.Name == "pty→stdout"))
+            t.Join(TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64)));
+    }
+
+    public void Dispose()
+    {
+        CloseStdin();
+        ProcessStdin?.Dispose();
+        ProcessStdout?.Dispose();
+        ProcessStderr?.Dispose();
+        _held.ForEach(f => f.Dispose());
+        _held.Clear();
+        _consoleStdin?.Dispose();
+        _consoleStdout?.Dispose();
+        _master?.Dispose();
+        _logger?.Dispose();
+    }
+
+    internal static string Text(int v) => v.ToString(CultureInfo.InvariantCulture);
+}
