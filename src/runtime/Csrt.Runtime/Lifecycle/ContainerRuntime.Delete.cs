@@ -1,6 +1,5 @@
 using Csrt.Linux;
 using Csrt.Runtime.Cgroups;
-using Csrt.Runtime.Hooks;
 using Csrt.Runtime.Processes;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
@@ -69,18 +68,7 @@ public sealed partial class ContainerRuntime
             Warn($"removing the cgroup of {id}: {e.Message}");
         }
         Store.Remove(id);
-        var state = HookStateJson(r, ContainerStatus.Stopped);
-        foreach (var hook in InitPlanBuilder.Hooks(spec?.Hooks?.Poststop))
-        {
-            try
-            {
-                HookRunner.Run(hook, "poststop", state, _options.ExitMonitor);
-            }
-            catch (HookFailedException e)
-            {
-                Warn(e.Message);
-            }
-        }
+        RunHooksWarningOnFailure(spec?.Hooks?.Poststop, "poststop", HookStateJson(r, ContainerStatus.Stopped));
     }
 
     /// <summary>Waits (bounded) until the init is gone, so the cgroup can be removed.</summary>

@@ -45,10 +45,7 @@ public sealed partial class ContainerRuntime
     /// </summary>
     public ExecResult Exec(string id, ExecOptions o)
     {
-        var r = Store.Load(id);
-        var status = StatusOf(r);
-        if (status is not (ContainerStatus.Running or ContainerStatus.Created))
-            throw new InvalidContainerStateException(id, status, "exec in");
+        var r = LoadFor(id, "exec in", ContainerStatus.Running, ContainerStatus.Created);
         var spec = LoadSavedSpec(id);
         var process = o.Process;
         var plan = InitPlanBuilder.BuildProcess(process, spec?.Linux);
@@ -102,23 +99,8 @@ public sealed partial class ContainerRuntime
                 spawn.Files.Add((FileDescriptor.Borrow(3 + i), 3 + i));
 
             var env = WithHomeFromContainer(plan.Env, plan.Uid, proc);
-            spawn.Plan = new ExecPlan
-            {
-                Path = plan.Args[0],
-                Args = plan.Args,
-                Env = env,
-                Cwd = plan.Cwd,
-                SetIds = true,
-                Uid = plan.Uid,
-                Gid = plan.Gid,
-                AdditionalGids = (r.CreatedNamespaces & (ulong)CloneFlags.CLONE_NEWUSER) != 0 && Files.TryReadText(proc + "/setgroups")?.Trim() == "deny" ? null : plan.AdditionalGids,
-                Capabilities = plan.SetCapabilities ? new CapabilitySets(plan.CapBounding, plan.CapEffective, plan.CapPermitted, plan.CapInheritable, plan.CapAmbient) : null,
-                NoNewPrivileges = plan.NoNewPrivileges,
-                Umask = plan.Umask ?? 0x12,
-                Personality = plan.Personality,
-                SeccompFilter = plan.Seccomp,
-                SeccompFlags = plan.SeccompFlags,
-            };
+            var setgroupsDenied = (r.CreatedNamespaces & (ulong)CloneFlags.CLONE_NEWUSER) != 0 && Files.TryReadText(proc + "/setgroups")?.Trim() == "deny";
+            spawn.Plan = plan.ToExecPlan(env, setgroupsDenied);
 
             spawned = Spawn.Start(spawn);
             // The child waits at its sync point: put it in the container's cgroup and give it the

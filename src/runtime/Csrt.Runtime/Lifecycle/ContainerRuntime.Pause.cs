@@ -10,10 +10,7 @@ public sealed partial class ContainerRuntime
     public void Pause(string id)
     {
         using var containerLock = Store.Lock(id);
-        var r = Store.Load(id);
-        var status = StatusOf(r);
-        if (status != ContainerStatus.Running)
-            throw new InvalidContainerStateException(id, status, "pause");
+        var r = LoadFor(id, "pause", ContainerStatus.Running);
         if (Cgroups(r).Freeze() != FreezerState.Frozen)
             throw new CgroupException(CgroupErrorKind.Failed, $"container {id}: the freezer did not reach FROZEN");
     }
@@ -22,10 +19,7 @@ public sealed partial class ContainerRuntime
     public void Resume(string id)
     {
         using var containerLock = Store.Lock(id);
-        var r = Store.Load(id);
-        var status = StatusOf(r);
-        if (status != ContainerStatus.Paused)
-            throw new InvalidContainerStateException(id, status, "resume");
+        var r = LoadFor(id, "resume", ContainerStatus.Paused);
         if (Cgroups(r).Thaw() != FreezerState.Thawed)
             throw new CgroupException(CgroupErrorKind.Failed, $"container {id}: the freezer did not reach THAWED");
     }
@@ -34,10 +28,7 @@ public sealed partial class ContainerRuntime
     public void Update(string id, LinuxResources resources)
     {
         using var containerLock = Store.Lock(id);
-        var r = Store.Load(id);
-        var status = StatusOf(r);
-        if (status == ContainerStatus.Stopped)
-            throw new InvalidContainerStateException(id, status, "update");
+        var r = LoadFor(id, "update", ContainerStatus.Created, ContainerStatus.Running, ContainerStatus.Paused);
         Cgroups(r).Update(resources);
     }
 }

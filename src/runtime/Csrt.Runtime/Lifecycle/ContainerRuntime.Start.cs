@@ -1,5 +1,4 @@
 using Csrt.Linux;
-using Csrt.Runtime.Hooks;
 using Csrt.Runtime.Processes;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
@@ -13,10 +12,7 @@ public sealed partial class ContainerRuntime
     public ContainerRecord Start(string id)
     {
         using var containerLock = Store.Lock(id);
-        var r = Store.Load(id);
-        var status = StatusOf(r);
-        if (status != ContainerStatus.Created)
-            throw new InvalidContainerStateException(id, status, "start");
+        var r = LoadFor(id, "start", ContainerStatus.Created);
         var fifoPath = Store.ExecFifoOf(id);
         using (var fifo = Files.Open(fifoPath, OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK))
         {
@@ -43,19 +39,7 @@ public sealed partial class ContainerRuntime
         }
         Files.TryUnlink(fifoPath);
         var spec = LoadSavedSpec(id);
-        var state = HookStateJson(r, ContainerStatus.Running);
-        foreach (var hook in InitPlanBuilder.Hooks(spec?.Hooks?.Poststart))
-        {
-            try
-            {
-                HookRunner.Run(hook, "poststart", state, _options.ExitMonitor);
-            }
-            catch (HookFailedException e)
-            {
-                // The spec: a failing poststart hook is a warning; the container keeps running.
-                Warn(e.Message);
-            }
-        }
+        RunHooksWarningOnFailure(spec?.Hooks?.Poststart, "poststart", HookStateJson(r, ContainerStatus.Running));
         return r;
     }
 

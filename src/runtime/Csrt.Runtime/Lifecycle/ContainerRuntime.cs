@@ -1,6 +1,7 @@
 using System.Globalization;
 using Csrt.Linux;
 using Csrt.Runtime.Cgroups;
+using Csrt.Runtime.Hooks;
 using Csrt.Runtime.Processes;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
@@ -65,6 +66,32 @@ public sealed partial class ContainerRuntime
             // No freezer reachable: it cannot be paused.
         }
         return ContainerStatus.Running;
+    }
+
+    /// <summary>Loads a container and checks that <paramref name="operation"/> is allowed in its status.</summary>
+    private ContainerRecord LoadFor(string id, string operation, params ContainerStatus[] allowed)
+    {
+        var r = Store.Load(id);
+        var status = StatusOf(r);
+        if (Array.IndexOf(allowed, status) < 0)
+            throw new InvalidContainerStateException(id, status, operation);
+        return r;
+    }
+
+    /// <summary>poststart and poststop hooks: a failure is a warning and the rest still run (runtime-spec).</summary>
+    private void RunHooksWarningOnFailure(List<Hook>? hooks, string stage, string state)
+    {
+        foreach (var hook in InitPlanBuilder.Hooks(hooks))
+        {
+            try
+            {
+                HookRunner.Run(hook, stage, state, _options.ExitMonitor);
+            }
+            catch (HookFailedException e)
+            {
+                Warn(e.Message);
+            }
+        }
     }
 
     private ICgroupManager Cgroups(ContainerRecord r)

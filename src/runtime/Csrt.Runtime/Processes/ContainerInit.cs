@@ -208,23 +208,7 @@ public static class ContainerInit
         // ones closes on exec (the CVE-2024-21626 class).
         Files.CloseOnExecFrom(3 + plan.PreserveFds);
         var env = WithHome(p.Env, p.Uid);
-        Spawn.ExecFinal(new ExecPlan
-        {
-            Path = p.Args[0],
-            Args = p.Args,
-            Env = env,
-            Cwd = p.Cwd,
-            SetIds = true,
-            Uid = p.Uid,
-            Gid = p.Gid,
-            AdditionalGids = plan.NewUserNamespace && SetgroupsDenied() ? null : p.AdditionalGids ?? new List<uint>(),
-            Capabilities = p.SetCapabilities ? new CapabilitySets(p.CapBounding, p.CapEffective, p.CapPermitted, p.CapInheritable, p.CapAmbient) : null,
-            NoNewPrivileges = p.NoNewPrivileges,
-            Umask = p.Umask ?? 0x12, // 0022, runc's default
-            Personality = p.Personality,
-            SeccompFilter = p.Seccomp,
-            SeccompFlags = p.SeccompFlags,
-        });
+        Spawn.ExecFinal(p.ToExecPlan(env, plan.NewUserNamespace && SetgroupsDenied()));
     }
 
     private static bool SetgroupsDenied() => Files.TryReadText("/proc/self/setgroups")?.Trim() == "deny";

@@ -136,6 +136,27 @@ public sealed class ProcessPlan
     public bool Terminal { get; set; }
     public ushort ConsoleHeight { get; set; }
     public ushort ConsoleWidth { get; set; }
+
+    /// <summary>The finishing sequence for csrt_exec_final (the init's and exec's last step).</summary>
+    /// <param name="env">The environment to use (the plan's, with HOME added when missing).</param>
+    /// <param name="setgroupsDenied">In a user namespace with setgroups "deny", groups cannot be set.</param>
+    public Csrt.Linux.ExecPlan ToExecPlan(List<string> env, bool setgroupsDenied) => new()
+    {
+        Path = Args[0],
+        Args = Args,
+        Env = env,
+        Cwd = Cwd,
+        SetIds = true,
+        Uid = Uid,
+        Gid = Gid,
+        AdditionalGids = setgroupsDenied ? null : AdditionalGids ?? new List<uint>(),
+        Capabilities = SetCapabilities ? new Csrt.Linux.CapabilitySets(CapBounding, CapEffective, CapPermitted, CapInheritable, CapAmbient) : null,
+        NoNewPrivileges = NoNewPrivileges,
+        Umask = Umask ?? 0x12, // 0022, runc's default
+        Personality = Personality,
+        SeccompFilter = Seccomp,
+        SeccompFlags = SeccompFlags,
+    };
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
