@@ -1,0 +1,476 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Cri.V1;
+using Csrt.IntegrationTests.Fixtures;
+using Csrt.Linux;
+
+namespace Csrt.Bench.Shim;
+
+/// <summary>
+/// containerd-shim-csrt-v2 against the stock containerd-shim-runc-v2 on one private containerd,
+/// every measurement interleaved (A B B A …, so neither runtime always goes first):
+/// <c>ctr run --rm … /bin/true</c>, <c>ctr task exec … /bin/true</c> on a running task, a CRI pod
+/// cycle, and the memory of each shim with N pods alive (one shim per pod). See README.md.
+/// </summary>
+public static class Program
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    private sealed record Runtime(string Name, string Type, string Handler);
+
+    private static readonly Runtime[] Runtimes =
+    [
+        new("csrt", PrivateContainerd.CsrtRuntime, "csrt"),
+        new("runc", PrivateContainerd.RuncRuntime, "runc"),
+    ];
+
+    private sealed class Options
+    {
+        public int Runs = 30;
+        public int ExecRuns = 30;
+        public int Cycles = 20;
+        public int Pods = 20;
+        public int MemRounds = 2;
+        public int Warmup = 3;
+        public string? BinDir;
+        public string Out = ".";
+        public string Only = "run,exec,cri,mem";
+    }
+
+    public static int Main(string[] args)
+    {
+        var o = new Options();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--runs": o.Runs = int.Parse(Next(), Inv); break;
+                case "--exec-runs": o.ExecRuns = int.Parse(Next(), Inv); break;
+                case "--cycles": o.Cycles = int.Parse(Next(), Inv); break;
+                case "--pods": o.Pods = int.Parse(Next(), Inv); break;
+                case "--mem-rounds": o.MemRounds = int.Parse(Next(), Inv); break;
+                case "--warmup": o.Warmup = int.Parse(Next(), Inv); break;
+                case "--bin": o.BinDir = Path.GetFullPath(Next()); break;
+                case "--out": o.Out = Path.GetFullPath(Next()); break;
+                case "--only": o.Only = Next(); break;
+                default:
+                    Console.Error.WriteLine($"shim-bench: unknown argument {args[i]}");
+                    return 2;
+            }
+        }
+        Directory.CreateDirectory(o.Out);
+        var bench = new Bench(o);
+        return bench.Run();
+    }
+
+    private sealed class Bench(Options o)
+    {
+        private readonly Dictionary<string, List<double>> _samples = new(StringComparer.Ordinal);
+        private readonly List<string> _memRows = new();
+        private readonly StringBuilder _summary = new();
+        private PrivateContainerd _ctd = null!;
+        private int _seq;
+
+        private string NewId(string prefix) => $"{prefix}-{Environment.ProcessId}-{_seq++}";
+
+        public int Run()
+        {
+            var shim = Path.Combine(o.BinDir ?? RepoPaths.BinDir, "containerd-shim-csrt-v2");
+            RepoPaths.RequireBinary(shim);
+            Log($"shim under test: {shim} ({new FileInfo(shim).Length} bytes)");
+            var loadBefore = File.ReadAllText("/proc/loadavg").Trim();
+            var clock = Stopwatch.StartNew();
+            _ctd = PrivateContainerd.Start(new PrivateContainerdOptions { BinDir = o.BinDir });
+            try
+            {
+                Log($"private containerd in slot {_ctd.Slot} ({_ctd.Address})");
+                var phases = o.Only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                if (phases.Contains("run"))
+                    RunPhase();
+                if (phases.Contains("exec"))
+                    ExecPhase();
+                if (phases.Contains("cri"))
+                    CriPhase();
+                if (phases.Contains("mem"))
+                    MemoryPhase();
+            }
+            finally
+            {
+                _ctd.Dispose();
+            }
+            var loadAfter = File.ReadAllText("/proc/loadavg").Trim();
+            WriteResults(shim, loadBefore, loadAfter, clock.Elapsed);
+            return 0;
+        }
+
+        private static void Log(string message) =>
+            Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
+
+        private void Add(string key, double value)
+        {
+            if (!_samples.TryGetValue(key, out var list))
+                _samples[key] = list = new List<double>();
+            list.Add(value);
+        }
+
+        /// <summary>Pass i runs the runtimes in order for even i, reversed for odd i (A B B A A B …).</summary>
+        private static IEnumerable<Runtime> Order(int i) => i % 2 == 0 ? Runtimes : Runtimes.Reverse();
+
+        private double TimeCtr(params string[] args)
+        {
+            var sw = Stopwatch.StartNew();
+            var r = _ctd.Ctr(args);
+            var ms = sw.Elapsed.TotalMilliseconds;
+            r.EnsureSuccess();
+            return ms;
+        }
+
+        // ---- ctr run --rm … /bin/true -------------------------------------------------------
+
+        private void RunPhase()
+        {
+            Log($"ctr run --rm /bin/true: {o.Warmup} warm-up + {o.Runs} runs per runtime, interleaved");
+            for (var i = 0; i < o.Warmup + o.Runs; i++)
+            {
+                foreach (var rt in Order(i))
+                {
+                    var ms = TimeCtr("run", "--rm", "--runtime", rt.Type, TestImages.BusyboxImage, NewId("run-" + rt.Name), "/bin/true");
+                    if (i >= o.Warmup)
+                        Add($"run/{rt.Name}", ms);
+                }
+            }
+        }
+
+        // ---- ctr task exec … /bin/true ------------------------------------------------------
+
+        private void ExecPhase()
+        {
+            Log($"ctr task exec /bin/true: {o.Warmup} warm-up + {o.ExecRuns} execs per runtime, interleaved");
+            var hosts = new Dictionary<string, string>();
+            foreach (var rt in Runtimes)
+            {
+                var id = NewId("exec-" + rt.Name);
+                _ctd.CtrOk("run", "-d", "--runtime", rt.Type, TestImages.BusyboxImage, id, "sleep", "1000000");
+                hosts[rt.Name] = id;
+            }
+            try
+            {
+                for (var i = 0; i < o.Warmup + o.ExecRuns; i++)
+                {
+                    foreach (var rt in Order(i))
+                    {
+                        var ms = TimeCtr("task", "exec", "--exec-id", "x" + i.ToString(Inv), hosts[rt.Name], "/bin/true");
+                        if (i >= o.Warmup)
+                            Add($"exec/{rt.Name}", ms);
+                    }
+                }
+            }
+            finally
+            {
+                foreach (var id in hosts.Values)
+                    RemoveTask(id);
+            }
+        }
+
+        private void RemoveTask(string id)
+        {
+            _ctd.Ctr("task", "kill", "-s", "SIGKILL", id);
+            for (var i = 0; i < 100; i++)
+            {
+                var d = _ctd.Ctr("task", "delete", id);
+                if (d.Succeeded || d.Stderr.Contains("not found", StringComparison.Ordinal))
+                    break;
+                Thread.Sleep(50);
+            }
+            _ctd.Ctr("container", "delete", id);
+        }
+
+        // ---- CRI pod cycle --------------------------------------------------------------------
+
+        private PodSandboxConfig SandboxConfig(string name) => new()
+        {
+            Metadata = new PodSandboxMetadata { Name = name, Namespace = "bench", Uid = name, Attempt = 1 },
+            Hostname = "bench",
+            LogDirectory = Path.Combine(_ctd.Dir, "pod-logs", name),
+            Linux = new LinuxPodSandboxConfig(),
+        };
+
+        private static ContainerConfig ContainerConfig(string command) => new()
+        {
+            Metadata = new ContainerMetadata { Name = "c" },
+            Image = new ImageSpec { Image = TestImages.BusyboxImage },
+            Command = { "sh", "-c", command },
+            LogPath = "c.log",
+            Linux = new LinuxContainerConfig(),
+        };
+
+        private void CriPhase()
+        {
+            Log($"CRI pod cycle: {o.Warmup} warm-up + {o.Cycles} cycles per runtime, interleaved");
+            using var channel = _ctd.OpenGrpcChannel();
+            var cri = new RuntimeService.RuntimeServiceClient(channel);
+            for (var i = 0; i < o.Warmup + o.Cycles; i++)
+            {
+                foreach (var rt in Order(i))
+                {
+                    var steps = PodCycle(cri, rt);
+                    if (i < o.Warmup)
+                        continue;
+                    foreach (var (step, ms) in steps)
+                        Add($"cri-{step}/{rt.Name}", ms);
+                    Add($"cri/{rt.Name}", steps.Sum(s => s.Ms));
+                }
+            }
+        }
+
+        private List<(string Step, double Ms)> PodCycle(RuntimeService.RuntimeServiceClient cri, Runtime rt)
+        {
+            var steps = new List<(string, double)>();
+            var sw = Stopwatch.StartNew();
+            void Step(string name)
+            {
+                steps.Add((name, sw.Elapsed.TotalMilliseconds));
+                sw.Restart();
+            }
+            var name = NewId("pod-" + rt.Name);
+            var config = SandboxConfig(name);
+            var pod = cri.RunPodSandbox(new RunPodSandboxRequest { Config = config, RuntimeHandler = rt.Handler }).PodSandboxId;
+            Step("runpod");
+            var c = cri.CreateContainer(new CreateContainerRequest { PodSandboxId = pod, SandboxConfig = config, Config = ContainerConfig("sleep 3600") }).ContainerId;
+            Step("create");
+            cri.StartContainer(new StartContainerRequest { ContainerId = c });
+            Step("start");
+            cri.StopContainer(new StopContainerRequest { ContainerId = c, Timeout = 0 });
+            Step("stop");
+            cri.RemoveContainer(new RemoveContainerRequest { ContainerId = c });
+            Step("remove");
+            cri.StopPodSandbox(new StopPodSandboxRequest { PodSandboxId = pod });
+            Step("stoppod");
+            cri.RemovePodSandbox(new RemovePodSandboxRequest { PodSandboxId = pod });
+            Step("removepod");
+            return steps;
+        }
+
+        // ---- memory with N pods alive ----------------------------------------------------------
+
+        private void MemoryPhase()
+        {
+            Log($"memory: {o.Pods} pods alive per runtime, {o.MemRounds} rounds, interleaved");
+            using var channel = _ctd.OpenGrpcChannel();
+            var cri = new RuntimeService.RuntimeServiceClient(channel);
+            for (var round = 0; round < o.MemRounds; round++)
+            {
+                foreach (var rt in Order(round))
+                    MemoryRound(cri, rt, round);
+            }
+        }
+
+        private void MemoryRound(RuntimeService.RuntimeServiceClient cri, Runtime rt, int round)
+        {
+            var pods = new List<string>();
+            var containers = new List<string>();
+            try
+            {
+                for (var i = 0; i < o.Pods; i++)
+                {
+                    var config = SandboxConfig(NewId("mem-" + rt.Name));
+                    var pod = cri.RunPodSandbox(new RunPodSandboxRequest { Config = config, RuntimeHandler = rt.Handler }).PodSandboxId;
+                    pods.Add(pod);
+                    var c = cri.CreateContainer(new CreateContainerRequest { PodSandboxId = pod, SandboxConfig = config, Config = ContainerConfig("sleep 3600") }).ContainerId;
+                    cri.StartContainer(new StartContainerRequest { ContainerId = c });
+                    containers.Add(c);
+                }
+                Thread.Sleep(2000);
+                Sample(rt, round, "idle");
+                // What a kubelet does to a live pod: stats every few seconds, the odd exec probe.
+                foreach (var c in containers)
+                {
+                    var r = cri.ExecSync(new ExecSyncRequest { ContainerId = c, Cmd = { "/bin/true" }, Timeout = 30 });
+                    if (r.ExitCode != 0)
+                        throw new InvalidOperationException($"ExecSync /bin/true in {c} exited {r.ExitCode}");
+                    for (var k = 0; k < 5; k++)
+                        cri.ContainerStats(new ContainerStatsRequest { ContainerId = c });
+                }
+                Thread.Sleep(2000);
+                Sample(rt, round, "busy");
+            }
+            finally
+            {
+                foreach (var c in containers)
+                {
+                    cri.StopContainer(new StopContainerRequest { ContainerId = c, Timeout = 0 });
+                    cri.RemoveContainer(new RemoveContainerRequest { ContainerId = c });
+                }
+                foreach (var p in pods)
+                {
+                    cri.StopPodSandbox(new StopPodSandboxRequest { PodSandboxId = p });
+                    cri.RemovePodSandbox(new RemovePodSandboxRequest { PodSandboxId = p });
+                }
+            }
+        }
+
+        /// <summary>Every shim of this containerd with the runtime's binary: its VmRSS, Pss (and
+        /// the anon/file/shmem split), threads, and the memfd bytes it holds open (not in RSS).</summary>
+        private void Sample(Runtime rt, int round, string when)
+        {
+            var binary = rt.Name == "csrt" ? "containerd-shim-csrt-v2" : "containerd-shim-runc-v2";
+            var shims = HostState.ProcessesWithArgument(_ctd.Address)
+                .Where(p => HostState.CommandLine(p) is { Count: > 0 } a && a[0].EndsWith(binary, StringComparison.Ordinal))
+                .ToList();
+            if (shims.Count != o.Pods)
+                Log($"warning: {shims.Count} {binary} processes with {o.Pods} pods (expected one per pod)");
+            foreach (var pid in shims)
+            {
+                var status = KeyValues($"/proc/{pid}/status");
+                var rollup = KeyValues($"/proc/{pid}/smaps_rollup");
+                var memfd = MemfdBytes(pid);
+                double Kb(Dictionary<string, string> d, string key) =>
+                    d.TryGetValue(key, out var v) ? double.Parse(v.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], Inv) : double.NaN;
+                var rss = Kb(status, "VmRSS") / 1024;
+                var pss = Kb(rollup, "Pss") / 1024;
+                Add($"mem-{when}-rss/{rt.Name}", rss);
+                Add($"mem-{when}-pss/{rt.Name}", pss);
+                Add($"mem-{when}-pss-anon/{rt.Name}", Kb(rollup, "Pss_Anon") / 1024);
+                Add($"mem-{when}-pss-file/{rt.Name}", Kb(rollup, "Pss_File") / 1024);
+                Add($"mem-{when}-private/{rt.Name}", (Kb(rollup, "Private_Clean") + Kb(rollup, "Private_Dirty")) / 1024);
+                Add($"mem-{when}-threads/{rt.Name}", Kb(status, "Threads"));
+                Add($"mem-{when}-memfd/{rt.Name}", memfd / 1024.0 / 1024);
+                _memRows.Add(string.Join(',', rt.Name, round.ToString(Inv), when, pid.ToString(Inv),
+                    rss.ToString("0.000", Inv), pss.ToString("0.000", Inv), Kb(status, "Threads").ToString(Inv), (memfd / 1024.0 / 1024).ToString("0.000", Inv)));
+            }
+        }
+
+        private static Dictionary<string, string> KeyValues(string path)
+        {
+            var d = new Dictionary<string, string>(StringComparer.Ordinal);
+            try
+            {
+                foreach (var line in File.ReadAllLines(path))
+                {
+                    var colon = line.IndexOf(':');
+                    if (colon > 0)
+                        d[line[..colon]] = line[(colon + 1)..].Trim();
+                }
+            }
+            catch (IOException)
+            {
+            }
+            return d;
+        }
+
+        /// <summary>Bytes of the memfds the process holds (sealed copies of a binary live there, outside RSS).</summary>
+        private static long MemfdBytes(int pid)
+        {
+            long total = 0;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            try
+            {
+                foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+                {
+                    var target = new FileInfo(fd).LinkTarget;
+                    if (target is null || !target.StartsWith("/memfd:", StringComparison.Ordinal))
+                        continue;
+                    if (Files.TryStat(fd) is { } st && seen.Add($"{st.Device}:{st.Inode}"))
+                        total += st.Size;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+            return total;
+        }
+
+        // ---- results ----------------------------------------------------------------------------
+
+        private static double Percentile(List<double> sorted, double p)
+        {
+            if (sorted.Count == 0)
+                return double.NaN;
+            var rank = p * (sorted.Count - 1);
+            var lo = (int)Math.Floor(rank);
+            var hi = (int)Math.Ceiling(rank);
+            return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
+        }
+
+        private (double P50, double Mean, double Min, double P90, double Max, int N) Stats(string key)
+        {
+            if (!_samples.TryGetValue(key, out var list) || list.Count == 0)
+                return (double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0);
+            var s = list.OrderBy(x => x).ToList();
+            return (Percentile(s, 0.5), s.Average(), s[0], Percentile(s, 0.9), s[^1], s.Count);
+        }
+
+        private void WriteResults(string shim, string loadBefore, string loadAfter, TimeSpan elapsed)
+        {
+            var sb = _summary;
+            sb.Append(Inv, $"# shim benchmark {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n");
+            sb.Append(Inv, $"- shim: `{shim}` ({new FileInfo(shim).Length} bytes)\n");
+            sb.Append(Inv, $"- machine: {Environment.ProcessorCount} CPUs, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, load average before `{loadBefore}`, after `{loadAfter}`\n");
+            sb.Append(Inv, $"- {Tool("/usr/bin/containerd", "--version")}; {Tool("runc", "--version").Split('\n')[0]}\n");
+            sb.Append(Inv, $"- runs {o.Runs}, execs {o.ExecRuns}, CRI cycles {o.Cycles}, pods {o.Pods} × {o.MemRounds} rounds, warm-up {o.Warmup}; took {elapsed.TotalMinutes:0.0} min\n\n");
+
+            sb.Append("| latency (ms) | runtime | n | p50 | mean | min | p90 | max | csrt/runc p50 | csrt/runc mean |\n");
+            sb.Append("|---|---|---|---|---|---|---|---|---|---|\n");
+            var latencyKeys = new[] { "run", "exec", "cri", "cri-runpod", "cri-create", "cri-start", "cri-stop", "cri-remove", "cri-stoppod", "cri-removepod" };
+            foreach (var k in latencyKeys)
+            {
+                var a = Stats($"{k}/csrt");
+                var b = Stats($"{k}/runc");
+                if (a.N == 0 && b.N == 0)
+                    continue;
+                foreach (var (name, s) in new[] { ("csrt", a), ("runc", b) })
+                {
+                    var ratio = name == "csrt" ? $"{a.P50 / b.P50:0.00} | {a.Mean / b.Mean:0.00}" : " | ";
+                    sb.Append(Inv, $"| {k} | {name} | {s.N} | {s.P50:0.0} | {s.Mean:0.0} | {s.Min:0.0} | {s.P90:0.0} | {s.Max:0.0} | {ratio} |\n");
+                }
+            }
+            sb.Append('\n');
+            if (_memRows.Count > 0)
+            {
+                sb.Append("| memory per shim | runtime | n | p50 | mean | min | max |\n|---|---|---|---|---|---|---|\n");
+                foreach (var when in new[] { "idle", "busy" })
+                {
+                    foreach (var m in new[] { "rss", "pss", "pss-anon", "pss-file", "private", "threads", "memfd" })
+                    {
+                        foreach (var rt in Runtimes)
+                        {
+                            var s = Stats($"mem-{when}-{m}/{rt.Name}");
+                            if (s.N == 0)
+                                continue;
+                            var unit = m == "threads" ? "" : " MB";
+                            sb.Append(Inv, $"| {when} {m}{unit} | {rt.Name} | {s.N} | {s.P50:0.00} | {s.Mean:0.00} | {s.Min:0.00} | {s.Max:0.00} |\n");
+                        }
+                    }
+                }
+                sb.Append('\n');
+            }
+            File.WriteAllText(Path.Combine(o.Out, "summary.md"), sb.ToString());
+            using (var w = new StreamWriter(Path.Combine(o.Out, "samples.csv")))
+            {
+                w.WriteLine("metric,runtime,index,value");
+                foreach (var (key, list) in _samples)
+                {
+                    var slash = key.LastIndexOf('/');
+                    for (var i = 0; i < list.Count; i++)
+                        w.WriteLine($"{key[..slash]},{key[(slash + 1)..]},{i},{list[i].ToString("0.000", Inv)}");
+                }
+            }
+            File.WriteAllLines(Path.Combine(o.Out, "memory.csv"), _memRows.Prepend("runtime,round,when,pid,rss_mb,pss_mb,threads,memfd_mb"));
+            Console.Out.Write(sb.ToString());
+        }
+
+        private static string Tool(string file, params string[] args)
+        {
+            try
+            {
+                return Commands.Run(file, args).Stdout.Trim();
+            }
+            catch (Exception e)
+            {
+                return $"{file}: {e.Message}";
+            }
+        }
+    }
+}
