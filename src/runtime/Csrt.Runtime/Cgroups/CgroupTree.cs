@@ -56,16 +56,7 @@ internal static class CgroupTree
         CgroupFs.ParsePids(text, into);
         if (!recursive)
             return;
-        List<string> children;
-        try
-        {
-            children = Directories.ListSubdirectories(dir);
-        }
-        catch (SyscallException e) when (e.Errno == Errno.ENOENT)
-        {
-            return;
-        }
-        foreach (var child in children)
+        foreach (var child in ChildrenOf(dir))
             CollectPids(dir + "/" + child, true, into);
     }
 
@@ -124,16 +115,7 @@ internal static class CgroupTree
         {
             // Sub-cgroups first; if there are none, the cgroup still has tasks and the caller retries.
         }
-        List<string> children;
-        try
-        {
-            children = Directories.ListSubdirectories(dir);
-        }
-        catch (SyscallException e) when (e.Errno == Errno.ENOENT)
-        {
-            return;
-        }
-        foreach (var child in children)
+        foreach (var child in ChildrenOf(dir))
             RemoveTree(dir + "/" + child);
         try
         {
@@ -149,5 +131,18 @@ internal static class CgroupTree
     {
         foreach (var pid in pids)
             Signals.Send(pid, signal);
+    }
+
+    /// <summary>Sub-cgroup names; none when the cgroup is already gone.</summary>
+    private static List<string> ChildrenOf(string dir)
+    {
+        try
+        {
+            return Directories.ListSubdirectories(dir);
+        }
+        catch (SyscallException e) when (e.Errno == Errno.ENOENT)
+        {
+            return new List<string>();
+        }
     }
 }

@@ -101,19 +101,9 @@ internal static class Cpu
 /// <summary>v2 cpuset controller (no parent initialisation needed on v2).</summary>
 internal static class Cpuset
 {
-    public static void Set(string dir, LinuxCpu c)
-    {
-        if (!string.IsNullOrEmpty(c.Cpus))
-            CgroupFs.Write(dir, "cpuset.cpus", c.Cpus);
-        if (!string.IsNullOrEmpty(c.Mems))
-            CgroupFs.Write(dir, "cpuset.mems", c.Mems);
-    }
+    public static void Set(string dir, LinuxCpu c) => CpusetFiles.Set(dir, c);
 
-    public static void Read(string dir, LinuxCpu into)
-    {
-        into.Cpus = CgroupFs.TryRead(dir, "cpuset.cpus")?.Trim();
-        into.Mems = CgroupFs.TryRead(dir, "cpuset.mems")?.Trim();
-    }
+    public static void Read(string dir, LinuxCpu into) => CpusetFiles.Read(dir, into);
 
     public static CpusetStats? Stats(string dir)
     {
