@@ -92,6 +92,11 @@ public sealed partial class ContainerRuntime
 
             var fifoPath = Store.ExecFifoOf(o.Id);
             Files.MakeFifo(fifoPath, 0x192 /* 0622 */);
+            // As runc: 0622 whatever our umask, owned by the container's root, so an init that is
+            // root of a user namespace mapped to another host uid can still open it for writing.
+            Files.Chmod(fifoPath, 0x192);
+            if (namespaces.NewUserNamespace)
+                Files.Chown(fifoPath, HostIdOfRoot(linux.UidMappings), HostIdOfRoot(linux.GidMappings));
             using var fifo = Files.Open(fifoPath, OpenFlags.O_PATH);
             var (parentEnd, childEnd) = UnixSockets.Pair(UnixSockets.Kind.SeqPacket);
             using var sync = new SyncChannel(parentEnd);
@@ -106,18 +111,24 @@ public sealed partial class ContainerRuntime
                 WaitForParent = namespaces.WaitForParent,
                 BecomeRoot = namespaces.BecomeRoot,
             };
-            var joined = new List<FileDescriptor>();
+            var opened = new List<FileDescriptor>();
+            FileDescriptor? devNull = null;
             try
             {
                 foreach (var (type, path) in namespaces.Joins)
                 {
                     var fd = Csrt.Linux.Namespaces.Open(path);
-                    joined.Add(fd);
+                    opened.Add(fd);
                     spawn.Joins.Add((fd, type));
                 }
-                spawn.Files.Add((o.Stdin ?? FileDescriptor.Borrow(0), 0));
-                spawn.Files.Add((o.Stdout ?? FileDescriptor.Borrow(1), 1));
-                spawn.Files.Add((o.Stderr ?? FileDescriptor.Borrow(2), 2));
+                // With a terminal the user process's stdio is the pty; the init itself gets
+                // /dev/null, as runc's does, so it never holds the caller's stdio open (the runc
+                // shim reads `create`'s output to EOF: an init holding it would hang the shim).
+                if (spec.Process is { Terminal: true } && (o.Stdin is null || o.Stdout is null || o.Stderr is null))
+                    opened.Add(devNull = Files.Open("/dev/null", OpenFlags.O_RDWR));
+                spawn.Files.Add((o.Stdin ?? devNull ?? FileDescriptor.Borrow(0), 0));
+                spawn.Files.Add((o.Stdout ?? devNull ?? FileDescriptor.Borrow(1), 1));
+                spawn.Files.Add((o.Stderr ?? devNull ?? FileDescriptor.Borrow(2), 2));
                 for (var i = 0; i < o.PreserveFds; i++)
                     spawn.Files.Add((FileDescriptor.Borrow(3 + i), 3 + i));
                 var next = 3 + o.PreserveFds;
@@ -146,7 +157,7 @@ public sealed partial class ContainerRuntime
             }
             finally
             {
-                joined.ForEach(fd => fd.Dispose());
+                opened.ForEach(fd => fd.Dispose());
             }
 
             cgroup.Join(pid);
@@ -165,6 +176,7 @@ public sealed partial class ContainerRuntime
                 CreatedNamespaces = (ulong)namespaces.Created,
             };
             plan.HookState = HookStateJson(record, ContainerStatus.Creating);
+            plan.StartHookState = HookStateJson(record, ContainerStatus.Created);
             sync.Send(SyncMessageType.Config, JsonSerializer.SerializeToUtf8Bytes(plan, InitPlanJsonContext.Default.InitPlan));
 
             sync.Expect(SyncMessageType.HooksPlease);
@@ -234,6 +246,17 @@ public sealed partial class ContainerRuntime
         }
         if (linux.TimeOffsets is { Count: > 0 } offsets)
             Files.WriteText(proc + "/timens_offsets", NamespacePlan.TimeOffsetsText(offsets));
+    }
+
+    /// <summary>The host id that id 0 of a new user namespace maps to (0 without a mapping for it).</summary>
+    private static uint HostIdOfRoot(List<LinuxIdMapping>? mappings)
+    {
+        foreach (var m in mappings ?? new List<LinuxIdMapping>())
+        {
+            if (m.ContainerId == 0 && m.Size > 0)
+                return m.HostId;
+        }
+        return 0;
     }
 
     /// <summary>How the container's cgroups appear inside it, from the manager's directories.</summary>

@@ -48,7 +48,7 @@ public static class ContainerInit
                     sync.Dispose();
                     WaitForStart(plan, procFd);
                     foreach (var hook in plan.StartContainerHooks)
-                        HookRunner.Run(hook, "startContainer", plan.HookState);
+                        HookRunner.Run(hook, "startContainer", plan.StartHookState);
                     Exec(plan, console);
                     return 127; // Exec only returns by throwing.
                 default:

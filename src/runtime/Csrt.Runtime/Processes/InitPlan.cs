@@ -38,6 +38,8 @@ public sealed class InitPlan
     public List<HookStep> StartContainerHooks { get; set; } = new();
     /// <summary>The OCI state (JSON) given to hooks on stdin; the parent fills in the pid before sending.</summary>
     public string HookState { get; set; } = "";
+    /// <summary>The state given to startContainer hooks: as <see cref="HookState"/>, with status "created" (as runc).</summary>
+    public string StartHookState { get; set; } = "";
     /// <summary>Extra fds (3 … 3+N-1) passed through to the user process.</summary>
     public int PreserveFds { get; set; }
     /// <summary>fd number of the console socket (terminal mode), -1 without.</summary>
