@@ -43,45 +43,83 @@ public sealed class RootDirectory : IDisposable
         }
     }
 
-    /// <summary>mkdir -p inside the root; returns an O_PATH fd of the directory.</summary>
-    public FileDescriptor MakeDirectories(string path, uint mode = 0x1ed)
+    /// <summary>mkdir -p inside the root; returns an O_PATH fd of the directory. A component that is a
+    /// symlink to a missing directory gets its target created, inside the root (as runc's
+    /// MkdirAllInRoot does): an image's "/etc -> /elsewhere" leads to &lt;rootfs&gt;/elsewhere, never the host's.</summary>
+    public FileDescriptor MakeDirectories(string path, uint mode = 0x1ed) => MakeDirectories(path, mode, 0);
+
+    /// <summary>Linux's limit on symlinks followed in one lookup (MAXSYMLINKS).</summary>
+    private const int MaxSymlinks = 40;
+
+    private FileDescriptor MakeDirectories(string path, uint mode, int symlinks)
     {
         var components = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var current = "";
         FileDescriptor dir = Open(".", OpenFlags.O_PATH | OpenFlags.O_DIRECTORY);
-        foreach (var component in components)
+        try
         {
-            var next = current + "/" + component;
-            var fd = TryOpen(next, OpenFlags.O_PATH | OpenFlags.O_DIRECTORY);
-            if (fd is null)
+            foreach (var component in components)
             {
-                try
+                var next = current + "/" + component;
+                var fd = TryOpen(next, OpenFlags.O_PATH | OpenFlags.O_DIRECTORY);
+                if (fd is null)
                 {
-                    Files.MakeDirectoryAt(dir, component, mode);
+                    try
+                    {
+                        Files.MakeDirectoryAt(dir, component, mode);
+                    }
+                    catch (SyscallException e) when (e.Errno == Errno.EEXIST)
+                    {
+                        // Raced, or a symlink whose target is missing: create the target (in the root).
+                        if (SymlinkTarget(dir, component) is { } target)
+                        {
+                            if (++symlinks > MaxSymlinks)
+                                throw new SyscallException("mkdir", Errno.ELOOP, next, $"too many levels of symbolic links below {next} in the container's root");
+                            using (MakeDirectories(target.StartsWith('/') ? target : current + "/" + target, mode, symlinks))
+                            {
+                            }
+                        }
+                    }
+                    fd = TryOpen(next, OpenFlags.O_PATH | OpenFlags.O_DIRECTORY)
+                        ?? throw new SyscallException("mkdir", Errno.ENOENT, next, $"cannot create {next} in the container's root");
                 }
-                catch (SyscallException e) when (e.Errno == Errno.EEXIST)
-                {
-                    // Raced, or a symlink whose target is missing: resolve again below.
-                }
-                fd = TryOpen(next, OpenFlags.O_PATH | OpenFlags.O_DIRECTORY)
-                    ?? throw new SyscallException("mkdir", Errno.ENOENT, next, $"cannot create {next} in the container's root (a dangling symlink?)");
+                dir.Dispose();
+                dir = fd;
+                current = next;
             }
-            dir.Dispose();
-            dir = fd;
-            current = next;
+            return dir;
         }
-        return dir;
+        catch
+        {
+            dir.Dispose();
+            throw;
+        }
+    }
+
+    private static string? SymlinkTarget(FileDescriptor dir, string name)
+    {
+        try
+        {
+            return Files.LstatAt(dir, name).IsSymlink ? Files.ReadLinkAt(dir, name) : null;
+        }
+        catch (SyscallException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Ensures a regular file exists at <paramref name="path"/> (for bind-mounting a file
-    /// onto it); returns an O_PATH fd of it.</summary>
-    public FileDescriptor MakeFile(string path, uint mode = 0x1a4)
+    /// onto it); returns an O_PATH fd of it. A dangling symlink there gets its target created inside the root.</summary>
+    public FileDescriptor MakeFile(string path, uint mode = 0x1a4) => MakeFile(path, mode, 0);
+
+    private FileDescriptor MakeFile(string path, uint mode, int symlinks)
     {
         var existing = TryOpen(path);
         if (existing is not null)
             return existing;
         var parentPath = System.IO.Path.GetDirectoryName(path.TrimEnd('/')) ?? "/";
         var name = System.IO.Path.GetFileName(path.TrimEnd('/'));
+        string? target = null;
         using (var parent = MakeDirectories(parentPath))
         {
             try
@@ -89,6 +127,15 @@ public sealed class RootDirectory : IDisposable
                 using var created = Files.OpenAt(parent, name, OpenFlags.O_CREAT | OpenFlags.O_EXCL | OpenFlags.O_WRONLY | OpenFlags.O_NOFOLLOW, mode);
             }
             catch (SyscallException e) when (e.Errno == Errno.EEXIST)
+            {
+                target = SymlinkTarget(parent, name);
+            }
+        }
+        if (target is not null && TryOpen(path) is null)
+        {
+            if (++symlinks > MaxSymlinks)
+                throw new SyscallException("open", Errno.ELOOP, path, $"too many levels of symbolic links at {path} in the container's root");
+            using (MakeFile(target.StartsWith('/') ? target : parentPath.TrimEnd('/') + "/" + target, mode, symlinks))
             {
             }
         }
