@@ -56,7 +56,9 @@ internal static class CommandLine
     }
 
     /// <summary>Runs a command body with the global options, turning failures into runc-style errors.</summary>
-    internal static int Act(ParseResult parse, Func<CliContext, int> body)
+    /// <param name="failure">The exit code of a failed command: 1, except `exec`, which exits 255
+    /// when the process could not be started (as runc does; its own exit codes are 0-255 otherwise).</param>
+    internal static int Act(ParseResult parse, Func<CliContext, int> body, int failure = 1)
     {
         CliLog log;
         try
@@ -66,7 +68,7 @@ internal static class CommandLine
         catch (ArgumentException e)
         {
             Console.Error.WriteLine("csrt: " + e.Message);
-            return 1;
+            return failure;
         }
         try
         {
@@ -76,12 +78,12 @@ internal static class CommandLine
         catch (Exception e) when (IsExpected(e))
         {
             log.Error(e.Message);
-            return 1;
+            return failure;
         }
         catch (Exception e)
         {
             log.Error($"{e.GetType().Name}: {e.Message}");
-            return 1;
+            return failure;
         }
     }
 

@@ -89,7 +89,7 @@ internal static class ExecCommand
             {
                 result.Master?.Dispose();
             }
-        }));
+        }, failure: 255));
         return c;
     }
 

@@ -34,7 +34,7 @@ public sealed partial class ContainerRuntime
         }
         var status = StatusOf(r);
         if (status is ContainerStatus.Running or ContainerStatus.Paused && !force)
-            throw new InvalidContainerStateException(id, status, "delete (use --force)");
+            throw new InvalidContainerStateException(id, status, "delete", "stop it first, or use --force");
         var cgroup = r.CgroupPaths.Count > 0 ? Cgroups(r) : null;
         if (status != ContainerStatus.Stopped)
         {

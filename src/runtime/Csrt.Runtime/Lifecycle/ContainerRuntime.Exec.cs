@@ -108,14 +108,23 @@ public sealed partial class ContainerRuntime
             var child = spawned.FirstPid;
             if (r.CgroupPaths.Count > 0)
                 Cgroups(r).Join(child);
-            for (var i = 0; i < (process.Rlimits?.Count ?? 0); i++)
+            // A process without rlimits (or oomScoreAdj) gets the container's, as runc's exec does.
+            var rlimits = process.Rlimits is { Count: > 0 } ? process.Rlimits : spec?.Process?.Rlimits ?? new List<PosixRlimit>();
+            for (var i = 0; i < rlimits.Count; i++)
             {
-                var rl = process.Rlimits![i];
+                var rl = rlimits[i];
                 if (!KnownRlimits.TryGetResource(rl.Type, out var resource))
                     throw new SpecValidationException("process", $"$.rlimits[{i}].type", "an RLIMIT_* name", $"unknown rlimit \"{rl.Type}\"");
-                ProcessControl.SetResourceLimit(child, (ResourceLimit)resource, rl.Soft, rl.Hard);
+                try
+                {
+                    ProcessControl.SetResourceLimit(child, (ResourceLimit)resource, rl.Soft, rl.Hard);
+                }
+                catch (SyscallException e)
+                {
+                    throw new ContainerStartException($"exec in container {id}: process.rlimits {rl.Type} (soft {rl.Soft}, hard {rl.Hard}): {e.Message}", e);
+                }
             }
-            if (process.OomScoreAdj is { } adj)
+            if ((process.OomScoreAdj ?? spec?.Process?.OomScoreAdj) is { } adj)
                 ProcessControl.SetOomScoreAdj(child, adj);
             int pid;
             try

@@ -8,19 +8,22 @@ namespace Csrt.Runtime.Lifecycle;
 public sealed partial class ContainerRuntime
 {
     /// <summary>Sends a signal to the init, or with <paramref name="all"/> to every process in the
-    /// container's cgroup. A stopped container is an error (nothing to signal).</summary>
+    /// container's cgroup. Signalling the init of a stopped container is an error (nothing to
+    /// signal); `--all` on a stopped container signals what is left in its cgroup, as runc does
+    /// (the runc shim calls it after the init of a container without a pid namespace exited).</summary>
     public void Kill(string id, int signal, bool all = false)
     {
         using var containerLock = Store.Lock(id);
         var r = Store.Load(id);
         var status = StatusOf(r);
-        if (status == ContainerStatus.Stopped)
-            throw new InvalidContainerStateException(id, status, "kill");
         if (all)
         {
-            Cgroups(r).KillAll(signal);
+            if (r.CgroupPaths.Count > 0)
+                Cgroups(r).KillAll(signal);
             return;
         }
+        if (status == ContainerStatus.Stopped)
+            throw new InvalidContainerStateException(id, status, "kill");
         SignalInit(r, signal);
     }
 

@@ -159,8 +159,8 @@ public sealed class ContainerExistsException : Exception
 /// <summary>The operation is not allowed in the container's current state.</summary>
 public sealed class InvalidContainerStateException : Exception
 {
-    public InvalidContainerStateException(string id, ContainerStatus current, string operation)
-        : base($"cannot {operation} container \"{id}\": it is {current.ToString().ToLowerInvariant()}")
+    public InvalidContainerStateException(string id, ContainerStatus current, string operation, string? hint = null)
+        : base($"cannot {operation} container \"{id}\": it is {current.ToString().ToLowerInvariant()}" + (hint is null ? "" : $" ({hint})"))
     {
         Id = id;
         Current = current;
