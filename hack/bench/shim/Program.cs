@@ -36,6 +36,7 @@ public static class Program
         public string? BinDir;
         public string Out = ".";
         public string Only = "run,exec,cri,mem";
+        public bool Hold;
     }
 
     public static int Main(string[] args)
@@ -55,6 +56,7 @@ public static class Program
                 case "--bin": o.BinDir = Path.GetFullPath(Next()); break;
                 case "--out": o.Out = Path.GetFullPath(Next()); break;
                 case "--only": o.Only = Next(); break;
+                case "--hold": o.Hold = true; break;
                 default:
                     Console.Error.WriteLine($"shim-bench: unknown argument {args[i]}");
                     return 2;
@@ -95,6 +97,12 @@ public static class Program
                     CriPhase();
                 if (phases.Contains("mem"))
                     MemoryPhase();
+                if (o.Hold)
+                {
+                    // For profiling by hand: the containerd stays up until stdin reaches EOF.
+                    Console.Out.WriteLine($"containerd: {_ctd.Address} (slot {_ctd.Slot}, log {_ctd.LogPath}); close stdin to stop");
+                    Console.In.ReadToEnd();
+                }
             }
             finally
             {
