@@ -162,8 +162,10 @@ public sealed class ProcessIo : IDisposable
         _master = master;
         if (_consoleStdin is { } stdin)
             StartCopier($"stdin→pty", stdin, master, closeTarget: false);
+        // Closing the stdout FIFO once the pty is done is what tells the client the output
+        // ended: CRI waits for that EOF before it reports an exec's exit (as runc's shim does).
         if (_consoleStdout is { } stdout)
-            StartCopier($"pty→stdout", master, stdout, closeTarget: false);
+            StartCopier($"pty→stdout", master, stdout, closeTarget: true);
     }
 
     private void StartCopier(string name, FileDescriptor from, FileDescriptor to, bool closeTarget)

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using Cri.V1;
+using Csrt.IntegrationTests.Fixtures;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace Csrt.IntegrationTests.Shim;
+
+/// <summary>
+/// A CRI pod for one test: RunPodSandbox on a runtime handler (default "csrt") of a
+/// <see cref="PrivateContainerd"/>, containers created from the busybox test image, and a
+/// DisposeAsync that stops and removes the pod (and so its containers) whatever the test left.
+/// </summary>
+internal sealed class CriPod : IAsyncDisposable
+{
+    private readonly GrpcChannel _channel;
+
+    private CriPod(PrivateContainerd containerd, GrpcChannel channel, PodSandboxConfig config)
+    {
+        Containerd = containerd;
+        _channel = channel;
+        Config = config;
+        Cri = new RuntimeService.RuntimeServiceClient(channel);
+    }
+
+    public PrivateContainerd Containerd { get; }
+
+    public RuntimeService.RuntimeServiceClient Cri { get; }
+
+    public PodSandboxConfig Config { get; }
+
+    public string Id { get; private set; } = "";
+
+    public string LogDirectory => Config.LogDirectory;
+
+    /// <summary>Every CRI call of these tests gets this deadline: generous, the machine has 2 loaded cores.</summary>
+    public static DateTime Deadline => DateTime.UtcNow.AddSeconds(90);
+
+    public static async Task<CriPod> StartAsync(PrivateContainerd containerd, string name, string handler = "csrt", LinuxPodSandboxConfig? linux = null)
+    {
+        var config = new PodSandboxConfig
+        {
+            Metadata = new PodSandboxMetadata { Name = name, Namespace = "default", Uid = TestBundle.NewId("uid"), Attempt = 1 },
+            Hostname = name,
+            LogDirectory = Path.Combine(containerd.Dir, "pod-logs", TestBundle.NewId(name)),
+            Linux = linux ?? new LinuxPodSandboxConfig(),
+        };
+        var channel = containerd.OpenGrpcChannel();
+        var pod = new CriPod(containerd, channel, config);
+        try
+        {
+            pod.Id = (await pod.Cri.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = handler }, deadline: Deadline)).PodSandboxId;
+            return pod;
+        }
+        catch
+        {
+            await pod.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A busybox container config named <paramref name="name"/> running <paramref name="command"/>, logging to &lt;name&gt;.log.</summary>
+    public static ContainerConfig Busybox(string name, params string[] command) => new()
+    {
+        Metadata = new ContainerMetadata { Name = name },
+        Image = new ImageSpec { Image = TestImages.BusyboxImage },
+        Command = { command },
+        LogPath = name + ".log",
+        Linux = new LinuxContainerConfig(),
+    };
+
+    public async Task<string> CreateContainerAsync(ContainerConfig config) =>
+        (await Cri.CreateContainerAsync(new CreateContainerRequest { PodSandboxId = Id, SandboxConfig = Config, Config = config }, deadline: Deadline)).ContainerId;
+
+    public async Task<string> StartContainerAsync(ContainerConfig config)
+    {
+        var id = await CreateContainerAsync(config);
+        await Cri.StartContainerAsync(new StartContainerRequest { ContainerId = id }, deadline: Deadline);
+        return id;
+    }
+
+    public async Task<ContainerStatus> StatusAsync(string id) =>
+        (await Cri.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = id }, deadline: Deadline)).Status;
+
+    /// <summary>Polls ContainerStatus until the container is in <paramref name="state"/>; throws with the last status on timeout.</summary>
+    public async Task<ContainerStatus> WaitForStateAsync(string id, ContainerState state, TimeSpan? timeout = null)
+    {
+        var limit = timeout ?? TimeSpan.FromSeconds(60);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var status = await StatusAsync(id);
+            if (status.State == state)
+                return status;
+            if (clock.Elapsed > limit)
+                throw new TimeoutException($"container {id} is still {status.State} after {limit.TotalSeconds:0} s (expected {state}); status: {status}");
+            await Task.Delay(100);
+        }
+    }
+
+    public async Task<ExecSyncResponse> ExecSyncAsync(string id, long timeoutSeconds, params string[] cmd) =>
+        await Cri.ExecSyncAsync(new ExecSyncRequest { ContainerId = id, Cmd = { cmd }, Timeout = timeoutSeconds }, deadline: Deadline);
+
+    public string LogPath(string name) => Path.Combine(LogDirectory, name + ".log");
+
+    /// <summary>The CRI log file of container <paramref name="name"/> ("" while it does not exist).</summary>
+    public string ReadLog(string name)
+    {
+        var path = LogPath(name);
+        if (!File.Exists(path))
+            return "";
+        using var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var r = new StreamReader(s);
+        return r.ReadToEnd();
+    }
+
+    /// <summary>Waits until the log of <paramref name="name"/> contains <paramref name="text"/>; returns the whole log.</summary>
+    public async Task<string> WaitForLogAsync(string name, string text, TimeSpan? timeout = null)
+    {
+        var limit = timeout ?? TimeSpan.FromSeconds(30);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var log = ReadLog(name);
+            if (log.Contains(text, StringComparison.Ordinal))
+                return log;
+            if (clock.Elapsed > limit)
+                throw new TimeoutException($"the CRI log of {name} ({LogPath(name)}) has no \"{text}\" after {limit.TotalSeconds:0} s; it holds:\n{log}");
+            await Task.Delay(100);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (Id.Length > 0)
+            {
+                try
+                {
+                    await Cri.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = Id }, deadline: Deadline);
+                }
+                catch (RpcException)
+                {
+                    // Still try to remove it (containerd may have been restarted by the test).
+                }
+                await Cri.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = Id }, deadline: Deadline);
+            }
+        }
+        finally
+        {
+            _channel.Dispose();
+        }
+    }
+}
