@@ -314,13 +314,13 @@ public static unsafe class Files
     public static void MakeNode(string path, uint mode, ulong device)
     {
         fixed (byte* p = Sys.Z(path))
-            Sys.Check(mknod(p, (mode_t)mode, (dev_t)device), "mknod", path);
+            Sys.Check(Interop.Libc.mknodat(AT_FDCWD, p, mode, device), "mknod", path);
     }
 
     public static void MakeNodeAt(FileDescriptor dir, string name, uint mode, ulong device)
     {
         fixed (byte* p = Sys.Z(name))
-            Sys.Check(mknodat(dir.Number, p, (mode_t)mode, (dev_t)device), "mknodat", name);
+            Sys.Check(Interop.Libc.mknodat(dir.Number, p, mode, device), "mknodat", name);
     }
 
     public static void MakeFifo(string path, uint mode)

@@ -33,6 +33,11 @@ internal static unsafe partial class Libc
     [LibraryImport(LibName, SetLastError = true)]
     internal static partial nint sendfile(int outFd, int inFd, long* offset, nuint count);
 
+    /// <summary>Tmds.LibC's mknod/mknodat call the pre-2.33 glibc ABI (__xmknod/__xmknodat), which
+    /// a static glibc does not have; mknodat itself exists in every glibc since 2.4.</summary>
+    [LibraryImport(LibName, SetLastError = true)]
+    internal static partial int mknodat(int dirfd, byte* path, uint mode, ulong dev);
+
     [LibraryImport(LibName, SetLastError = true)]
     internal static partial int rename(byte* oldpath, byte* newpath);
 
