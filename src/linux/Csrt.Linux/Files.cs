@@ -372,35 +372,28 @@ public static unsafe class Files
             Sys.Check(fchownat(dir.Number, p, uid, gid, AT_SYMLINK_NOFOLLOW), "fchownat", name);
     }
 
-    public static StatInfo? TryStat(string path)
-    {
-        try
-        {
-            return Stat(path);
-        }
-        catch (SyscallException e) when (e.Errno is Errno.ENOENT or Errno.ENOTDIR)
-        {
-            return null;
-        }
-    }
+    /// <summary>Stat, or null when the path does not exist (ENOENT, ENOTDIR). Existence tests
+    /// are frequent (cgroups, rootfs), so "missing" is a return value here, not an exception.</summary>
+    public static StatInfo? TryStat(string path) => TryStatAt(AT_FDCWD, path, 0, path);
 
-    public static StatInfo? TryLstat(string path)
-    {
-        try
-        {
-            return Lstat(path);
-        }
-        catch (SyscallException e) when (e.Errno is Errno.ENOENT or Errno.ENOTDIR)
-        {
-            return null;
-        }
-    }
+    public static StatInfo? TryLstat(string path) => TryStatAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, path);
 
-    private static StatInfo StatAt(int dirfd, string path, int flags, string what)
+    private static StatInfo StatAt(int dirfd, string path, int flags, string what) =>
+        TryStatAt(dirfd, path, flags, what, missingIsError: true)!.Value;
+
+    private static StatInfo? TryStatAt(int dirfd, string path, int flags, string what, bool missingIsError = false)
     {
         stat st;
+        int r;
         fixed (byte* p = Sys.Z(path))
-            Sys.Check(fstatat(dirfd, p, &st, flags), "stat", what);
+            r = fstatat(dirfd, p, &st, flags);
+        if (r < 0)
+        {
+            var errno = Sys.LastErrno;
+            if (!missingIsError && errno is Errno.ENOENT or Errno.ENOTDIR)
+                return null;
+            throw new SyscallException("stat", errno, what);
+        }
         return new StatInfo((uint)st.st_mode, (ulong)st.st_dev, (ulong)st.st_rdev, (ulong)st.st_ino, (uint)st.st_uid, (uint)st.st_gid, (long)st.st_size);
     }
 

@@ -25,12 +25,12 @@ internal static class LifecycleCommands
                 c.Options.Add(o);
         }
 
-        public CreateOptions ToOptions(CliContext ctx, string id, FileDescriptor? consoleSocket = null) => new()
+        public CreateOptions ToOptions(CliContext ctx, string id, RuntimeSpec? spec = null) => new()
         {
             Id = id,
+            Spec = spec,
             Bundle = ctx.Get(Bundle),
-            ConsoleSocketPath = consoleSocket is null ? ctx.Parse.GetValue(ConsoleSocket) : null,
-            ConsoleSocket = consoleSocket,
+            ConsoleSocketPath = ctx.Parse.GetValue(ConsoleSocket),
             PidFile = ctx.Parse.GetValue(PidFile),
             NoPivot = ctx.Get(NoPivot),
             NoNewKeyring = ctx.Get(NoNewKeyring),
@@ -98,7 +98,7 @@ internal static class LifecycleCommands
             {
                 if (terminal && ctx.Parse.GetValue(flags.ConsoleSocket) is null)
                     throw new ArgumentException("cannot allocate a tty when detaching (-d) without --console-socket");
-                ctx.Runtime.Create(flags.ToOptions(ctx, containerId));
+                ctx.Runtime.Create(flags.ToOptions(ctx, containerId, spec)); // parsed once
                 ctx.Runtime.Start(containerId);
                 return 0;
             }

@@ -56,7 +56,7 @@ public sealed partial class ContainerRuntime
                 Warn($"killing what is left in {id}'s cgroup: {e.Message}");
             }
         }
-        var spec = LoadSavedSpec(id);
+        var poststop = LoadSavedSpecIfItHasHooks(id)?.Hooks?.Poststop;
         try
         {
             cgroup?.Destroy();
@@ -68,7 +68,8 @@ public sealed partial class ContainerRuntime
             Warn($"removing the cgroup of {id}: {e.Message}");
         }
         Store.Remove(id);
-        RunHooksWarningOnFailure(spec?.Hooks?.Poststop, "poststop", HookStateJson(r, ContainerStatus.Stopped));
+        if (poststop is { Count: > 0 })
+            RunHooksWarningOnFailure(poststop, "poststop", HookStateJson(r, ContainerStatus.Stopped));
     }
 
     /// <summary>Waits (bounded) until the init is gone, so the cgroup can be removed.</summary>

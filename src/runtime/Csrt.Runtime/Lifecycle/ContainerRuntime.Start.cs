@@ -38,8 +38,8 @@ public sealed partial class ContainerRuntime
             }
         }
         Files.TryUnlink(fifoPath);
-        var spec = LoadSavedSpec(id);
-        RunHooksWarningOnFailure(spec?.Hooks?.Poststart, "poststart", HookStateJson(r, ContainerStatus.Running));
+        if (LoadSavedSpecIfItHasHooks(id)?.Hooks?.Poststart is { Count: > 0 } poststart)
+            RunHooksWarningOnFailure(poststart, "poststart", HookStateJson(r, ContainerStatus.Running));
         return r;
     }
 
@@ -48,5 +48,17 @@ public sealed partial class ContainerRuntime
     {
         var path = Store.ConfigOf(id);
         return Files.Exists(path) ? SpecLoader.Load(path) : null;
+    }
+
+    /// <summary>The saved config.json when it may have hooks, else null: `start` and `delete` need
+    /// the spec only for their hooks, and most containers have none, so they skip parsing it.</summary>
+    private RuntimeSpec? LoadSavedSpecIfItHasHooks(string id)
+    {
+        var path = Store.ConfigOf(id);
+        using var fd = Files.TryOpen(path, OpenFlags.O_RDONLY);
+        if (fd is null)
+            return null;
+        var json = Files.ReadToEnd(fd);
+        return SpecLoader.MayHaveHooks(json) ? SpecLoader.Parse(json, path) : null;
     }
 }

@@ -23,6 +23,27 @@ public static class SpecLoader
         return spec;
     }
 
+    /// <summary>
+    /// False when <paramref name="json"/> certainly has no "hooks" member: the name appears
+    /// nowhere in it, in any letter case (names match case-insensitively), and no \u escape could
+    /// spell it. True means "parse it to know".
+    /// </summary>
+    public static bool MayHaveHooks(ReadOnlySpan<byte> json)
+    {
+        if (json.IndexOf("\\u"u8) >= 0)
+            return true;
+        ReadOnlySpan<byte> name = "hooks"u8;
+        for (var i = 0; i + name.Length <= json.Length; i++)
+        {
+            var j = 0;
+            while (j < name.Length && (json[i + j] | 0x20) == name[j])
+                j++;
+            if (j == name.Length)
+                return true;
+        }
+        return false;
+    }
+
     /// <summary>Reads and validates a process JSON file (`exec --process`).</summary>
     public static Process LoadProcess(string path, SpecValidationOptions? options = null) =>
         ParseProcess(ReadFile(path, "the process JSON"), path, options);
