@@ -72,7 +72,8 @@ public sealed class SpawnOptions
     /// <summary>Finish with csrt_exec_final instead of a plain execve (exec into a container).</summary>
     public ExecPlan? Plan { get; set; }
 
-    /// <summary>The child waits for <see cref="SpawnedProcess.Release"/> after its unshares (the parent writes id maps and time offsets then).</summary>
+    /// <summary>The child waits for <see cref="SpawnedProcess.Release"/> after its unshares (the parent writes id maps and time offsets
+    /// then, after <see cref="SpawnedProcess.WaitForSyncPoint"/>).</summary>
     public bool WaitForParent { get; set; }
 
     /// <summary>After joining and unsharing, become root (uid/gid 0) of the user namespace.</summary>
@@ -151,6 +152,31 @@ public sealed class SpawnedProcess : IDisposable
 
     /// <summary>The process that execs (known after <see cref="Complete"/> when there is a second clone).</summary>
     public int Pid { get; private set; }
+
+    /// <summary>
+    /// With <see cref="SpawnOptions.WaitForParent"/>: waits until the child has joined and created its
+    /// namespaces and stopped at its sync point, so its uid/gid maps and time offsets can be written.
+    /// A child that failed before is reported as <see cref="Complete(TimeSpan)"/> reports it.
+    /// </summary>
+    public void WaitForSyncPoint(TimeSpan timeout)
+    {
+        if (_sync is null)
+            return;
+        if (!Polling.WaitReadable(_sync, timeout))
+        {
+            Signals.Send(FirstPid, Signals.SIGKILL);
+            ReapQuietly(FirstPid);
+            throw new TimeoutException($"the child {FirstPid} ({_what}) did not reach its sync point within {timeout.TotalSeconds:0.#} s");
+        }
+        Span<byte> b = stackalloc byte[1];
+        if (Files.Read(_sync, b) == 1)
+            return;
+        // EOF: it died on the way; its error report says where.
+        _sync.Dispose();
+        _sync = null;
+        Complete(timeout);
+        throw new SpawnException("sync with parent", Errno.EPIPE, _what);
+    }
 
     /// <summary>Lets the child go on past its sync point.</summary>
     public void Release()
@@ -245,7 +271,7 @@ public static unsafe class Spawn
         var (errRead, errWrite) = Files.Pipe();
         FileDescriptor? syncRead = null, syncWrite = null, pidRead = null, pidWrite = null;
         if (o.WaitForParent)
-            (syncRead, syncWrite) = Files.Pipe();
+            (syncRead, syncWrite) = UnixSockets.Pair(UnixSockets.Kind.Stream);
         if (o.SecondClone)
             (pidRead, pidWrite) = Files.Pipe();
         var refs = new List<SafeHandle>();

@@ -316,8 +316,16 @@ static __attribute__((noreturn)) void child(const struct csrt_spawn_request *req
         fail(err_fd, CSRT_STAGE_UNSHARE, errno);
 
     if (req->sync_fd >= 0) {
-        char c;
-        ssize_t n = read_full(req->sync_fd, &c, 1);
+        /* Tell the parent the new namespaces exist (it can only write uid/gid maps and time
+         * offsets after the unshare), then wait until it has. */
+        char c = 'u';
+        ssize_t n;
+        do {
+            n = write(req->sync_fd, &c, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1)
+            fail(err_fd, CSRT_STAGE_SYNC, errno);
+        n = read_full(req->sync_fd, &c, 1);
         if (n != 1)
             fail(err_fd, CSRT_STAGE_SYNC, n == 0 ? EPIPE : errno);
         close(req->sync_fd);

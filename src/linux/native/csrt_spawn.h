@@ -95,7 +95,7 @@ struct csrt_spawn_request {
     const struct csrt_exec_plan *plan;  /* non-NULL: run csrt_exec_final instead of a plain execve */
     int32_t join_count;
     int32_t fd_count;
-    int32_t sync_fd;             /* -1, or read one byte after unshare (parent wrote id maps) */
+    int32_t sync_fd;             /* -1, or a socket: after unshare write one byte, then read one (parent wrote id maps) */
     int32_t sync_peer_fd;        /* the parent's end of the sync pipe: closed first, so a dead parent means EOF */
     int32_t second_clone;        /* 1: clone(CLONE_PARENT) again so the process lands in the pid ns */
     int32_t pid_fd;              /* with second_clone: the intermediate writes the final pid here */

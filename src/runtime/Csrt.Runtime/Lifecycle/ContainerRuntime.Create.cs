@@ -152,7 +152,10 @@ public sealed partial class ContainerRuntime
                 spawned = Spawn.Start(spawn);
                 childEnd.Dispose();
                 if (namespaces.WaitForParent)
+                {
+                    spawned.WaitForSyncPoint(SpawnDeadline);
                     WriteIdMapsAndTimeOffsets(spawned.FirstPid, linux, namespaces);
+                }
                 pid = spawned.Complete(SpawnDeadline);
             }
             finally
