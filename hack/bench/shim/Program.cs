@@ -67,12 +67,84 @@ public static class Program
         return bench.Run();
     }
 
+    /// <summary>
+    /// CPU time of containerd and everything it starts (shims, their start/delete runs, runc), from
+    /// a cpuacct cgroup (v1) or cgroup (v2) the private containerd is moved into. Container
+    /// processes leave it when the runtime moves them into their own cgroups. Less sensitive to
+    /// the other load on a shared machine than wall time.
+    /// </summary>
+    private sealed class CpuAccount : IDisposable
+    {
+        private readonly string _dir;
+        private readonly string _usageFile;
+        private readonly bool _v1;
+
+        private CpuAccount(string dir, bool v1)
+        {
+            _dir = dir;
+            _v1 = v1;
+            _usageFile = Path.Combine(dir, v1 ? "cpuacct.usage" : "cpu.stat");
+        }
+
+        public static CpuAccount? Create(int pid, int slot)
+        {
+            var v1 = Directory.Exists("/sys/fs/cgroup/cpuacct") && File.Exists("/sys/fs/cgroup/cpuacct/cpuacct.usage");
+            var dir = v1 ? $"/sys/fs/cgroup/cpuacct/csrt-shim-bench-{slot}" : $"/sys/fs/cgroup/csrt-shim-bench-{slot}";
+            try
+            {
+                Directory.CreateDirectory(dir);
+                File.WriteAllText(Path.Combine(dir, "cgroup.procs"), pid.ToString(Inv));
+                return new CpuAccount(dir, v1);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Log($"no CPU accounting ({dir}: {e.Message})");
+                return null;
+            }
+        }
+
+        /// <summary>Total CPU time so far, in milliseconds.</summary>
+        public double Milliseconds()
+        {
+            var text = File.ReadAllText(_usageFile);
+            if (_v1)
+                return long.Parse(text.Trim(), Inv) / 1e6;
+            foreach (var line in text.Split('\n'))
+            {
+                if (line.StartsWith("usage_usec ", StringComparison.Ordinal))
+                    return long.Parse(line["usage_usec ".Length..], Inv) / 1e3;
+            }
+            return double.NaN;
+        }
+
+        public void Dispose()
+        {
+            // containerd and its shims are gone by now (PrivateContainerd.Dispose); retry briefly.
+            for (var i = 0; i < 50; i++)
+            {
+                try
+                {
+                    Directory.Delete(_dir);
+                    return;
+                }
+                catch (IOException)
+                {
+                    Thread.Sleep(100);
+                }
+            }
+        }
+    }
+
+    private static void Log(string message) =>
+        Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
+
     private sealed class Bench(Options o)
     {
         private readonly Dictionary<string, List<double>> _samples = new(StringComparer.Ordinal);
         private readonly List<string> _memRows = new();
         private readonly StringBuilder _summary = new();
         private PrivateContainerd _ctd = null!;
+        private CpuAccount? _cpu;
         private int _seq;
 
         private string NewId(string prefix) => $"{prefix}-{Environment.ProcessId}-{_seq++}";
@@ -88,6 +160,7 @@ public static class Program
             try
             {
                 Log($"private containerd in slot {_ctd.Slot} ({_ctd.Address})");
+                _cpu = CpuAccount.Create(_ctd.Pid, _ctd.Slot);
                 var phases = o.Only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 if (phases.Contains("run"))
                     RunPhase();
@@ -107,14 +180,14 @@ public static class Program
             finally
             {
                 _ctd.Dispose();
+                _cpu?.Dispose();
             }
             var loadAfter = File.ReadAllText("/proc/loadavg").Trim();
             WriteResults(shim, loadBefore, loadAfter, clock.Elapsed);
             return 0;
         }
 
-        private static void Log(string message) =>
-            Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
+        private static void Log(string message) => Program.Log(message);
 
         private void Add(string key, double value)
         {
@@ -126,12 +199,45 @@ public static class Program
         /// <summary>Pass i runs the runtimes in order for even i, reversed for odd i (A B B A A B …).</summary>
         private static IEnumerable<Runtime> Order(int i) => i % 2 == 0 ? Runtimes : Runtimes.Reverse();
 
-        private double TimeCtr(params string[] args)
+        private double Cpu() => _cpu?.Milliseconds() ?? double.NaN;
+
+        /// <summary>CPU time of containerd's own threads (schedstat, ns), to split it from its children's.</summary>
+        private double ContainerdCpu()
         {
+            double ns = 0;
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{_ctd.Pid}/task"))
+            {
+                try
+                {
+                    ns += double.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], Inv);
+                }
+                catch (IOException)
+                {
+                    // The thread ended meanwhile.
+                }
+            }
+            return ns / 1e6;
+        }
+
+        /// <summary>Runs ctr; wall time and the CPU time containerd and its shims spent meanwhile,
+        /// recorded as "&lt;key&gt;-cpu" and "&lt;key&gt;-shimcpu" (without containerd's own threads).</summary>
+        private double TimeCtr(string key, bool record, params string[] args)
+        {
+            var cpu = Cpu();
+            var own = ContainerdCpu();
             var sw = Stopwatch.StartNew();
             var r = _ctd.Ctr(args);
             var ms = sw.Elapsed.TotalMilliseconds;
+            cpu = Cpu() - cpu;
+            own = ContainerdCpu() - own;
             r.EnsureSuccess();
+            if (record)
+            {
+                var (name, runtime) = (key[..key.IndexOf('/')], key[(key.IndexOf('/') + 1)..]);
+                Add(key, ms);
+                Add($"{name}-cpu/{runtime}", cpu);
+                Add($"{name}-shimcpu/{runtime}", cpu - own);
+            }
             return ms;
         }
 
@@ -144,9 +250,7 @@ public static class Program
             {
                 foreach (var rt in Order(i))
                 {
-                    var ms = TimeCtr("run", "--rm", "--runtime", rt.Type, TestImages.BusyboxImage, NewId("run-" + rt.Name), "/bin/true");
-                    if (i >= o.Warmup)
-                        Add($"run/{rt.Name}", ms);
+                    TimeCtr($"run/{rt.Name}", i >= o.Warmup, "run", "--rm", "--runtime", rt.Type, TestImages.BusyboxImage, NewId("run-" + rt.Name), "/bin/true");
                 }
             }
         }
@@ -169,9 +273,7 @@ public static class Program
                 {
                     foreach (var rt in Order(i))
                     {
-                        var ms = TimeCtr("task", "exec", "--exec-id", "x" + i.ToString(Inv), hosts[rt.Name], "/bin/true");
-                        if (i >= o.Warmup)
-                            Add($"exec/{rt.Name}", ms);
+                        TimeCtr($"exec/{rt.Name}", i >= o.Warmup, "task", "exec", "--exec-id", "x" + i.ToString(Inv), hosts[rt.Name], "/bin/true");
                     }
                 }
             }
@@ -223,9 +325,14 @@ public static class Program
             {
                 foreach (var rt in Order(i))
                 {
+                    // No -shimcpu here: CRI's network setup ends containerd threads (LockOSThread),
+                    // and an ended thread's CPU time leaves the per-thread sum.
+                    var cpu = Cpu();
                     var steps = PodCycle(cri, rt);
+                    cpu = Cpu() - cpu;
                     if (i < o.Warmup)
                         continue;
+                    Add($"cri-cpu/{rt.Name}", cpu);
                     foreach (var (step, ms) in steps)
                         Add($"cri-{step}/{rt.Name}", ms);
                     Add($"cri/{rt.Name}", steps.Sum(s => s.Ms));
@@ -419,9 +526,10 @@ public static class Program
             sb.Append(Inv, $"- {Tool("/usr/bin/containerd", "--version")}; {Tool("runc", "--version").Split('\n')[0]}\n");
             sb.Append(Inv, $"- runs {o.Runs}, execs {o.ExecRuns}, CRI cycles {o.Cycles}, pods {o.Pods} × {o.MemRounds} rounds, warm-up {o.Warmup}; took {elapsed.TotalMinutes:0.0} min\n\n");
 
+            sb.Append("*-cpu rows: CPU time of containerd and the processes it starts (shims, their start/delete runs, runc, a container's first steps) during the operation; -shimcpu: the same without containerd's own threads.*\n\n");
             sb.Append("| latency (ms) | runtime | n | p50 | mean | min | p90 | max | csrt/runc p50 | csrt/runc mean |\n");
             sb.Append("|---|---|---|---|---|---|---|---|---|---|\n");
-            var latencyKeys = new[] { "run", "exec", "cri", "cri-runpod", "cri-create", "cri-start", "cri-stop", "cri-remove", "cri-stoppod", "cri-removepod" };
+            var latencyKeys = new[] { "run", "run-cpu", "run-shimcpu", "exec", "exec-cpu", "exec-shimcpu", "cri", "cri-cpu", "cri-runpod", "cri-create", "cri-start", "cri-stop", "cri-remove", "cri-stoppod", "cri-removepod" };
             foreach (var k in latencyKeys)
             {
                 var a = Stats($"{k}/csrt");
