@@ -178,12 +178,15 @@ public sealed partial class ContainerRuntime
                 Namespaces = (ulong)namespaces.All,
                 CreatedNamespaces = (ulong)namespaces.Created,
             };
-            plan.HookState = HookStateJson(record, ContainerStatus.Creating);
-            plan.StartHookState = HookStateJson(record, ContainerStatus.Created);
+            // The hooks' state JSON only when there are hooks (most containers have none).
+            var hookState = spec.Hooks is null ? "" : HookStateJson(record, ContainerStatus.Creating);
+            if (plan.CreateContainerHooks.Count > 0)
+                plan.HookState = hookState;
+            if (plan.StartContainerHooks.Count > 0)
+                plan.StartHookState = HookStateJson(record, ContainerStatus.Created);
             sync.Send(SyncMessageType.Config, JsonSerializer.SerializeToUtf8Bytes(plan, InitPlanJsonContext.Default.InitPlan));
 
             sync.Expect(SyncMessageType.HooksPlease);
-            var hookState = HookStateJson(record, ContainerStatus.Creating);
             foreach (var hook in InitPlanBuilder.Hooks(spec.Hooks?.Prestart))
                 HookRunner.Run(hook, "prestart", hookState, _options.ExitMonitor);
             foreach (var hook in InitPlanBuilder.Hooks(spec.Hooks?.CreateRuntime))
