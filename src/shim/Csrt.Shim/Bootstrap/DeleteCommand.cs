@@ -40,6 +40,7 @@ public static class DeleteCommand
             Warn($"deleting container {flags.Id}: {e.Message}");
         }
         RootfsMounts.UnmountAll(Path.Combine(bundle, "rootfs"));
+        RemoveDeadShimSocket(bundle);
         var response = new TaskV2.DeleteResponse
         {
             Pid = (uint)pid,
@@ -48,6 +49,31 @@ public static class DeleteCommand
         };
         Console.OpenStandardOutput().Write(response.ToByteArray());
         return 0;
+    }
+
+    /// <summary>
+    /// A shim killed with SIGKILL cannot remove its socket file from /run/containerd/s. When nobody
+    /// listens on it any more (ECONNREFUSED), it goes; a live shim serving the pod's other
+    /// containers (the usual case: delete runs after every task delete) answers and keeps it.
+    /// </summary>
+    private static void RemoveDeadShimSocket(string bundle)
+    {
+        var address = Files.TryReadText(Path.Combine(bundle, "address"))?.Trim();
+        if (address is null || !address.StartsWith("unix://" + ShimPaths.SocketDirectory + "/", StringComparison.Ordinal))
+            return;
+        var path = address["unix://".Length..];
+        try
+        {
+            UnixSockets.Connect(path).Dispose();
+        }
+        catch (SyscallException e) when (e.Errno == Errno.ECONNREFUSED)
+        {
+            Files.TryUnlink(path);
+        }
+        catch (SyscallException)
+        {
+            // Gone already (ENOENT), or busy: leave it.
+        }
     }
 
     private static void Warn(string message) => Console.Error.WriteLine(message);

@@ -1,0 +1,469 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Containerd;
+using Csrt.IntegrationTests.Fixtures;
+using Csrt.Ttrpc.Client;
+using Csrt.Ttrpc.Transport;
+using Google.Protobuf;
+using Grpc.Core;
+using Xunit;
+using Xunit.Abstractions;
+using TaskV2 = Containerd.Task.V2;
+using Types = Containerd.Types;
+
+namespace Csrt.IntegrationTests.Shim;
+
+/// <summary>
+/// The shim's task service called directly on its socket (the address containerd reads from the
+/// bundle's `address` file), the way containerd calls it: bad requests get the statuses of
+/// protocol doc §3.3/3.4 and §10, never a crash; the per-RPC rules (Wait before Start blocks, State
+/// echoes the stdio, exited_at of a running process is Go's zero time, Connect returns pids,
+/// Shutdown with containers left does nothing).
+/// </summary>
+[Collection(ContainerdCollection.Name)]
+public sealed class ShimTtrpcTests
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(60);
+    private readonly PrivateContainerd _containerd;
+    private readonly ITestOutputHelper _log;
+
+    public ShimTtrpcTests(ContainerdFixture fixture, ITestOutputHelper log)
+    {
+        _containerd = fixture.Containerd;
+        _log = log;
+    }
+
+    private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
+
+    /// <summary>A task started by ctr (so containerd owns it), and a client on its shim's socket.</summary>
+    private sealed class ShimUnderTest : IAsyncDisposable
+    {
+        private readonly PrivateContainerd _containerd;
+
+        private ShimUnderTest(PrivateContainerd containerd, string id, string address, TtrpcChannel channel)
+        {
+            _containerd = containerd;
+            Id = id;
+            Address = address;
+            Channel = channel;
+            Client = new TaskV2.Task.TaskClient(channel);
+        }
+
+        public string Id { get; }
+
+        public string Address { get; }
+
+        public TtrpcChannel Channel { get; }
+
+        public TaskV2.Task.TaskClient Client { get; }
+
+        public static async Task<ShimUnderTest> StartAsync(PrivateContainerd containerd)
+        {
+            var id = TestBundle.NewId("ttrpc");
+            try
+            {
+                containerd.CtrOk("run", "-d", "--runtime", PrivateContainerd.CsrtRuntime, TestImages.BusyboxImage, id, "sleep", "1000");
+                var address = File.ReadAllText(Path.Combine(containerd.BundleDir(id), "address")).Trim();
+                Assert.StartsWith("unix:///run/containerd/s/", address, StringComparison.Ordinal);
+                var channel = await TtrpcChannel.ConnectAsync(UnixSocketAddress.FromShimAddress(address));
+                return new ShimUnderTest(containerd, id, address, channel);
+            }
+            catch
+            {
+                Remove(containerd, id);
+                throw;
+            }
+        }
+
+        public async Task<TaskV2.StateResponse> StateAsync(string id, string execId = "") =>
+            await Client.StateAsync(new TaskV2.StateRequest { Id = id, ExecId = execId }, deadline: Deadline);
+
+        private static void Remove(PrivateContainerd containerd, string id)
+        {
+            containerd.Ctr("tasks", "kill", "-a", "-s", "KILL", id);
+            for (var i = 0; i < 50; i++)
+            {
+                var r = containerd.Ctr("tasks", "delete", "-f", id);
+                if (r.Succeeded || r.Stderr.Contains("not found", StringComparison.Ordinal))
+                    break;
+                Thread.Sleep(100);
+            }
+            containerd.Ctr("containers", "delete", id);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Channel.DisposeAsync();
+            Remove(_containerd, Id);
+        }
+    }
+
+    /// <summary>
+    /// A second task created on the same shim through the socket (not through containerd): its own
+    /// bundle with FIFOs for stdio, left in the created state.
+    /// </summary>
+    private sealed class DirectTask : IAsyncDisposable
+    {
+        private readonly ShimUnderTest _shim;
+        private readonly TestBundle _bundle;
+
+        private DirectTask(ShimUnderTest shim, TestBundle bundle)
+        {
+            _shim = shim;
+            _bundle = bundle;
+        }
+
+        public string Id => _bundle.Id;
+
+        public string Bundle => _bundle.Dir;
+
+        public string Stdin => Path.Combine(_bundle.Dir, "stdin");
+
+        public string Stdout => Path.Combine(_bundle.Dir, "stdout");
+
+        public string Stderr => Path.Combine(_bundle.Dir, "stderr");
+
+        public uint Pid { get; private set; }
+
+        public static async Task<DirectTask> CreateAsync(ShimUnderTest shim, params string[] args)
+        {
+            var bundle = TestBundle.Create(TestBundle.DefaultConfigJson(args), TestBundle.NewId("direct"));
+            var task = new DirectTask(shim, bundle);
+            try
+            {
+                foreach (var fifo in new[] { task.Stdin, task.Stdout, task.Stderr })
+                    Commands.RunOk("mkfifo", fifo);
+                var created = await shim.Client.CreateAsync(new TaskV2.CreateTaskRequest
+                {
+                    Id = task.Id,
+                    Bundle = bundle.Dir,
+                    Stdin = task.Stdin,
+                    Stdout = task.Stdout,
+                    Stderr = task.Stderr,
+                }, deadline: Deadline);
+                task.Pid = created.Pid;
+                return task;
+            }
+            catch
+            {
+                await task.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await _shim.Client.KillAsync(new TaskV2.KillRequest { Id = Id, Signal = 9, All = true }, deadline: Deadline);
+            }
+            catch (RpcException)
+            {
+            }
+            try
+            {
+                await _shim.Client.WaitAsync(new TaskV2.WaitRequest { Id = Id }, deadline: DateTime.UtcNow.AddSeconds(30));
+                await _shim.Client.DeleteAsync(new TaskV2.DeleteRequest { Id = Id }, deadline: Deadline);
+            }
+            catch (RpcException)
+            {
+            }
+            _bundle.Dispose();
+        }
+    }
+
+    private static async Task<RpcException> FailsWith(StatusCode code, Func<Task> call)
+    {
+        var e = await Assert.ThrowsAsync<RpcException>(call);
+        Assert.True(e.StatusCode == code, $"expected {code}, got {e.StatusCode}: {e.Status.Detail}");
+        return e;
+    }
+
+    private static Google.Protobuf.WellKnownTypes.Any ExecSpec(params string[] args)
+    {
+        var json = "{\"args\":[" + string.Join(',', args.Select(a => "\"" + a + "\"")) + "],\"cwd\":\"/\",\"env\":[\"PATH=/bin:/usr/bin\"],\"user\":{\"uid\":0,\"gid\":0}}";
+        return TypeUrls.PackJson(TypeUrls.OciProcess, Encoding.UTF8.GetBytes(json));
+    }
+
+    [Fact]
+    public async Task RequestsForUnknownContainersAndExecs_GetNotFound_ButConnectAnswersWithTaskPidZero()
+    {
+        await using var shim = await ShimUnderTest.StartAsync(_containerd);
+        var c = shim.Client;
+        const string nobody = "no-such-container";
+        await FailsWith(StatusCode.NotFound, async () => await c.StateAsync(new TaskV2.StateRequest { Id = nobody }, deadline: Deadline));
+        await FailsWith(StatusCode.NotFound, async () => await c.StartAsync(new TaskV2.StartRequest { Id = nobody }, deadline: Deadline));
+        await FailsWith(StatusCode.NotFound, async () => await c.DeleteAsync(new TaskV2.DeleteRequest { Id = nobody }, deadline: Deadline));
+        await FailsWith(StatusCode.NotFound, async () => await c.KillAsync(new TaskV2.KillRequest { Id = nobody, Signal = 9 }, deadline: Deadline));
+        await FailsWith(StatusCode.NotFound, async () => await c.PidsAsync(new TaskV2.PidsRequest { Id = nobody }, deadline: Deadline));
+        await FailsWith(StatusCode.NotFound, async () => await c.PauseAsync(new TaskV2.PauseRequest { Id = nobody }, deadline: Deadline));
+        await FailsWith(StatusCode.NotFound, async () => await c.StatsAsync(new TaskV2.StatsRequest { Id = nobody }, deadline: Deadline));
+        await FailsWith(StatusCode.NotFound, async () => await c.WaitAsync(new TaskV2.WaitRequest { Id = nobody }, deadline: Deadline));
+        await FailsWith(StatusCode.NotFound, async () => await c.CloseIOAsync(new TaskV2.CloseIORequest { Id = nobody }, deadline: Deadline));
+        await FailsWith(StatusCode.NotFound, async () => await c.ResizePtyAsync(new TaskV2.ResizePtyRequest { Id = nobody, Width = 80, Height = 24 }, deadline: Deadline));
+        await FailsWith(StatusCode.NotFound, async () => await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = nobody, ExecId = "x", Spec = ExecSpec("true") }, deadline: Deadline));
+
+        foreach (var call in new Func<Task>[]
+        {
+            async () => await c.StateAsync(new TaskV2.StateRequest { Id = shim.Id, ExecId = "no-such-exec" }, deadline: Deadline),
+            async () => await c.StartAsync(new TaskV2.StartRequest { Id = shim.Id, ExecId = "no-such-exec" }, deadline: Deadline),
+            async () => await c.KillAsync(new TaskV2.KillRequest { Id = shim.Id, ExecId = "no-such-exec", Signal = 9 }, deadline: Deadline),
+            async () => await c.DeleteAsync(new TaskV2.DeleteRequest { Id = shim.Id, ExecId = "no-such-exec" }, deadline: Deadline),
+        })
+        {
+            var e = await FailsWith(StatusCode.NotFound, call);
+            Assert.Contains("no-such-exec", e.Status.Detail, StringComparison.Ordinal);
+        }
+
+        var unknown = await c.ConnectAsync(new TaskV2.ConnectRequest { Id = nobody }, deadline: Deadline);
+        Assert.Equal(0u, unknown.TaskPid);
+        Assert.NotEqual(0u, unknown.ShimPid);
+        var known = await c.ConnectAsync(new TaskV2.ConnectRequest { Id = shim.Id }, deadline: Deadline);
+        Assert.Equal(unknown.ShimPid, known.ShimPid);
+        Assert.Equal((await shim.StateAsync(shim.Id)).Pid, known.TaskPid);
+        Assert.EndsWith("containerd-shim-csrt-v2", HostState.Exe((int)known.ShimPid), StringComparison.Ordinal);
+
+        var checkpoint = await FailsWith(StatusCode.Unimplemented, async () => await c.CheckpointAsync(new TaskV2.CheckpointTaskRequest { Id = shim.Id, Path = "/tmp/x" }, deadline: Deadline));
+        _log.WriteLine(checkpoint.Status.Detail);
+    }
+
+    [Fact]
+    public async Task ARunningTask_RefusesStartDeleteAndResume_WithFailedPrecondition_AndReportsGoZeroTimeAsExitedAt()
+    {
+        await using var shim = await ShimUnderTest.StartAsync(_containerd);
+        var c = shim.Client;
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.StartAsync(new TaskV2.StartRequest { Id = shim.Id }, deadline: Deadline));
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.DeleteAsync(new TaskV2.DeleteRequest { Id = shim.Id }, deadline: Deadline));
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.ResumeAsync(new TaskV2.ResumeRequest { Id = shim.Id }, deadline: Deadline));
+
+        var state = await shim.StateAsync(shim.Id);
+        Assert.Equal(Types.Status.Running, state.Status);
+        Assert.Equal(shim.Id, state.Id);
+        Assert.Equal(_containerd.BundleDir(shim.Id), state.Bundle);
+        Assert.Equal(Timestamps.GoZeroSeconds, state.ExitedAt.Seconds);
+        Assert.Equal(0, state.ExitedAt.Nanos);
+        Assert.Equal(0u, state.ExitStatus);
+
+        // Pause twice: the second one is refused; the task stays paused until Resume.
+        await c.PauseAsync(new TaskV2.PauseRequest { Id = shim.Id }, deadline: Deadline);
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.PauseAsync(new TaskV2.PauseRequest { Id = shim.Id }, deadline: Deadline));
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = shim.Id, ExecId = "while-paused", Spec = ExecSpec("true") }, deadline: Deadline));
+        Assert.Equal(Types.Status.Paused, (await shim.StateAsync(shim.Id)).Status);
+        await c.ResumeAsync(new TaskV2.ResumeRequest { Id = shim.Id }, deadline: Deadline);
+        Assert.Equal(Types.Status.Running, (await shim.StateAsync(shim.Id)).Status);
+    }
+
+    [Fact]
+    public async Task ACreatedTask_WaitBlocksUntilItRunsAndExits_PauseIsRefused_StateEchoesItsStdio_AndKillAfterExitIsNotFound()
+    {
+        await using var shim = await ShimUnderTest.StartAsync(_containerd);
+        var c = shim.Client;
+        await using var task = await DirectTask.CreateAsync(shim, "sh", "-c", "read line; exit 9");
+        Assert.NotEqual(0u, task.Pid);
+
+        var state = await shim.StateAsync(task.Id);
+        Assert.Equal(Types.Status.Created, state.Status);
+        Assert.Equal(task.Pid, state.Pid);
+        Assert.Equal((task.Stdin, task.Stdout, task.Stderr), (state.Stdin, state.Stdout, state.Stderr));
+        Assert.False(state.Terminal);
+        Assert.Equal(task.Bundle, state.Bundle);
+        Assert.Equal(Timestamps.GoZeroSeconds, state.ExitedAt.Seconds);
+
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.PauseAsync(new TaskV2.PauseRequest { Id = task.Id }, deadline: Deadline));
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.ResumeAsync(new TaskV2.ResumeRequest { Id = task.Id }, deadline: Deadline));
+
+        var wait = c.WaitAsync(new TaskV2.WaitRequest { Id = task.Id }).ResponseAsync;
+        await Task.Delay(1000);
+        Assert.False(wait.IsCompleted, "Wait returned before the task was even started");
+
+        var started = await c.StartAsync(new TaskV2.StartRequest { Id = task.Id }, deadline: Deadline);
+        Assert.Equal(task.Pid, started.Pid);
+        Assert.Equal(Types.Status.Running, (await shim.StateAsync(task.Id)).Status);
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.StartAsync(new TaskV2.StartRequest { Id = task.Id }, deadline: Deadline));
+        await Task.Delay(500);
+        Assert.False(wait.IsCompleted, "Wait returned while the task still runs (it waits for a line on stdin)");
+
+        // The shim holds the stdin FIFO open for writing: our line goes in, the process exits 9.
+        await File.WriteAllTextAsync(task.Stdin, "go\n");
+        var exited = await wait.WaitAsync(CallTimeout);
+        Assert.Equal(9u, exited.ExitStatus);
+        Assert.True(exited.ExitedAt.ToDateTime() > DateTime.UtcNow.AddMinutes(-5), $"exited_at {exited.ExitedAt} is not a real time");
+
+        var after = await shim.StateAsync(task.Id);
+        Assert.Equal(Types.Status.Stopped, after.Status);
+        Assert.Equal(9u, after.ExitStatus);
+        Assert.Equal(exited.ExitedAt, after.ExitedAt);
+        await FailsWith(StatusCode.NotFound, async () => await c.KillAsync(new TaskV2.KillRequest { Id = task.Id, Signal = 15 }, deadline: Deadline));
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = task.Id, ExecId = "late", Spec = ExecSpec("true") }, deadline: Deadline));
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.PauseAsync(new TaskV2.PauseRequest { Id = task.Id }, deadline: Deadline));
+
+        var deleted = await c.DeleteAsync(new TaskV2.DeleteRequest { Id = task.Id }, deadline: Deadline);
+        Assert.Equal(9u, deleted.ExitStatus);
+        Assert.Equal(task.Pid, deleted.Pid);
+        await FailsWith(StatusCode.NotFound, async () => await c.DeleteAsync(new TaskV2.DeleteRequest { Id = task.Id }, deadline: Deadline));
+        await FailsWith(StatusCode.NotFound, async () => await shim.StateAsync(task.Id));
+        Assert.False(Directory.Exists(Path.Combine("/run/containerd/csrt", PrivateContainerd.DefaultNamespace, task.Id)), "csrt state of the deleted task is still there");
+    }
+
+    [Fact]
+    public async Task Execs_DuplicateIdsAreRefused_UnstartedOnesCannotBeKilled_AndWaitReleasesWhenTheyExit()
+    {
+        await using var shim = await ShimUnderTest.StartAsync(_containerd);
+        var c = shim.Client;
+        await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = shim.Id, ExecId = "e1", Spec = ExecSpec("sh", "-c", "sleep 1; exit 3") }, deadline: Deadline);
+        var dup = await FailsWith(StatusCode.AlreadyExists, async () => await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = shim.Id, ExecId = "e1", Spec = ExecSpec("true") }, deadline: Deadline));
+        _log.WriteLine(dup.Status.Detail);
+        await FailsWith(StatusCode.InvalidArgument, async () => await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = shim.Id, ExecId = "bad/id", Spec = ExecSpec("true") }, deadline: Deadline));
+
+        var created = await shim.StateAsync(shim.Id, "e1");
+        Assert.Equal(Types.Status.Created, created.Status);
+        Assert.Equal("e1", created.ExecId);
+        Assert.Equal(Timestamps.GoZeroSeconds, created.ExitedAt.Seconds);
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.KillAsync(new TaskV2.KillRequest { Id = shim.Id, ExecId = "e1", Signal = 9 }, deadline: Deadline));
+
+        var wait = c.WaitAsync(new TaskV2.WaitRequest { Id = shim.Id, ExecId = "e1" }).ResponseAsync;
+        await Task.Delay(500);
+        Assert.False(wait.IsCompleted, "Wait on a created exec returned before it started");
+        var started = await c.StartAsync(new TaskV2.StartRequest { Id = shim.Id, ExecId = "e1" }, deadline: Deadline);
+        Assert.NotEqual(0u, started.Pid);
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.StartAsync(new TaskV2.StartRequest { Id = shim.Id, ExecId = "e1" }, deadline: Deadline));
+        await FailsWith(StatusCode.FailedPrecondition, async () => await c.DeleteAsync(new TaskV2.DeleteRequest { Id = shim.Id, ExecId = "e1" }, deadline: Deadline));
+        var pids = await c.PidsAsync(new TaskV2.PidsRequest { Id = shim.Id }, deadline: Deadline);
+        var info = Assert.Single(pids.Processes, p => p.Pid == started.Pid);
+        Assert.Equal("containerd.runc.v1.ProcessDetails", info.Info.TypeUrl);
+
+        var exited = await wait.WaitAsync(CallTimeout);
+        Assert.Equal(3u, exited.ExitStatus);
+        await FailsWith(StatusCode.NotFound, async () => await c.KillAsync(new TaskV2.KillRequest { Id = shim.Id, ExecId = "e1", Signal = 9 }, deadline: Deadline));
+        // A resize or CloseIO of a process without a pty or stdin is a no-op, not an error.
+        await c.ResizePtyAsync(new TaskV2.ResizePtyRequest { Id = shim.Id, ExecId = "e1", Width = 80, Height = 24 }, deadline: Deadline);
+        await c.CloseIOAsync(new TaskV2.CloseIORequest { Id = shim.Id, ExecId = "e1", Stdin = true }, deadline: Deadline);
+        var deleted = await c.DeleteAsync(new TaskV2.DeleteRequest { Id = shim.Id, ExecId = "e1" }, deadline: Deadline);
+        Assert.Equal(3u, deleted.ExitStatus);
+        Assert.Equal(started.Pid, deleted.Pid);
+        await FailsWith(StatusCode.NotFound, async () => await shim.StateAsync(shim.Id, "e1"));
+
+        // The id is free again once deleted; an exec that never starts can be deleted as is.
+        await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = shim.Id, ExecId = "e1", Spec = ExecSpec("true") }, deadline: Deadline);
+        await c.DeleteAsync(new TaskV2.DeleteRequest { Id = shim.Id, ExecId = "e1" }, deadline: Deadline);
+        Assert.Equal(Types.Status.Running, (await shim.StateAsync(shim.Id)).Status);
+    }
+
+    [Fact]
+    public async Task ShutdownWhileTheShimStillHoldsContainers_DoesNothing()
+    {
+        await using var shim = await ShimUnderTest.StartAsync(_containerd);
+        var pid = (int)(await shim.Client.ConnectAsync(new TaskV2.ConnectRequest { Id = shim.Id }, deadline: Deadline)).ShimPid;
+        await shim.Client.ShutdownAsync(new TaskV2.ShutdownRequest { Id = shim.Id }, deadline: Deadline);
+        await shim.Client.ShutdownAsync(new TaskV2.ShutdownRequest { Id = shim.Id, Now = true }, deadline: Deadline);
+        await Task.Delay(1000);
+        Assert.True(HostState.IsAlive(pid), "the shim exited on Shutdown while it still held a container");
+        Assert.Equal(Types.Status.Running, (await shim.StateAsync(shim.Id)).Status);
+        Assert.Equal(0, _containerd.Ctr("tasks", "exec", "--exec-id", "after-shutdown", shim.Id, "true").ExitCode);
+    }
+
+    [Fact]
+    public async Task GarbageOnTheSocket_GetsStatusesOrAClosedConnection_AndTheShimKeepsServing()
+    {
+        await using var shim = await ShimUnderTest.StartAsync(_containerd);
+        var pid = (int)(await shim.Client.ConnectAsync(new TaskV2.ConnectRequest { Id = shim.Id }, deadline: Deadline)).ShimPid;
+        var endpoint = UnixSocketAddress.FromShimAddress(shim.Address);
+
+        // Random bytes, then hang up.
+        using (var raw = await UnixSocketAddress.ConnectAsync(endpoint))
+        {
+            await raw.SendAsync(RandomNumberGenerator.GetBytes(64 * 1024));
+            raw.Shutdown(SocketShutdown.Both);
+        }
+        // A header announcing a 4 GiB frame, a few bytes of it, then hang up.
+        using (var raw = await UnixSocketAddress.ConnectAsync(endpoint))
+        {
+            await raw.SendAsync(Frame(1, 1, new byte[16], lengthOverride: uint.MaxValue));
+        }
+        // Well-framed requests carrying nonsense: each gets an error status on its stream.
+        using (var raw = await UnixSocketAddress.ConnectAsync(endpoint))
+        {
+            await raw.SendAsync(Frame(1, 1, RandomNumberGenerator.GetBytes(100)));
+            await raw.SendAsync(Frame(3, 1, Request("containerd.task.v2.Task", "State", RandomNumberGenerator.GetBytes(50))));
+            await raw.SendAsync(Frame(5, 1, Request("containerd.task.v2.Task", "NoSuchMethod", [])));
+            await raw.SendAsync(Frame(7, 1, Request("no.such.Service", "State", [])));
+            var codes = new Dictionary<uint, int>();
+            raw.ReceiveTimeout = 30_000;
+            using var stream = new NetworkStream(raw);
+            while (codes.Count < 4)
+            {
+                var header = new byte[10];
+                await stream.ReadExactlyAsync(header);
+                var length = BinaryPrimitives.ReadUInt32BigEndian(header);
+                var streamId = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(4));
+                var body = new byte[length];
+                await stream.ReadExactlyAsync(body);
+                Assert.Equal(2, header[8]);
+                codes[streamId] = StatusCodeOf(body);
+            }
+            _log.WriteLine(string.Join(", ", codes.Select(kv => $"{kv.Key}: {kv.Value}")));
+            Assert.All(codes.Values, code => Assert.NotEqual(0, code));
+            Assert.Equal((int)StatusCode.Unimplemented, codes[5]);
+            Assert.Equal((int)StatusCode.Unimplemented, codes[7]);
+        }
+
+        Assert.True(HostState.IsAlive(pid), "the shim died");
+        await using var fresh = await TtrpcChannel.ConnectAsync(endpoint);
+        var state = await new TaskV2.Task.TaskClient(fresh).StateAsync(new TaskV2.StateRequest { Id = shim.Id }, deadline: Deadline);
+        Assert.Equal(Types.Status.Running, state.Status);
+        // containerd's own connection was never disturbed.
+        Assert.Equal(0, _containerd.Ctr("tasks", "exec", "--exec-id", "after-garbage", shim.Id, "true").ExitCode);
+        Assert.Equal(Types.Status.Running, (await shim.StateAsync(shim.Id)).Status);
+    }
+
+    private static byte[] Frame(uint streamId, byte type, byte[] data, uint? lengthOverride = null)
+    {
+        var frame = new byte[10 + data.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(frame, lengthOverride ?? (uint)data.Length);
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(4), streamId);
+        frame[8] = type;
+        data.CopyTo(frame, 10);
+        return frame;
+    }
+
+    /// <summary>A ttrpc Request message: service 1, method 2, payload 3.</summary>
+    private static byte[] Request(string service, string method, byte[] payload)
+    {
+        using var ms = new MemoryStream();
+        var o = new CodedOutputStream(ms);
+        o.WriteTag(1, WireFormat.WireType.LengthDelimited);
+        o.WriteString(service);
+        o.WriteTag(2, WireFormat.WireType.LengthDelimited);
+        o.WriteString(method);
+        o.WriteTag(3, WireFormat.WireType.LengthDelimited);
+        o.WriteBytes(ByteString.CopyFrom(payload));
+        o.Flush();
+        return ms.ToArray();
+    }
+
+    /// <summary>The status code in a ttrpc Response (status 1 = google.rpc.Status, whose code is field 1).</summary>
+    private static int StatusCodeOf(byte[] response)
+    {
+        var input = new CodedInputStream(response);
+        uint tag;
+        while ((tag = input.ReadTag()) != 0)
+        {
+            if (WireFormat.GetTagFieldNumber(tag) == 1)
+            {
+                var status = new CodedInputStream(input.ReadBytes().ToByteArray());
+                uint t;
+                while ((t = status.ReadTag()) != 0)
+                {
+                    if (WireFormat.GetTagFieldNumber(t) == 1)
+                        return status.ReadInt32();
+                    status.SkipLastField();
+                }
+                return 0;
+            }
+            input.SkipLastField();
+        }
+        return 0;
+    }
+}
