@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Csrt.Linux;
 using Csrt.Runtime.Cgroups;
 using Csrt.Runtime.Hooks;
@@ -184,7 +183,7 @@ public sealed partial class ContainerRuntime
                 plan.HookState = hookState;
             if (plan.StartContainerHooks.Count > 0)
                 plan.StartHookState = HookStateJson(record, ContainerStatus.Created);
-            sync.Send(SyncMessageType.Config, JsonSerializer.SerializeToUtf8Bytes(plan, InitPlanJsonContext.Default.InitPlan));
+            sync.Send(SyncMessageType.Config, InitPlanCodec.Encode(plan));
 
             sync.Expect(SyncMessageType.HooksPlease);
             foreach (var hook in InitPlanBuilder.Hooks(spec.Hooks?.Prestart))

@@ -41,7 +41,7 @@ public static class ContainerInit
                 case SyncMessageType.Probe:
                     return Probe(sync, SyncChannel.Decode(payload, SyncJsonContext.Default.ProbeRequest));
                 case SyncMessageType.Config:
-                    var plan = SyncChannel.Decode(payload, InitPlanJsonContext.Default.InitPlan);
+                    var plan = InitPlanCodec.Decode(payload);
                     Build(sync, plan, fd, out var procFd, out var console);
                     sync.Send(SyncMessageType.Ready);
                     ready = true;

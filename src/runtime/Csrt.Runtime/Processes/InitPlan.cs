@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace Csrt.Runtime.Processes;
 
 /// <summary>
@@ -159,10 +157,4 @@ public sealed class ProcessPlan
         SeccompFilter = Seccomp,
         SeccompFlags = SeccompFlags,
     };
-}
-
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(InitPlan))]
-internal sealed partial class InitPlanJsonContext : JsonSerializerContext
-{
 }
