@@ -35,7 +35,9 @@ public sealed class ShimFlags
             }
             if (a.Length < 2 || a[0] != '-')
                 break;
-            var name = a.TrimStart('-');
+            var name = a[(a[1] == '-' ? 2 : 1)..];
+            if (name.Length == 0 || name[0] is '-' or '=')
+                throw new ArgumentException($"bad flag syntax: {a}");
             string? value = null;
             var eq = name.IndexOf('=');
             if (eq >= 0)
@@ -45,7 +47,12 @@ public sealed class ShimFlags
             }
             if (Booleans.Contains(name))
             {
-                var on = value is null || value is "true" or "1" or "t" or "T" or "TRUE" or "True";
+                var on = value switch
+                {
+                    null or "1" or "t" or "T" or "true" or "TRUE" or "True" => true,
+                    "0" or "f" or "F" or "false" or "FALSE" or "False" => false,
+                    _ => throw new ArgumentException($"invalid boolean value \"{value}\" for -{name}: parse error"),
+                };
                 switch (name)
                 {
                     case "debug": f.Debug = on; break;

@@ -22,7 +22,9 @@ public static class StatusMapping
         NotFoundException or ContainerNotFoundException => new Status(StatusCode.NotFound, e.Message + ": not found"),
         AlreadyExistsException or ContainerExistsException => new Status(StatusCode.AlreadyExists, e.Message + ": already exists"),
         InvalidProcessStateException or InvalidContainerStateException => new Status(StatusCode.FailedPrecondition, e.Message + ": failed precondition"),
-        SpecValidationException or InvalidContainerIdException or ArgumentException => new Status(StatusCode.InvalidArgument, e.Message + ": invalid argument"),
+        // InvalidDataException: an Any of the wrong type (TypeUrls); InvalidProtocolBufferException: options that do not parse.
+        SpecValidationException or InvalidContainerIdException or ArgumentException or InvalidDataException or Google.Protobuf.InvalidProtocolBufferException
+            => new Status(StatusCode.InvalidArgument, e.Message + ": invalid argument"),
         NotSupportedException => new Status(StatusCode.Unimplemented, e.Message + ": not implemented"),
         CgroupException { Kind: CgroupErrorKind.InvalidArgument } => new Status(StatusCode.InvalidArgument, e.Message + ": invalid argument"),
         CgroupException { Kind: CgroupErrorKind.Unsupported } => new Status(StatusCode.Unimplemented, e.Message + ": not implemented"),
