@@ -37,9 +37,10 @@ internal static class EventsJson
 
         if (s.Cpuset is { } cpuset)
         {
+            // runc writes the lists as arrays of numbers ("0-2,4" → [0,1,2,4]).
             w.WriteStartObject("cpuset");
-            w.WriteString("cpus", cpuset.Cpus);
-            w.WriteString("mems", cpuset.Mems);
+            Numbers(w, "cpus", ExpandList(cpuset.Cpus));
+            Numbers(w, "mems", ExpandList(cpuset.Mems));
             w.WriteEndObject();
         }
 
@@ -57,7 +58,8 @@ internal static class EventsJson
 
         w.WriteStartObject("pids");
         w.WriteNumber("current", s.Pids.Current);
-        w.WriteNumber("limit", s.Pids.Limit);
+        if (s.Pids.Limit != 0)
+            w.WriteNumber("limit", s.Pids.Limit); // runc: omitted when unlimited
         w.WriteEndObject();
 
         w.WriteStartObject("blkio");
@@ -82,8 +84,31 @@ internal static class EventsJson
         }
         w.WriteEndObject();
 
+        // Present in runc's output even where the host has neither (Intel RDT, network stats).
+        w.WriteStartObject("intel_rdt");
+        w.WriteEndObject();
+        w.WriteNull("network_interfaces");
+
         w.WriteEndObject();
     });
+
+    /// <summary>A kernel list such as "0-2,4" as its numbers; empty or malformed parts are skipped.</summary>
+    internal static ulong[] ExpandList(string list)
+    {
+        var values = new List<ulong>();
+        foreach (var part in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var range = part.Split('-');
+            if (!ulong.TryParse(range[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var first))
+                continue;
+            var last = first;
+            if (range.Length == 2 && !ulong.TryParse(range[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out last))
+                continue;
+            for (var v = first; v <= last && values.Count < 65536; v++)
+                values.Add(v);
+        }
+        return values.ToArray();
+    }
 
     private static void Numbers(Utf8JsonWriter w, string name, ulong[] values)
     {
