@@ -33,6 +33,7 @@
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -317,14 +318,14 @@ static __attribute__((noreturn)) void child(const struct csrt_spawn_request *req
 
     if (req->sync_fd >= 0) {
         /* Tell the parent the new namespaces exist (it can only write uid/gid maps and time
-         * offsets after the unshare), then wait until it has. */
+         * offsets after the unshare), then wait until it has. A parent that does not need to
+         * know may have released us and closed its end already: EPIPE here is fine, its byte
+         * is still there to read; a dead parent shows as EOF below. */
         char c = 'u';
         ssize_t n;
         do {
-            n = write(req->sync_fd, &c, 1);
+            n = send(req->sync_fd, &c, 1, MSG_NOSIGNAL);
         } while (n < 0 && errno == EINTR);
-        if (n != 1)
-            fail(err_fd, CSRT_STAGE_SYNC, errno);
         n = read_full(req->sync_fd, &c, 1);
         if (n != 1)
             fail(err_fd, CSRT_STAGE_SYNC, n == 0 ? EPIPE : errno);

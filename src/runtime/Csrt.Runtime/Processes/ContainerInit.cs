@@ -101,9 +101,13 @@ public static class ContainerInit
         ProcessControl.SetUmask(0);
         if (plan.NewCgroupNamespace)
             Csrt.Linux.Namespaces.Unshare(CloneFlags.CLONE_NEWCGROUP);
-        // A handle on this process's fd table in the host's /proc: after pivot_root the container
-        // may have no /proc, and the exec.fifo is reopened through it.
-        procFd = plan.ExecFifoFd >= 0 ? Files.Open("/proc/self/fd", OpenFlags.O_PATH | OpenFlags.O_DIRECTORY) : null;
+        // exec.fifo is reopened for writing through /proc/self/fd after pivot_root: the container's
+        // own /proc when it mounts one. Only without one is a handle on the host's /proc/self/fd
+        // kept, because while the container waits in `created` a process exec'd into it with
+        // CAP_SYS_PTRACE can follow /proc/1/fd/N of any directory fd we hold up to the host's /proc.
+        procFd = plan.ExecFifoFd >= 0 && !plan.Mounts.Any(m => m.Type == "proc" && m.Destination == "/proc")
+            ? Files.Open("/proc/self/fd", OpenFlags.O_PATH | OpenFlags.O_DIRECTORY)
+            : null;
 
         RootfsBuilder.PrepareRoot(plan);
         using (var root = new RootDirectory(plan.Rootfs))
@@ -185,10 +189,11 @@ public static class ContainerInit
     /// <summary>Blocks until `start` opens exec.fifo for reading, then tells it we are going.</summary>
     private static void WaitForStart(InitPlan plan, FileDescriptor? procFd)
     {
-        if (procFd is null)
+        if (plan.ExecFifoFd < 0)
             return;
+        var number = plan.ExecFifoFd.ToString(CultureInfo.InvariantCulture);
         using (procFd)
-        using (var fifo = Files.OpenAt(procFd, plan.ExecFifoFd.ToString(CultureInfo.InvariantCulture), OpenFlags.O_WRONLY))
+        using (var fifo = procFd is null ? Files.Open("/proc/self/fd/" + number, OpenFlags.O_WRONLY) : Files.OpenAt(procFd, number, OpenFlags.O_WRONLY))
         {
             Files.WriteAll(fifo, "0"u8);
         }

@@ -1,0 +1,127 @@
+using System.Text.Json.Nodes;
+using Csrt.IntegrationTests.Fixtures;
+using Csrt.Linux;
+using Xunit;
+
+namespace Csrt.IntegrationTests.Runtime;
+
+/// <summary>
+/// The runc CVE classes: no host fd reaches the container (CVE-2024-21626: a cwd through a leaked
+/// fd must be refused), and the runtime binary cannot be overwritten from inside (CVE-2019-5736:
+/// the init runs from a sealed memfd).
+/// </summary>
+public sealed class SecurityTests : IDisposable
+{
+    private readonly RuntimeRoot _csrt = RuntimeRoot.Csrt("security");
+
+    public void Dispose() => _csrt.Dispose();
+
+    private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    [Fact]
+    public void TheContainerProcess_HasOnlyStdio()
+    {
+        // Two commands, so that sh forks ls instead of exec'ing it ($$ stays the shell).
+        var bundle = _csrt.Bundle(["sh", "-c", "ls /proc/$$/fd; true"]);
+
+        var result = _csrt.RunForeground(bundle);
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Equal(["0", "1", "2"], Lines(result.Stdout));
+    }
+
+    [Fact]
+    public void AnExecdProcess_HasOnlyStdio()
+    {
+        var bundle = _csrt.Bundle(["sleep", "1000"]);
+        _csrt.RunDetached(bundle);
+
+        var result = _csrt.Exec(bundle.Id, "sh", "-c", "ls /proc/$$/fd; true");
+
+        Assert.Equal(["0", "1", "2"], Lines(result.Stdout));
+    }
+
+    [Fact]
+    public void PreserveFds_PassesExactlyThoseFds()
+    {
+        var bundle = _csrt.Bundle(["sh", "-c", "ls /proc/$$/fd; cat <&3"]);
+        var secret = Path.Combine(bundle.Dir, "passed.txt");
+        File.WriteAllText(secret, "through fd 3\n");
+
+        var result = Commands.Run("/bin/bash", ["-c", $"exec 3<{secret} 4</etc/hostname; exec {_csrt.Binary} --root {_csrt.Root} run --preserve-fds 1 --bundle {bundle.Dir} {bundle.Id}"], RuntimeRoot.Timeout);
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Equal(["0", "1", "2", "3", "through fd 3"], Lines(result.Stdout));
+    }
+
+    [Fact]
+    public void TheCreatedInit_HoldsNoDirectoryOfTheHost()
+    {
+        // While created, a process exec'd with CAP_SYS_PTRACE can open /proc/1/fd/N of the init:
+        // a directory fd there would lead out of the rootfs.
+        var bundle = _csrt.Bundle(["sleep", "1000"]);
+        _csrt.Create(bundle);
+        var init = _csrt.Pid(bundle.Id);
+
+        var directories = Directory.GetFiles($"/proc/{init}/fd")
+            .Where(fd => Files.TryStat(fd) is { IsDirectory: true })
+            .Select(fd => $"{Path.GetFileName(fd)} -> {new FileInfo(fd).LinkTarget}")
+            .ToList();
+
+        Assert.True(directories.Count == 0, $"the created init holds directory fds: {string.Join(", ", directories)}");
+        var exec = _csrt.Run("exec", "--cap", "CAP_SYS_PTRACE", bundle.Id, "sh", "-c", "for f in /proc/1/fd/*; do [ -d $f ] && echo \"dir $f\"; done; echo checked");
+        Assert.Equal("checked\n", exec.Stdout);
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    [InlineData(6)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(9)]
+    public void ACwdThroughAnInheritedFd_IsRefusedByCreate(int fd)
+    {
+        var bundle = _csrt.Bundle(["pwd"], c => c["process"]!["cwd"] = $"/proc/self/fd/{fd}");
+
+        var result = _csrt.RunForeground(bundle);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.DoesNotContain("unreachable", result.Stdout, StringComparison.Ordinal);
+        _csrt.AssertNothingLeft(bundle);
+    }
+
+    [Fact]
+    public void ExecWithACwdThroughAnInheritedFd_IsRefused()
+    {
+        var bundle = _csrt.Bundle(["sleep", "1000"]);
+        _csrt.RunDetached(bundle);
+
+        for (var fd = 3; fd < 12; fd++)
+        {
+            var result = _csrt.Run("exec", "--cwd", $"/proc/self/fd/{fd}", bundle.Id, "pwd");
+
+            Assert.True(result.ExitCode == 255, $"exec with cwd /proc/self/fd/{fd} was not refused: {result}");
+            Assert.True(result.Stderr.Contains("chdir", StringComparison.Ordinal), result.ToString());
+        }
+    }
+
+    [Fact]
+    public void TheInit_RunsFromASealedMemfd_ThatCannotBeWritten()
+    {
+        var bundle = _csrt.Bundle(["sleep", "1000"]);
+        _csrt.Create(bundle);
+        var init = _csrt.Pid(bundle.Id);
+
+        Assert.StartsWith("/memfd:", new FileInfo($"/proc/{init}/exe").LinkTarget);
+        var hostWrite = Record.Exception(() =>
+        {
+            using var f = new FileStream($"/proc/{init}/exe", FileMode.Open, FileAccess.Write);
+            f.Write("#!/bin/sh\n"u8);
+        });
+        Assert.NotNull(hostWrite);
+        var inside = _csrt.Exec(bundle.Id, "sh", "-c", "echo '#!/bin/sh' > /proc/1/exe && echo overwritten || echo refused");
+        Assert.Equal("refused\n", inside.Stdout);
+    }
+}
