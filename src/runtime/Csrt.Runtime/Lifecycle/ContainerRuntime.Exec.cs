@@ -103,6 +103,16 @@ public sealed partial class ContainerRuntime
             spawn.Plan = plan.ToExecPlan(env, setgroupsDenied);
 
             spawned = Spawn.Start(spawn);
+            // The child reports reaching its sync point before it waits there: read that report
+            // first, or Complete's release could close the socket before the child wrote it (EPIPE).
+            try
+            {
+                spawned.WaitForSyncPoint(SpawnDeadline);
+            }
+            catch (SpawnException e)
+            {
+                throw new ContainerStartException($"exec \"{plan.Args[0]}\" in container {id}: {e.Message}", e);
+            }
             // The child waits at its sync point: put it in the container's cgroup and give it the
             // process's limits before it can exec anything.
             var child = spawned.FirstPid;
