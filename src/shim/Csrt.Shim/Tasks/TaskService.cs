@@ -36,6 +36,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
     private readonly object _lock = new();
     private readonly Dictionary<string, Container> _containers = new(StringComparer.Ordinal);
     private readonly Dictionary<int, ShimProcess> _byPid = new();
+    private string? _lastBundle;
 
     private sealed class Container
     {
@@ -277,6 +278,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         {
             _containers.Remove(c.Id);
             _byPid.Remove(init.Pid);
+            _lastBundle = c.Bundle;
         }
         var response = new TaskV2.DeleteResponse { Pid = (uint)init.Pid, ExitStatus = init.ExitStatus, ExitedAt = init.ExitedAtTimestamp() };
         _events.Publish("/tasks/delete", new Ev.TaskDelete { ContainerId = c.Id, Pid = response.Pid, ExitStatus = response.ExitStatus, ExitedAt = response.ExitedAt });
@@ -472,8 +474,31 @@ public sealed class TaskService : TaskV2.Task.TaskBase
     {
         // Containers of the pod remain: containerd sends Shutdown after each task's delete.
         if (ContainerCount == 0)
+        {
+            RemoveSocketFile();
             _shutdown();
+        }
         return Task.FromResult(new Empty());
+    }
+
+    /// <summary>
+    /// Before answering the last Shutdown (as runc's shim does): containerd removes the bundle, and
+    /// with it the `address` file naming the socket, as soon as it has the answer; and a `start` for
+    /// the same group from then on must bind a new shim instead of finding this dying one.
+    /// </summary>
+    private void RemoveSocketFile()
+    {
+        string? bundle;
+        lock (_lock)
+            bundle = _lastBundle;
+        foreach (var file in new[] { bundle is null ? null : Path.Combine(bundle, "address"), Path.GetFullPath("address") })
+        {
+            if (file is null || Files.TryReadText(file)?.Trim() is not { } address)
+                continue;
+            if (address.StartsWith("unix://" + ShimPaths.SocketDirectory + "/", StringComparison.Ordinal))
+                Files.TryUnlink(address["unix://".Length..]);
+            return;
+        }
     }
 
     public override Task<TaskV2.StateResponse> State(TaskV2.StateRequest request, ServerCallContext context)

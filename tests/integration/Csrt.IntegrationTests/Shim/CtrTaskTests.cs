@@ -81,6 +81,33 @@ public sealed class CtrTaskTests
     }
 
     [Fact]
+    public void CtrRunRm_ReusingTheSameIdAtOnce_GetsANewShimEachTime()
+    {
+        var id = TestBundle.NewId("ctr-again");
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var r = _containerd.Ctr(TimeSpan.FromSeconds(60), "run", "--rm", "--runtime", PrivateContainerd.CsrtRuntime, TestImages.BusyboxImage, id, "echo", $"run {i}");
+                Assert.True(r.Succeeded, r.ToString());
+                Assert.Equal($"run {i}\n", r.Stdout);
+            }
+            var socket = ShimSocketPath(id);
+            Assert.True(HostState.WaitGone(HostState.ProcessesWithArgument(id).Where(p => HostState.Exe(p)?.EndsWith("/containerd-shim-csrt-v2", StringComparison.Ordinal) == true), TimeSpan.FromSeconds(10)),
+                "a shim of the finished task is still running");
+            Assert.False(File.Exists(socket), $"the socket {socket} outlived its shim");
+        }
+        finally
+        {
+            Cleanup(id);
+        }
+    }
+
+    /// <summary>The shim socket of a task of the default namespace, by the runc shim's rule.</summary>
+    private string ShimSocketPath(string id) =>
+        "/run/containerd/s/" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{_containerd.Address}/default/{id}")));
+
+    [Fact]
     public void CtrRunWithATty_GivesTheProcessATerminalWithTheClientsWindowSize_AndPassesItsExitStatus()
     {
         var id = TestBundle.NewId("ctr-tty");
