@@ -129,6 +129,35 @@ public static unsafe class Mounts
         }
     }
 
+    /// <summary>
+    /// A new <paramref name="fsType"/> instance mounted nowhere (fsopen, fsconfig, fsmount): the
+    /// result is an fd on the root of a detached mount that no path reaches and that lives as long
+    /// as fds into it do. <paramref name="options"/> are string parameters (fsconfig
+    /// FSCONFIG_SET_STRING) in order; <paramref name="optional"/> ones may be refused silently.
+    /// <paramref name="mountAttributes"/> are MOUNT_ATTR_* (RDONLY 1, NOSUID 2, NODEV 4, NOEXEC 8).
+    /// </summary>
+    public static FileDescriptor CreateDetached(string fsType, IReadOnlyList<(string Key, string Value, bool Optional)> options, ulong mountAttributes)
+    {
+        const int FSOPEN_CLOEXEC = 1, FSMOUNT_CLOEXEC = 1, FSCONFIG_SET_STRING = 1, FSCONFIG_CMD_CREATE = 6;
+        long r;
+        fixed (byte* t = Sys.Z(fsType))
+            r = Interop.Libc.syscall(Interop.SyscallNumbers.fsopen, (nint)t, FSOPEN_CLOEXEC, 0, 0, 0);
+        using var context = new FileDescriptor((int)Sys.Check(r, "fsopen", fsType));
+        foreach (var (key, value, optional) in options)
+        {
+            fixed (byte* k = Sys.Z(key))
+            fixed (byte* v = Sys.Z(value))
+                r = Interop.Libc.syscall(Interop.SyscallNumbers.fsconfig, context.Number, FSCONFIG_SET_STRING, (nint)k, (nint)v, 0);
+            if (r < 0 && !optional)
+                throw new SyscallException("fsconfig", Sys.LastErrno, fsType, $"{key}={value}");
+        }
+        r = Interop.Libc.syscall(Interop.SyscallNumbers.fsconfig, context.Number, FSCONFIG_CMD_CREATE, 0, 0, 0);
+        if (r < 0)
+            throw new SyscallException("fsconfig", Sys.LastErrno, fsType, "FSCONFIG_CMD_CREATE");
+        r = Interop.Libc.syscall(Interop.SyscallNumbers.fsmount, context.Number, FSMOUNT_CLOEXEC, (nint)mountAttributes, 0, 0);
+        return new FileDescriptor((int)Sys.Check(r, "fsmount", fsType));
+    }
+
     /// <summary>The MS_* flags a mount currently has (from statvfs), to keep the ones a user
     /// namespace locks (nosuid, nodev, noexec, atime) when remounting.</summary>
     public static MountFlags CurrentFlags(string path)

@@ -129,27 +129,69 @@ public static unsafe class UnixSockets
     {
         const int SOCK_CLOEXEC = 0x80000;
         var fd = new FileDescriptor(Sys.Check(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket", path));
-        sockaddr_un addr = default;
-        addr.sun_family = (ushort)AF_UNIX;
-        var z = Sys.Z(path);
-        if (z.Length > 108)
+        try
+        {
+            var addr = Address(path, "connect");
+            int r;
+            do
+            {
+                r = connect(fd.Number, (sockaddr*)&addr, (uint)sizeof(sockaddr_un));
+            } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+            if (r < 0)
+                throw new SyscallException("connect", Sys.LastErrno, path);
+            return fd;
+        }
+        catch
         {
             fd.Dispose();
-            throw new SyscallException("connect", Errno.ENAMETOOLONG, path, "a socket path is at most 107 bytes");
+            throw;
         }
-        for (var i = 0; i < z.Length; i++)
-            addr.sun_path[i] = z[i];
+    }
+
+    /// <summary>A listening stream socket bound to a filesystem path (CLOEXEC). Throws
+    /// <see cref="SyscallException"/> with EADDRINUSE when the path exists.</summary>
+    public static FileDescriptor Listen(string path, int backlog)
+    {
+        const int SOCK_CLOEXEC = 0x80000;
+        var fd = new FileDescriptor(Sys.Check(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket", path));
+        try
+        {
+            var addr = Address(path, "bind");
+            Sys.Check(bind(fd.Number, (sockaddr*)&addr, (uint)sizeof(sockaddr_un)), "bind", path);
+            Sys.Check(listen(fd.Number, backlog), "listen", path);
+            return fd;
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether something listens on the socket at <paramref name="path"/>: a non-blocking
+    /// connect succeeds (or finds the backlog full); never waits.</summary>
+    public static bool Probe(string path)
+    {
+        const int SOCK_CLOEXEC = 0x80000, SOCK_NONBLOCK = 0x800;
+        using var fd = new FileDescriptor(Sys.Check(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), "socket", path));
+        var addr = Address(path, "connect");
         int r;
         do
         {
             r = connect(fd.Number, (sockaddr*)&addr, (uint)sizeof(sockaddr_un));
         } while (r < 0 && Sys.LastErrno == Errno.EINTR);
-        if (r < 0)
-        {
-            var e = Sys.LastErrno;
-            fd.Dispose();
-            throw new SyscallException("connect", e, path);
-        }
-        return fd;
+        return r == 0 || Sys.LastErrno is Errno.EAGAIN or Errno.EINPROGRESS;
+    }
+
+    private static sockaddr_un Address(string path, string call)
+    {
+        sockaddr_un addr = default;
+        addr.sun_family = (ushort)AF_UNIX;
+        var z = Sys.Z(path);
+        if (z.Length > 108)
+            throw new SyscallException(call, Errno.ENAMETOOLONG, path, "a socket path is at most 107 bytes");
+        for (var i = 0; i < z.Length; i++)
+            addr.sun_path[i] = z[i];
+        return addr;
     }
 }

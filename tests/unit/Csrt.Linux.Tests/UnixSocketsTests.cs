@@ -42,4 +42,33 @@ public sealed class UnixSocketsTests
         Assert.Equal(5, n);
         Assert.Empty(fds);
     }
+
+    [Fact]
+    public void ListenBindsAPathThatProbeAndConnectReachAndASecondListenFindsInUse()
+    {
+        var dir = Directory.CreateTempSubdirectory("csrt-sock-");
+        try
+        {
+            var path = Path.Combine(dir.FullName, "s");
+            Assert.False(UnixSockets.Probe(path));
+            using (UnixSockets.Listen(path, 4))
+            {
+                Assert.True(UnixSockets.Probe(path));
+                using (UnixSockets.Connect(path))
+                {
+                }
+                var e = Assert.Throws<SyscallException>(() => UnixSockets.Listen(path, 4));
+                Assert.Equal(Errno.EADDRINUSE, e.Errno);
+            }
+            // Closed: the file stays behind, stale; nobody answers there.
+            Assert.True(File.Exists(path));
+            Assert.False(UnixSockets.Probe(path));
+            var refused = Assert.Throws<SyscallException>(() => UnixSockets.Connect(path));
+            Assert.Equal(Errno.ECONNREFUSED, refused.Errno);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
 }

@@ -9,6 +9,9 @@ internal static class SyscallNumbers
 
     internal static nint pivot_root => Arm64 ? 41 : 155;
     internal static nint pidfd_send_signal => 424;
+    internal static nint fsopen => 430;
+    internal static nint fsconfig => 431;
+    internal static nint fsmount => 432;
     internal static nint pidfd_open => 434;
     internal static nint close_range => 436;
     internal static nint openat2 => 437;

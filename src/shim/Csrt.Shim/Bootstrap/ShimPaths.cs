@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 
 namespace Csrt.Shim.Bootstrap;
@@ -19,9 +18,13 @@ public static class ShimPaths
     public static string SocketAddress(string containerdAddress, string ns, string group)
     {
         var joined = Path.Join(containerdAddress, ns, group);
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(joined)));
+        var hash = Convert.ToHexStringLower(Sha256.Hash(Encoding.UTF8.GetBytes(joined)));
         return "unix://" + SocketDirectory + "/" + hash;
     }
+
+    /// <summary>An empty directory: the bottom layer of the read-only overlay through which
+    /// container inits run this binary (see ServeCommand).</summary>
+    public const string EmptyDirectory = "/run/containerd/csrt/.empty";
 
     /// <summary>The csrt state root for one containerd namespace (like runc's /run/containerd/runc/&lt;ns&gt;).</summary>
     public static string RuntimeRoot(string ns) => "/run/containerd/csrt/" + ns;

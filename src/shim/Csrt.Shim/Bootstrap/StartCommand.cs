@@ -1,7 +1,6 @@
-using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 using Csrt.Linux;
-using Csrt.Runtime.Spec;
 
 namespace Csrt.Shim.Bootstrap;
 
@@ -10,6 +9,11 @@ namespace Csrt.Shim.Bootstrap;
 /// the shim serving the task's group (pod) and nothing else: the address of a live shim of the same
 /// group, or of a new daemon it spawns with the already-listening socket as fd 3, so containerd's
 /// connect never races the daemon's start-up.
+/// <para>
+/// It runs once per task, so it stays small (hack/bench/shim): raw syscalls for the socket and
+/// stdio (no System.Net.Sockets, no Console), a managed SHA-256 (no OpenSSL), and a scan of
+/// config.json for the grouping annotations instead of loading the whole spec.
+/// </para>
 /// </summary>
 public static class StartCommand
 {
@@ -27,7 +31,7 @@ public static class StartCommand
         if (existing)
         {
             WriteAddressFile(address);
-            Console.OpenStandardOutput().Write(Encoding.UTF8.GetBytes(address));
+            WriteStdout(address);
             return 0;
         }
         try
@@ -37,92 +41,132 @@ public static class StartCommand
         }
         catch
         {
-            listener!.Dispose();
             Files.TryUnlink(path);
             throw;
         }
-        // Not disposed: .NET unlinks the path of a Unix socket it bound when the socket is closed,
-        // and the daemon now serves on it. Our copy of the fd goes away when this process exits.
-        GC.KeepAlive(listener);
-        Console.OpenStandardOutput().Write(Encoding.UTF8.GetBytes(address));
+        finally
+        {
+            // The daemon has its own copy (fd 3).
+            listener?.Dispose();
+        }
+        WriteStdout(address);
         return 0;
     }
+
+    private static void WriteStdout(string text) => Files.WriteAll(FileDescriptor.Borrow(1), Encoding.UTF8.GetBytes(text));
 
     /// <summary>The options Any containerd writes on stdin (or /dev/null): read to EOF so
     /// containerd's write never blocks. csrt needs none of runc's options.</summary>
     private static void ReadOptionsFromStdin()
     {
-        using var stdin = Console.OpenStandardInput();
-        stdin.CopyTo(Stream.Null);
+        var stdin = FileDescriptor.Borrow(0);
+        Span<byte> buffer = stackalloc byte[4096];
+        try
+        {
+            while (Files.Read(stdin, buffer) > 0)
+            {
+            }
+        }
+        catch (SyscallException)
+        {
+            // Closed or not readable: nothing to drain.
+        }
     }
 
     /// <summary>The pod's sandbox id, or an explicit group, or the task itself.</summary>
     private static string GroupId(string id)
     {
+        byte[] json;
         try
         {
-            var spec = SpecLoader.Load("config.json", new SpecValidationOptions { RequireProcess = false });
-            if (spec.Annotations is { } a)
+            json = File.ReadAllBytes("config.json");
+        }
+        catch (IOException)
+        {
+            return id;
+        }
+        return GroupAnnotation(json) is { Length: > 0 } g ? g : id;
+    }
+
+    /// <summary>
+    /// The group annotation (or else the CRI sandbox id) from the top-level "annotations" object of
+    /// a config.json, by a forward scan that skips everything else. A config.json that is not valid
+    /// JSON groups by task id; Create then fails on it with a precise message.
+    /// </summary>
+    internal static string? GroupAnnotation(ReadOnlySpan<byte> json)
+    {
+        string? group = null, sandbox = null;
+        if (json.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+            json = json[3..];
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+                return null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (a.TryGetValue(ShimPaths.GroupAnnotation, out var g) && g.Length > 0)
-                    return g;
-                if (a.TryGetValue(ShimPaths.SandboxIdAnnotation, out var s) && s.Length > 0)
-                    return s;
+                var annotations = reader.ValueTextEquals("annotations"u8);
+                reader.Read();
+                if (!annotations || reader.TokenType != JsonTokenType.StartObject)
+                {
+                    reader.Skip();
+                    continue;
+                }
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var key = reader.GetString();
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.String)
+                    {
+                        reader.Skip();
+                        continue;
+                    }
+                    if (key == ShimPaths.GroupAnnotation)
+                        group = reader.GetString();
+                    else if (key == ShimPaths.SandboxIdAnnotation)
+                        sandbox = reader.GetString();
+                }
             }
         }
-        catch (SpecValidationException)
+        catch (JsonException)
         {
-            // A bad config.json fails at Create with a precise message; grouping falls back to the id.
+            return null;
         }
-        return id;
+        return group is { Length: > 0 } ? group : sandbox;
     }
 
     /// <summary>Binds and listens; when the path is in use and a shim answers there, returns null
     /// with <paramref name="existing"/> set; a stale socket nobody answers is replaced.</summary>
-    private static Socket? Bind(string path, out bool existing)
+    private static FileDescriptor? Bind(string path, out bool existing)
     {
         existing = false;
         for (var attempt = 0; attempt < 2; attempt++)
         {
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             try
             {
-                socket.Bind(new UnixDomainSocketEndPoint(path));
-                Files.Chmod(path, 0x180);
-                socket.Listen(64);
+                var socket = UnixSockets.Listen(path, 64);
+                try
+                {
+                    Files.Chmod(path, 0x180);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
                 return socket;
             }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            catch (SyscallException e) when (e.Errno == Errno.EADDRINUSE)
             {
-                socket.Dispose();
-                if (Answers(path))
+                if (UnixSockets.Probe(path))
                 {
                     existing = true;
                     return null;
                 }
                 Files.TryUnlink(path);
             }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
         }
         throw new IOException($"cannot bind the shim socket {path}: still in use after removing a stale one");
-    }
-
-    private static bool Answers(string path)
-    {
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            var connect = probe.ConnectAsync(new UnixDomainSocketEndPoint(path));
-            return connect.Wait(TimeSpan.FromMilliseconds(100)) && probe.Connected;
-        }
-        catch (AggregateException)
-        {
-            return false;
-        }
     }
 
     private static void WriteAddressFile(string address) =>
@@ -130,30 +174,28 @@ public static class StartCommand
 
     /// <summary>Re-executes this binary in serve mode: new session, stdio on /dev/null (containerd
     /// waits for EOF on our stdout), the listening socket as fd 3.</summary>
-    private static void SpawnDaemon(ShimFlags flags, Socket listener)
+    private static void SpawnDaemon(ShimFlags flags, FileDescriptor listener)
     {
         var self = Files.ReadLink("/proc/self/exe");
         var args = new List<string> { self, "-namespace", flags.Namespace, "-id", flags.Id, "-address", flags.Address };
         if (flags.Debug)
             args.Add("-debug");
         var env = new List<string>();
+        var defaults = new Dictionary<string, string>(DaemonDefaults, StringComparer.Ordinal);
         foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
         {
             var key = (string)e.Key;
-            if (!key.StartsWith("DOTNET_GC", StringComparison.Ordinal))
-                env.Add(key + "=" + e.Value);
+            defaults.Remove(key);
+            env.Add(key + "=" + e.Value);
         }
-        // The daemon's heap stays small: a shim lives as long as its pod, and its RSS is a
-        // per-pod cost (measured with hack/bench). gen0 budget 1 MiB instead of the cache-size default.
-        env.Add("DOTNET_GCgen0size=100000");
-        env.Add("DOTNET_GCConserveMemory=7");
+        foreach (var (key, value) in defaults)
+            env.Add(key + "=" + value);
         using var devNull = Files.Open("/dev/null", OpenFlags.O_RDWR);
-        using var socket = new FileDescriptor(Files.Duplicate(FileDescriptor.Borrow((int)listener.Handle)).Release());
         var options = new SpawnOptions { ExecutablePath = self, Args = args, Env = env, NewSession = true };
         options.Files.Add((devNull, 0));
         options.Files.Add((devNull, 1));
         options.Files.Add((devNull, 2));
-        options.Files.Add((socket, 3));
+        options.Files.Add((listener, 3));
         using var spawned = Spawn.Start(options);
         var pid = spawned.Complete(TimeSpan.FromSeconds(10));
         // One above containerd's score, as the runc shim does (raising needs no privilege).
@@ -166,4 +208,15 @@ public static class StartCommand
         {
         }
     }
+
+    /// <summary>
+    /// The daemon's environment unless containerd's sets them: a shim lives as long as its pod and
+    /// its RSS is a per-pod cost (hack/bench/shim). gen0 budget 1 MiB instead of the cache-size
+    /// default (NativeAOT reads GC settings from the environment only).
+    /// </summary>
+    private static readonly KeyValuePair<string, string>[] DaemonDefaults =
+    [
+        new("DOTNET_GCgen0size", "100000"),
+        new("DOTNET_GCConserveMemory", "7"),
+    ];
 }
