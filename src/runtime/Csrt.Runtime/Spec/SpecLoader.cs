@@ -10,6 +10,8 @@ namespace Csrt.Runtime.Spec;
 /// </summary>
 public static class SpecLoader
 {
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
     /// <summary>Reads, parses and validates a config.json. Errors name <paramref name="configPath"/> as given.</summary>
     public static RuntimeSpec Load(string configPath, SpecValidationOptions? options = null) =>
         Parse(ReadFile(configPath, "the runtime configuration (config.json in the bundle)"), configPath, options);
@@ -17,7 +19,10 @@ public static class SpecLoader
     /// <summary>Parses and validates a config.json held in memory.</summary>
     public static RuntimeSpec Parse(ReadOnlySpan<byte> json, string fileNameForErrors, SpecValidationOptions? options = null)
     {
-        var spec = Deserialize(json, fileNameForErrors, SpecJsonContext.Default.RuntimeSpec, "the OCI runtime configuration");
+        // The hand-written reader reads valid documents; the serializer reads the rest (and says
+        // what is wrong where): see SpecReader.
+        var spec = SpecReader.TryRead(json.StartsWith(Utf8Bom) ? json[Utf8Bom.Length..] : json)
+            ?? Deserialize(json, fileNameForErrors, SpecJsonContext.Default.RuntimeSpec, "the OCI runtime configuration");
         SpecValidator.Validate(spec, fileNameForErrors, options);
         Normalize(spec);
         return spec;
@@ -65,8 +70,8 @@ public static class SpecLoader
     private static T Deserialize<T>(ReadOnlySpan<byte> json, string file, JsonTypeInfo<T> info, string what) where T : class
     {
         // A UTF-8 byte order mark is not JSON, but editors write one; skip it rather than fail on byte 0.
-        if (json.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
-            json = json[3..];
+        if (json.StartsWith(Utf8Bom))
+            json = json[Utf8Bom.Length..];
         if (json.Trim(" \t\r\n"u8).IsEmpty)
             throw new SpecValidationException(file, null, "a JSON object", $"the file is empty; expected a JSON object ({what})");
 
