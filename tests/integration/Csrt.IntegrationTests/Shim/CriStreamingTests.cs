@@ -89,6 +89,28 @@ public sealed class CriStreamingTests
     }
 
     [Fact]
+    public async Task Attach_WithStdinOnce_ClosesTheContainersStdinWhenTheSessionEnds()
+    {
+        await using var pod = await CriPod.StartAsync(_containerd, "attach-once");
+        var config = CriPod.Busybox("once", "sh", "-c", "echo ready; cat; echo stdin closed; exit 5");
+        config.Stdin = true;
+        config.StdinOnce = true;
+        var id = await pod.StartContainerAsync(config);
+        await pod.WaitForLogAsync("once", "ready");
+        var url = (await pod.Cri.AttachAsync(new AttachRequest { ContainerId = id, Stdin = true, Stdout = true, Stderr = true }, deadline: CriPod.Deadline)).Url;
+        await using (var stream = await CriStream.ConnectAsync(url))
+        {
+            await stream.SendStdinAsync("only line\n");
+            await stream.WaitForStdoutAsync("only line\n");
+        }
+        // CRI closes its end of the stdin FIFO and sends CloseIO: the shim lets go of its own, cat sees EOF.
+        var status = await pod.WaitForStateAsync(id, ContainerState.ContainerExited);
+        Assert.Equal(5, status.ExitCode);
+        var log = await pod.WaitForLogAsync("once", "stdin closed");
+        Assert.Contains("stdout F only line", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Attach_ToATtyContainer_ResizesItsTerminal_AndRunsCommandsTypedIntoIt()
     {
         await using var pod = await CriPod.StartAsync(_containerd, "attach-tty");
