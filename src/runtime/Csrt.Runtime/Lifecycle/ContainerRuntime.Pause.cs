@@ -6,11 +6,11 @@ namespace Csrt.Runtime.Lifecycle;
 
 public sealed partial class ContainerRuntime
 {
-    /// <summary>Freezes every process of a running container.</summary>
+    /// <summary>Freezes every process of a running (or, as runc allows, created) container.</summary>
     public void Pause(string id)
     {
         using var containerLock = Store.Lock(id);
-        var r = LoadFor(id, "pause", ContainerStatus.Running);
+        var r = LoadFor(id, "pause", ContainerStatus.Running, ContainerStatus.Created);
         if (Cgroups(r).Freeze() != FreezerState.Frozen)
             throw new CgroupException(CgroupErrorKind.Failed, $"container {id}: the freezer did not reach FROZEN");
     }

@@ -54,8 +54,8 @@ public sealed partial class ContainerRuntime
     {
         if (r.InitPid <= 0 || !ProcStat.IsAlive(r.InitPid, r.InitStartTime))
             return ContainerStatus.Stopped;
-        if (Files.Exists(Store.ExecFifoOf(r.Id)))
-            return ContainerStatus.Created;
+        // The freezer first, as runc: a created container can be paused too (and must not be
+        // started while frozen: its init could not answer).
         try
         {
             if (r.CgroupPaths.Count > 0 && Cgroups(r).GetFreezerState() != FreezerState.Thawed)
@@ -65,7 +65,7 @@ public sealed partial class ContainerRuntime
         {
             // No freezer reachable: it cannot be paused.
         }
-        return ContainerStatus.Running;
+        return Files.Exists(Store.ExecFifoOf(r.Id)) ? ContainerStatus.Created : ContainerStatus.Running;
     }
 
     /// <summary>Loads a container and checks that <paramref name="operation"/> is allowed in its status.</summary>
