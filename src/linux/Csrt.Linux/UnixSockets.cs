@@ -73,6 +73,20 @@ public static unsafe class UnixSockets
         }
     }
 
+    /// <summary>The length of the next message of a datagram or seqpacket socket, without taking
+    /// it (recv with MSG_PEEK | MSG_TRUNC); waits for one; 0 when the peer has gone.</summary>
+    public static int PeekLength(FileDescriptor socket)
+    {
+        const int MSG_PEEK = 2, MSG_TRUNC = 0x20;
+        long n;
+        byte dummy;
+        do
+        {
+            n = recv(socket.Number, &dummy, 0, MSG_PEEK | MSG_TRUNC);
+        } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+        return (int)Sys.Check(n, "recv", socket.ToString());
+    }
+
     /// <summary>Receives one message into <paramref name="buffer"/>; attached fds come back owned (CLOEXEC).
     /// Returns 0 at EOF.</summary>
     public static int Receive(FileDescriptor socket, Span<byte> buffer, List<FileDescriptor>? fds = null)

@@ -79,8 +79,12 @@ public sealed class SyncChannel : IDisposable
     /// <summary>The next message; throws when the peer went away.</summary>
     public (SyncMessageType Type, byte[] Payload) Receive()
     {
-        var buf = new byte[MaxMessage];
-        var n = UnixSockets.Receive(_socket, buf);
+        // A buffer of the message's size (most are a few bytes), not of the largest one.
+        var length = UnixSockets.PeekLength(_socket);
+        if (length > MaxMessage)
+            throw new IOException($"sync protocol: a message of {length} bytes (at most {MaxMessage})");
+        var buf = new byte[Math.Max(length, 1)];
+        var n = length == 0 ? 0 : UnixSockets.Receive(_socket, buf);
         if (n == 0)
             throw new IOException("the other end of the sync socket closed (the process died?)");
         return ((SyncMessageType)buf[0], buf.AsSpan(1, n - 1).ToArray());
