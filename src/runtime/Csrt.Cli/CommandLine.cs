@@ -113,6 +113,7 @@ internal sealed class CliContext
         Root = Parse.GetValue(CommandLine.Root),
         SystemdCgroup = Parse.GetValue(CommandLine.SystemdCgroup),
         Warning = Log.Warning,
+        InitBinary = () => InitBinary.Get(_runtime!.Store.Root),
     });
 
     public T Get<T>(Option<T> option) => Parse.GetValue(option)!;

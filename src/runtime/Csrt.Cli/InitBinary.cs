@@ -1,0 +1,38 @@
+using Csrt.Linux;
+using Csrt.Runtime.Processes;
+
+namespace Csrt.Cli;
+
+/// <summary>
+/// The executable the container init of `create`/`run` runs from: this binary through a read-only
+/// overlay mounted nowhere, as runc 1.2 and the shim do (the container can neither write it nor
+/// reach its directory; ~0.1 ms, and the pages are the page cache every csrt process shares), or,
+/// where overlays cannot be made, a sealed memfd copy (SealedExecutable.Self: 4 ms of CPU and the
+/// 7 MB of the binary in memory per container).
+/// </summary>
+internal static class InitBinary
+{
+    /// <param name="scratchLayer">An existing directory for the overlay's bottom layer (its content
+    /// is never seen): the state root, as runc uses its own.</param>
+    public static SealedExecutable Get(string scratchLayer)
+    {
+        try
+        {
+            var self = Files.ReadLink("/proc/self/exe");
+            if (SealedExecutable.TryOverlay(self, scratchLayer) is { } overlay)
+            {
+                // The file at our path must still be the one we run (not replaced by an upgrade).
+                var seen = Files.Stat(overlay.Fd);
+                var running = Files.Stat("/proc/self/exe");
+                if (seen.Inode == running.Inode && seen.Size == running.Size)
+                    return overlay;
+                overlay.Dispose();
+            }
+        }
+        catch (SyscallException)
+        {
+            // No readable /proc/self/exe link or stat: copy what we run instead.
+        }
+        return SealedExecutable.Self;
+    }
+}
