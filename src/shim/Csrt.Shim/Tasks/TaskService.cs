@@ -45,7 +45,8 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         public required InitProcess Init { get; init; }
         public Dictionary<string, ExecProcess> Execs { get; } = new(StringComparer.Ordinal);
         public object Events { get; } = new();
-        public bool InitExitPending { get; set; }
+        /// <summary>The init's exit status while its exit waits for running execs to exit first.</summary>
+        public int? PendingInitExit { get; set; }
         public bool RootfsMounted { get; init; }
     }
 
@@ -81,7 +82,8 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         if (execId.Length == 0)
             return c.Init;
         lock (_lock)
-            return c.Execs.TryGetValue(execId, out var e) ? e : throw new NotFoundException($"process does not exist {execId}");
+            // null: an id reserved by an Exec still opening its IO, not a process yet.
+            return c.Execs.TryGetValue(execId, out var e) && e is not null ? e : throw new NotFoundException($"process does not exist {execId}");
     }
 
     public override Task<TaskV2.CreateTaskResponse> Create(TaskV2.CreateTaskRequest request, ServerCallContext context)
@@ -270,7 +272,10 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         _oom.Remove(c.Id);
         init.Io.WaitForCopiers(TimeSpan.FromSeconds(2));
         init.Io.Dispose();
-        foreach (var e in c.Execs.Values)
+        ExecProcess[] execs;
+        lock (_lock)
+            execs = c.Execs.Values.Where(e => e is not null).ToArray();
+        foreach (var e in execs)
             e.Io.Dispose();
         if (c.RootfsMounted)
             RootfsMounts.UnmountAll(Path.Combine(c.Bundle, "rootfs"));
@@ -325,7 +330,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         var response = new TaskV2.PidsResponse();
         Dictionary<int, string> execs;
         lock (_lock)
-            execs = c.Execs.Values.Where(e => e.Pid > 0).ToDictionary(e => e.Pid, e => e.Id);
+            execs = c.Execs.Values.Where(e => e is not null && e.Pid > 0).ToDictionary(e => e.Pid, e => e.Id);
         foreach (var pid in _runtime.Pids(c.Id))
         {
             var info = new Types.ProcessInfo { Pid = (uint)pid };
@@ -585,18 +590,26 @@ public sealed class TaskService : TaskV2.Task.TaskBase
                         Log.Warn($"killing what is left in {c.Id} after its init exited: {e.Message}");
                     }
                 }
-                init.SetExited(status);
+                // Execs still running (they share a pid namespace that outlives the init, and are
+                // being killed above): the init is marked exited, releasing Wait, only after they
+                // are, so its TaskExit comes last and no Delete can overtake them (runc shim 1.7+).
                 if (RunningExecs(c) > 0)
-                    c.InitExitPending = true;
+                {
+                    c.PendingInitExit = status;
+                }
                 else
+                {
+                    init.SetExited(status);
                     PublishExit(c, init);
+                }
                 return;
             }
             p.SetExited(status);
             PublishExit(c, p);
-            if (c.InitExitPending && RunningExecs(c) == 0)
+            if (c.PendingInitExit is { } initStatus && RunningExecs(c) == 0)
             {
-                c.InitExitPending = false;
+                c.PendingInitExit = null;
+                c.Init.SetExited(initStatus);
                 PublishExit(c, c.Init);
             }
         }

@@ -127,9 +127,23 @@ public sealed class ShimTtrpcTests
 
         public uint Pid { get; private set; }
 
-        public static async Task<DirectTask> CreateAsync(ShimUnderTest shim, params string[] args)
+        public static Task<DirectTask> CreateAsync(ShimUnderTest shim, params string[] args) => CreateInPidNamespaceAsync(shim, null, args);
+
+        /// <param name="pidNamespace">A pid namespace to join (a /proc/&lt;pid&gt;/ns/pid path) instead of a new one.</param>
+        public static async Task<DirectTask> CreateInPidNamespaceAsync(ShimUnderTest shim, string? pidNamespace, params string[] args)
         {
-            var bundle = TestBundle.Create(TestBundle.DefaultConfigJson(args), TestBundle.NewId("direct"));
+            var json = TestBundle.DefaultConfigJson(args);
+            if (pidNamespace is not null)
+            {
+                var config = System.Text.Json.Nodes.JsonNode.Parse(json)!;
+                foreach (var ns in config["linux"]!["namespaces"]!.AsArray())
+                {
+                    if ((string?)ns!["type"] == "pid")
+                        ns["path"] = pidNamespace;
+                }
+                json = config.ToJsonString();
+            }
+            var bundle = TestBundle.Create(json, TestBundle.NewId("direct"));
             var task = new DirectTask(shim, bundle);
             try
             {
@@ -349,6 +363,38 @@ public sealed class ShimTtrpcTests
         await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = shim.Id, ExecId = "e1", Spec = ExecSpec("true") }, deadline: Deadline);
         await c.DeleteAsync(new TaskV2.DeleteRequest { Id = shim.Id, ExecId = "e1" }, deadline: Deadline);
         Assert.Equal(Types.Status.Running, (await shim.StateAsync(shim.Id)).Status);
+    }
+
+    [Fact]
+    public async Task WhenTheInitDies_WaitOnItReturnsOnlyAfterItsExecsExitsAreHandled()
+    {
+        // The container joins the pid namespace of another (CRI's default pod mode): its init's death
+        // does not end its execs; the shim kills what is left in its cgroup, and the init's exit must
+        // wait for theirs (runc shim 1.7+: Wait and TaskExit of the init come last).
+        await using var shim = await ShimUnderTest.StartAsync(_containerd);
+        var c = shim.Client;
+        var sandboxPid = (await shim.StateAsync(shim.Id)).Pid;
+        for (var round = 0; round < 5; round++)
+        {
+            await using var task = await DirectTask.CreateInPidNamespaceAsync(shim, $"/proc/{sandboxPid}/ns/pid", "sleep", "1000");
+            await c.StartAsync(new TaskV2.StartRequest { Id = task.Id }, deadline: Deadline);
+            var execs = new[] { "a", "b", "c" };
+            foreach (var e in execs)
+            {
+                await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = task.Id, ExecId = e, Spec = ExecSpec("sleep", "1000") }, deadline: Deadline);
+                await c.StartAsync(new TaskV2.StartRequest { Id = task.Id, ExecId = e }, deadline: Deadline);
+            }
+            var wait = c.WaitAsync(new TaskV2.WaitRequest { Id = task.Id }).ResponseAsync;
+            await c.KillAsync(new TaskV2.KillRequest { Id = task.Id, Signal = 9 }, deadline: Deadline);
+            var exited = await wait.WaitAsync(CallTimeout);
+            Assert.Equal(137u, exited.ExitStatus);
+            foreach (var e in execs)
+            {
+                var state = await shim.StateAsync(task.Id, e);
+                Assert.True(state.Status == Types.Status.Stopped, $"round {round}: exec {e} is {state.Status} after the init's Wait returned");
+                Assert.True(state.ExitedAt.ToDateTime() <= exited.ExitedAt.ToDateTime(), $"round {round}: exec {e} exited at {state.ExitedAt}, after the init ({exited.ExitedAt})");
+            }
+        }
     }
 
     [Fact]
