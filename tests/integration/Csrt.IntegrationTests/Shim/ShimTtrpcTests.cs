@@ -398,6 +398,38 @@ public sealed class ShimTtrpcTests
     }
 
     [Fact]
+    public async Task MalformedRequests_GetInvalidArgumentAlreadyExistsOrUnknown_NeverInternal_AndTheShimStaysUp()
+    {
+        await using var shim = await ShimUnderTest.StartAsync(_containerd);
+        var c = shim.Client;
+        var pid = (int)(await c.ConnectAsync(new TaskV2.ConnectRequest { Id = shim.Id }, deadline: Deadline)).ShimPid;
+        var json = (string text) => TypeUrls.PackJson(TypeUrls.OciProcess, Encoding.UTF8.GetBytes(text));
+        var cases = new (string What, StatusCode Code, Func<Task> Call)[]
+        {
+            ("exec without a spec", StatusCode.InvalidArgument, async () => await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = shim.Id, ExecId = "x1" }, deadline: Deadline)),
+            ("exec with a spec that is not JSON", StatusCode.InvalidArgument, async () => await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = shim.Id, ExecId = "x2", Spec = json("{not json") }, deadline: Deadline)),
+            ("exec with a spec without args", StatusCode.InvalidArgument, async () => await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = shim.Id, ExecId = "x3", Spec = json("{\"cwd\":\"/\"}") }, deadline: Deadline)),
+            ("exec with a spec of another type", StatusCode.InvalidArgument, async () => await c.ExecAsync(new TaskV2.ExecProcessRequest { Id = shim.Id, ExecId = "x4", Spec = TypeUrls.PackJson(TypeUrls.OciLinuxResources, "{}"u8) }, deadline: Deadline)),
+            ("update without resources", StatusCode.InvalidArgument, async () => await c.UpdateAsync(new TaskV2.UpdateTaskRequest { Id = shim.Id }, deadline: Deadline)),
+            ("update with resources that are not JSON", StatusCode.InvalidArgument, async () => await c.UpdateAsync(new TaskV2.UpdateTaskRequest { Id = shim.Id, Resources = TypeUrls.PackJson(TypeUrls.OciLinuxResources, "[1,"u8) }, deadline: Deadline)),
+            ("create with an invalid id", StatusCode.InvalidArgument, async () => await c.CreateAsync(new TaskV2.CreateTaskRequest { Id = "a/../b", Bundle = "/tmp" }, deadline: Deadline)),
+            ("create of an existing id", StatusCode.AlreadyExists, async () => await c.CreateAsync(new TaskV2.CreateTaskRequest { Id = shim.Id, Bundle = _containerd.BundleDir(shim.Id) }, deadline: Deadline)),
+            ("create with a bundle that does not exist", StatusCode.InvalidArgument, async () => await c.CreateAsync(new TaskV2.CreateTaskRequest { Id = TestBundle.NewId("nobundle"), Bundle = "/nonexistent/bundle" }, deadline: Deadline)),
+            ("create with an unknown stdio scheme", StatusCode.InvalidArgument, async () => await c.CreateAsync(new TaskV2.CreateTaskRequest { Id = TestBundle.NewId("scheme"), Bundle = _containerd.BundleDir(shim.Id), Stdout = "gopher://x" }, deadline: Deadline)),
+        };
+        foreach (var (what, code, call) in cases)
+        {
+            var e = await Assert.ThrowsAsync<RpcException>(call);
+            _log.WriteLine($"{what}: {e.StatusCode} {e.Status.Detail}");
+            Assert.True(e.StatusCode == code, $"{what}: expected {code}, got {e.StatusCode}: {e.Status.Detail}");
+        }
+        Assert.True(HostState.IsAlive(pid));
+        Assert.Equal(Types.Status.Running, (await shim.StateAsync(shim.Id)).Status);
+        var pids = await c.PidsAsync(new TaskV2.PidsRequest { Id = shim.Id }, deadline: Deadline);
+        Assert.Single(pids.Processes);
+    }
+
+    [Fact]
     public async Task ShutdownWhileTheShimStillHoldsContainers_DoesNothing()
     {
         await using var shim = await ShimUnderTest.StartAsync(_containerd);
