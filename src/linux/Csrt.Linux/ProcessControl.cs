@@ -82,8 +82,12 @@ public static unsafe class ProcessControl
     {
         var limit = new Interop.Libc.rlimit { rlim_cur = soft, rlim_max = hard };
         if (Interop.Libc.prlimit(pid, (int)resource, &limit, null) < 0)
-            throw new SyscallException("prlimit", Sys.LastErrno, resource.ToString(),
-                $"soft {soft}, hard {hard}" + (Sys.LastErrno == Errno.EPERM ? " (raising a hard limit needs CAP_SYS_RESOURCE)" : ""));
+        {
+            // Read errno once: the message is built before the exception, and anything in between may change it.
+            var errno = Sys.LastErrno;
+            throw new SyscallException("prlimit", errno, resource.ToString(),
+                $"soft {soft}, hard {hard}" + (errno == Errno.EPERM ? " (raising a hard limit needs CAP_SYS_RESOURCE)" : ""));
+        }
     }
 
     public static (ulong Soft, ulong Hard) GetResourceLimit(int pid, ResourceLimit resource)

@@ -139,9 +139,11 @@ public sealed class RuncShimTests : IDisposable
     public void CtrRunWithTty_ThroughTheRuncShim_GetsThePtyFromCsrt()
     {
         var id = NewId();
-        var command = string.Join(' ', new[] { PrivateContainerd.CtrBinary, "--address", _ctd.Address }.Concat(RunArgs(id, "--rm", "-t", TestImages.BusyboxImage, id, "sh", "-c", "'tty; echo tty-ok; exit 6'")));
+        var command = string.Join(' ', new[] { PrivateContainerd.CtrBinary, "--address", _ctd.Address }.Concat(RunArgs(id, "--rm", "-t", TestImages.BusyboxImage, id, "sh", "-c", "'tty; echo tty-ok; sleep 1; exit 6'")));
 
-        // ctr -t needs a terminal of its own: script gives it one.
+        // ctr -t needs a terminal of its own: script gives it one. The process lingers a second
+        // after its output: ctr can tear the task's IO down before copying the last of it when the
+        // process exits at once (seen on this loaded machine, not a property of the runtime).
         var result = Commands.Run("script", ["-qec", command, "/dev/null"], RuntimeRoot.Timeout);
 
         Assert.True(result.ExitCode == 6, result.ToString());
@@ -154,7 +156,7 @@ public sealed class RuncShimTests : IDisposable
     {
         var id = NewId();
         _ctd.CtrOk(RunArgs(id, "-d", TestImages.BusyboxImage, id, "sleep", "1000"));
-        var command = $"{PrivateContainerd.CtrBinary} --address {_ctd.Address} tasks exec -t --exec-id t1 {id} sh -c 'tty; exit 7'";
+        var command = $"{PrivateContainerd.CtrBinary} --address {_ctd.Address} tasks exec -t --exec-id t1 {id} sh -c 'tty; sleep 1; exit 7'";
 
         var result = Commands.Run("script", ["-qec", command, "/dev/null"], RuntimeRoot.Timeout);
 

@@ -116,9 +116,10 @@ internal static class CpuAcct
             s.TotalUsageNs = total;
         if (CgroupFs.TryRead(dir, "cpuacct.stat") is { } stat)
             ParseStat(stat, s);
-        // cpuacct.stat counts whole USER_HZ ticks (10 ms): a container that used 6 ms of CPU shows
-        // "user 0, system 0" there. cpuacct.usage_user and usage_sys (Linux 4.15+) carry the same
-        // split in nanoseconds and add up to cpuacct.usage: prefer them where the kernel has them.
+        // cpuacct.stat reports USER_HZ ticks (10 ms), rounded down: a container that used 6 ms of
+        // CPU shows "user 0, system 0" there. cpuacct.usage_user and usage_sys (Linux 4.15+) carry
+        // the same split in nanoseconds (still sampled at the scheduler tick, so their sum is close
+        // to cpuacct.usage, not equal): prefer them where the kernel has them.
         if (CgroupFs.TryReadUInt64(dir, "cpuacct.usage_user") is { } userNs && CgroupFs.TryReadUInt64(dir, "cpuacct.usage_sys") is { } sysNs)
         {
             s.UserUsageNs = userNs;
