@@ -42,6 +42,17 @@ public sealed class TypeUrlTests
     }
 
     [Fact]
+    public void EveryKnownNameIsTheMessagesDescriptorFullName()
+    {
+        Assert.NotEmpty(TypeUrls.KnownNames);
+        foreach (var (type, name) in TypeUrls.KnownNames)
+        {
+            var message = (IMessage)Activator.CreateInstance(type)!;
+            Assert.Equal(message.Descriptor.FullName, name);
+        }
+    }
+
+    [Fact]
     public void CgroupMetricsArePackedUnderTheCgroupsPackageNames()
     {
         Assert.Equal("io.containerd.cgroups.v1.Metrics", TypeUrls.Pack(new CgroupsV1.Metrics()).TypeUrl);
