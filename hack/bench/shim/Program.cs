@@ -37,6 +37,7 @@ public static class Program
         public string Out = ".";
         public string Only = "run,exec,cri,mem";
         public bool Hold;
+        public bool Debug;
     }
 
     public static int Main(string[] args)
@@ -57,6 +58,7 @@ public static class Program
                 case "--out": o.Out = Path.GetFullPath(Next()); break;
                 case "--only": o.Only = Next(); break;
                 case "--hold": o.Hold = true; break;
+                case "--debug": o.Debug = true; break;
                 default:
                     Console.Error.WriteLine($"shim-bench: unknown argument {args[i]}");
                     return 2;
@@ -156,7 +158,7 @@ public static class Program
             Log($"shim under test: {shim} ({new FileInfo(shim).Length} bytes)");
             var loadBefore = File.ReadAllText("/proc/loadavg").Trim();
             var clock = Stopwatch.StartNew();
-            _ctd = PrivateContainerd.Start(new PrivateContainerdOptions { BinDir = o.BinDir });
+            _ctd = PrivateContainerd.Start(new PrivateContainerdOptions { BinDir = o.BinDir, LogLevel = o.Debug ? "debug" : "info" });
             try
             {
                 Log($"private containerd in slot {_ctd.Slot} ({_ctd.Address})");
@@ -188,6 +190,14 @@ public static class Program
         }
 
         private static void Log(string message) => Program.Log(message);
+
+        private readonly Dictionary<string, int> _failures = new(StringComparer.Ordinal);
+
+        private void Fail(string key, string what)
+        {
+            _failures[key] = _failures.GetValueOrDefault(key) + 1;
+            Log($"{key} failed: {what}");
+        }
 
         private void Add(string key, double value)
         {
@@ -230,7 +240,12 @@ public static class Program
             var ms = sw.Elapsed.TotalMilliseconds;
             cpu = Cpu() - cpu;
             own = ContainerdCpu() - own;
-            r.EnsureSuccess();
+            if (!r.Succeeded)
+            {
+                // Counted and reported, not fatal: one flaky run should not void the others.
+                Fail(key, r.ToString());
+                return double.NaN;
+            }
             if (record)
             {
                 var (name, runtime) = (key[..key.IndexOf('/')], key[(key.IndexOf('/') + 1)..]);
@@ -328,7 +343,16 @@ public static class Program
                     // No -shimcpu here: CRI's network setup ends containerd threads (LockOSThread),
                     // and an ended thread's CPU time leaves the per-thread sum.
                     var cpu = Cpu();
-                    var steps = PodCycle(cri, rt);
+                    List<(string Step, double Ms)> steps;
+                    try
+                    {
+                        steps = PodCycle(cri, rt);
+                    }
+                    catch (Grpc.Core.RpcException e)
+                    {
+                        Fail($"cri/{rt.Name}", e.Status.ToString());
+                        continue;
+                    }
                     cpu = Cpu() - cpu;
                     if (i < o.Warmup)
                         continue;
@@ -562,6 +586,7 @@ public static class Program
                 }
                 sb.Append('\n');
             }
+            sb.Append(_failures.Count == 0 ? "Failed operations: none.\n" : "Failed operations (not in the figures): " + string.Join(", ", _failures.Select(f => $"{f.Key} {f.Value}")) + "\n");
             File.WriteAllText(Path.Combine(o.Out, "summary.md"), sb.ToString());
             using (var w = new StreamWriter(Path.Combine(o.Out, "samples.csv")))
             {

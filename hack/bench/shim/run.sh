@@ -14,6 +14,8 @@
 #   --no-publish   use the binary already in out/bench/shim/bin (or --bin) as it is
 # shim-bench options: --runs N (30) --exec-runs N (30) --cycles N (20) --pods N (20)
 #                     --mem-rounds N (2) --warmup N (3) --only run,exec,cri,mem
+#                     --hold (keep the private containerd up until stdin closes, for profiling)
+#                     --debug (containerd at log level debug, which passes -debug to the shims)
 # Output: out/bench/shim/<UTC time>[-<k>]/{summary.md,samples.csv,memory.csv}. Root only.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
