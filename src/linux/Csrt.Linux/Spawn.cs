@@ -90,6 +90,12 @@ public sealed class SpawnOptions
     /// <summary>cgroup v2 directory to be born in (clone3 CLONE_INTO_CGROUP).</summary>
     public FileDescriptor? CgroupDirectory { get; set; }
 
+    /// <summary>cgroup v1 "tasks" files, open for writing: the child joins these cgroups itself,
+    /// right after the clone, by writing "0" (itself, single-threaded) to each. Unlike moving a
+    /// process by pid through cgroup.procs, that takes no global lock, whose writer waits for an
+    /// RCU grace period (~10 ms per container on this machine, docs/benchmarks.md).</summary>
+    public List<FileDescriptor> CgroupTaskFiles { get; } = new();
+
     public int ParentDeathSignal { get; set; }
 }
 
@@ -125,6 +131,7 @@ public sealed class SpawnException : SyscallException
         17 => "execve",
         18 => "personality",
         19 => "clone",
+        20 => "join cgroup (write tasks)",
         _ => $"stage {stage}",
     };
 }
@@ -310,6 +317,10 @@ public static unsafe class Spawn
             req->cgroup_fd = o.CgroupDirectory is null ? -1 : AddRef(refs, o.CgroupDirectory);
             req->parent_death_signal = o.ParentDeathSignal;
             req->become_root = o.BecomeRoot ? 1 : 0;
+            req->cgroup_task_count = o.CgroupTaskFiles.Count;
+            req->cgroup_task_fds = arena.Alloc<int>(o.CgroupTaskFiles.Count);
+            for (var i = 0; i < o.CgroupTaskFiles.Count; i++)
+                req->cgroup_task_fds[i] = AddRef(refs, o.CgroupTaskFiles[i]);
             if (o.ExecutableFd is null && o.ExecutablePath is null && o.Plan is null)
                 throw new ArgumentException("nothing to execute: set ExecutableFd, ExecutablePath or Plan");
 

@@ -309,6 +309,18 @@ static __attribute__((noreturn)) void child(const struct csrt_spawn_request *req
     if (req->parent_death_signal > 0 && prctl(PR_SET_PDEATHSIG, req->parent_death_signal, 0, 0, 0) < 0)
         fail(err_fd, CSRT_STAGE_SETNS, errno);
 
+    /* Join the container's cgroup v1 hierarchies as this (still single) thread: "0" in "tasks"
+     * moves the writer alone and takes none of the global lock that moving a process by pid
+     * (cgroup.procs) takes, whose writer waits for an RCU grace period (~10 ms here). */
+    for (int i = 0; i < req->cgroup_task_count; i++) {
+        ssize_t n;
+        do {
+            n = write(req->cgroup_task_fds[i], "0", 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1)
+            fail(err_fd, CSRT_STAGE_CGROUP, n < 0 ? errno : EIO);
+    }
+
     for (int i = 0; i < req->join_count; i++)
         if (setns(req->join_fds[i], req->join_types[i]) < 0)
             fail(err_fd, CSRT_STAGE_SETNS, errno);

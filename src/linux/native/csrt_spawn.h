@@ -35,6 +35,7 @@ enum csrt_stage {
     CSRT_STAGE_EXEC = 17,
     CSRT_STAGE_PERSONALITY = 18,
     CSRT_STAGE_CLONE = 19,
+    CSRT_STAGE_CGROUP = 20,
 };
 
 /* The report written to the error pipe when a step fails: stage, then errno. */
@@ -106,6 +107,9 @@ struct csrt_spawn_request {
     int32_t cgroup_fd;           /* >= 0: clone3 with CLONE_INTO_CGROUP (cgroup v2) */
     int32_t parent_death_signal; /* 0: none */
     int32_t become_root;         /* 1: setresgid/setresuid(0) after the sync (user namespaces) */
+    int32_t cgroup_task_count;   /* entries of cgroup_task_fds */
+    const int32_t *cgroup_task_fds; /* cgroup v1 "tasks" files open for writing: the child writes
+                                     * "0" to each first thing, joining those cgroups itself */
 };
 
 /* Returns the child's pid (the intermediate's when second_clone), or -errno. */

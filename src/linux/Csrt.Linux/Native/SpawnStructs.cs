@@ -72,6 +72,8 @@ internal unsafe struct csrt_spawn_request
     public int cgroup_fd;
     public int parent_death_signal;
     public int become_root;
+    public int cgroup_task_count;
+    public int* cgroup_task_fds;
 }
 
 internal static unsafe partial class NativeMethods

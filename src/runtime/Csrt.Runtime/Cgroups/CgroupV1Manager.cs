@@ -118,6 +118,15 @@ public sealed class CgroupV1Manager : ICgroupManager
             CgroupFs.WriteProcs(dir, pid);
     }
 
+    public IReadOnlyList<string> LegacyDirectories =>
+        UniqueDirs().Where(d => !string.Equals(d, UnifiedPath, StringComparison.Ordinal)).ToList();
+
+    public void JoinUnified(int pid)
+    {
+        if (UnifiedPath is { } unified)
+            CgroupFs.WriteProcs(unified, pid);
+    }
+
     public FileDescriptor? OpenUnifiedDirectory() =>
         UnifiedPath is { } u ? Files.Open(u, OpenFlags.O_RDONLY | OpenFlags.O_DIRECTORY) : null;
 

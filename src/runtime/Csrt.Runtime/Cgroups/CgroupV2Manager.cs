@@ -115,6 +115,10 @@ public sealed class CgroupV2Manager : ICgroupManager
 
     public void Join(int pid) => CgroupFs.WriteProcs(_path, pid);
 
+    public IReadOnlyList<string> LegacyDirectories => Array.Empty<string>();
+
+    public void JoinUnified(int pid) => Join(pid);
+
     public FileDescriptor? OpenUnifiedDirectory() => Files.Open(_path, OpenFlags.O_RDONLY | OpenFlags.O_DIRECTORY);
 
     public void Update(LinuxResources resources) => Apply(resources, update: true);

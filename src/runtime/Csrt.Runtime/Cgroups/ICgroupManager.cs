@@ -68,6 +68,16 @@ public interface ICgroupManager
     /// <summary>Moves a process into the cgroup in every hierarchy (cgroup.procs).</summary>
     void Join(int pid);
 
+    /// <summary>The directories in the v1 hierarchies (none on a unified host). A new process
+    /// joins them itself, through SpawnOptions.CgroupTaskFiles ("tasks" in each), instead of
+    /// being moved by <see cref="Join"/>: that waits for an RCU grace period, ~10 ms.</summary>
+    IReadOnlyList<string> LegacyDirectories { get; }
+
+    /// <summary><see cref="Join"/> for the cgroup2 directory only (nothing without one): for a
+    /// process that joined <see cref="LegacyDirectories"/> itself but could not be born in
+    /// <see cref="OpenUnifiedDirectory"/>.</summary>
+    void JoinUnified(int pid);
+
     /// <summary>An O_DIRECTORY fd of the cgroup2 directory for clone3(CLONE_INTO_CGROUP); null when
     /// there is none. On a hybrid host the child still needs <see cref="Join"/> for the v1 hierarchies.</summary>
     FileDescriptor? OpenUnifiedDirectory();

@@ -112,6 +112,7 @@ public sealed partial class ContainerRuntime
             };
             var opened = new List<FileDescriptor>();
             FileDescriptor? devNull = null;
+            var joinedUnified = false;
             try
             {
                 foreach (var (type, path) in namespaces.Joins)
@@ -145,8 +146,18 @@ public sealed partial class ContainerRuntime
                 spawn.ExecutableFd = binary.Fd;
                 spawn.Args = new[] { "csrt", ContainerInit.Sentinel };
                 spawn.Env = new[] { ContainerInit.SyncFdVariable + "=" + Text(syncFd) };
-                using var unified = cgroup.Layout == CgroupLayout.Unified && !namespaces.WaitForParent && !namespaces.SecondClone ? cgroup.OpenUnifiedDirectory() : null;
+                // The init is born in its cgroups instead of being moved there after its exec,
+                // which would wait for an RCU grace period (~10 ms): clone3 into the cgroup2
+                // directory, and it writes itself into each v1 hierarchy's "tasks" first thing.
+                using var unified = cgroup.UnifiedPath is not null && !namespaces.WaitForParent && !namespaces.SecondClone ? cgroup.OpenUnifiedDirectory() : null;
                 spawn.CgroupDirectory = unified;
+                joinedUnified = unified is not null;
+                foreach (var dir in cgroup.LegacyDirectories)
+                {
+                    var tasks = Files.Open(CgroupFs.PathOf(dir, "tasks"), OpenFlags.O_WRONLY);
+                    opened.Add(tasks);
+                    spawn.CgroupTaskFiles.Add(tasks);
+                }
 
                 spawned = Spawn.Start(spawn);
                 childEnd.Dispose();
@@ -162,7 +173,8 @@ public sealed partial class ContainerRuntime
                 opened.ForEach(fd => fd.Dispose());
             }
 
-            cgroup.Join(pid);
+            if (!joinedUnified)
+                cgroup.JoinUnified(pid);
             var record = new ContainerRecord
             {
                 Id = o.Id,
