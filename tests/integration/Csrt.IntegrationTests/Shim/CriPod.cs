@@ -49,7 +49,7 @@ internal sealed class CriPod : IAsyncDisposable
         var pod = new CriPod(containerd, channel, config);
         try
         {
-            pod.Id = (await pod.Cri.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = handler }, deadline: Deadline)).PodSandboxId;
+            pod.Id = (await pod.Call("RunPodSandbox", async () => await pod.Cri.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = handler }, deadline: Deadline))).PodSandboxId;
             return pod;
         }
         catch
@@ -69,18 +69,36 @@ internal sealed class CriPod : IAsyncDisposable
         Linux = new LinuxContainerConfig(),
     };
 
+    /// <summary>
+    /// Runs a CRI call; one that hangs past <see cref="Deadline"/> fails naming the call, with the
+    /// end of containerd's log (the shims' logs included) to tell where it hung.
+    /// </summary>
+    public async Task<T> Call<T>(string what, Func<Task<T>> call)
+    {
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            return await call();
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.DeadlineExceeded && clock.Elapsed > TimeSpan.FromSeconds(80))
+        {
+            var log = Containerd.ReadLog().Split('\n');
+            throw new TimeoutException($"CRI {what} did not answer within its deadline; containerd log tail:\n{string.Join('\n', log.TakeLast(80))}", e);
+        }
+    }
+
     public async Task<string> CreateContainerAsync(ContainerConfig config) =>
-        (await Cri.CreateContainerAsync(new CreateContainerRequest { PodSandboxId = Id, SandboxConfig = Config, Config = config }, deadline: Deadline)).ContainerId;
+        (await Call($"CreateContainer {config.Metadata.Name}", async () => await Cri.CreateContainerAsync(new CreateContainerRequest { PodSandboxId = Id, SandboxConfig = Config, Config = config }, deadline: Deadline))).ContainerId;
 
     public async Task<string> StartContainerAsync(ContainerConfig config)
     {
         var id = await CreateContainerAsync(config);
-        await Cri.StartContainerAsync(new StartContainerRequest { ContainerId = id }, deadline: Deadline);
+        await Call($"StartContainer {config.Metadata.Name}", async () => await Cri.StartContainerAsync(new StartContainerRequest { ContainerId = id }, deadline: Deadline));
         return id;
     }
 
     public async Task<ContainerStatus> StatusAsync(string id) =>
-        (await Cri.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = id }, deadline: Deadline)).Status;
+        (await Call($"ContainerStatus {id}", async () => await Cri.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = id }, deadline: Deadline))).Status;
 
     /// <summary>Polls ContainerStatus until the container is in <paramref name="state"/>; throws with the last status on timeout.</summary>
     public async Task<ContainerStatus> WaitForStateAsync(string id, ContainerState state, TimeSpan? timeout = null)
@@ -99,7 +117,7 @@ internal sealed class CriPod : IAsyncDisposable
     }
 
     public async Task<ExecSyncResponse> ExecSyncAsync(string id, long timeoutSeconds, params string[] cmd) =>
-        await Cri.ExecSyncAsync(new ExecSyncRequest { ContainerId = id, Cmd = { cmd }, Timeout = timeoutSeconds }, deadline: Deadline);
+        await Call($"ExecSync {string.Join(' ', cmd)}", async () => await Cri.ExecSyncAsync(new ExecSyncRequest { ContainerId = id, Cmd = { cmd }, Timeout = timeoutSeconds }, deadline: Deadline));
 
     public string LogPath(string name) => Path.Combine(LogDirectory, name + ".log");
 
