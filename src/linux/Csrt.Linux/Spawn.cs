@@ -144,8 +144,12 @@ public sealed class SpawnedProcess : IDisposable
     private FileDescriptor? _errors;
     private readonly string _what;
 
-    internal SpawnedProcess(int firstPid, FileDescriptor? sync, FileDescriptor? pidPipe, FileDescriptor errors, string what)
+    /// <summary>The working directory the plan asked for: a failed chdir names it, not the program.</summary>
+    private readonly string? _cwd;
+
+    internal SpawnedProcess(int firstPid, FileDescriptor? sync, FileDescriptor? pidPipe, FileDescriptor errors, string what, string? cwd = null)
     {
+        _cwd = cwd;
         FirstPid = firstPid;
         Pid = pidPipe is null ? firstPid : 0;
         _sync = sync;
@@ -243,7 +247,8 @@ public sealed class SpawnedProcess : IDisposable
         if (got < 8)
             throw new SpawnException("clone child", Errno.EPIPE, _what);
         var report = MemoryMarshal.Read<csrt_child_error>(err);
-        throw new SpawnException(SpawnException.StageName(report.stage), (Errno)report.err, _what);
+        var stage = SpawnException.StageName(report.stage);
+        throw new SpawnException(stage, (Errno)report.err, stage == "chdir" && _cwd is not null ? _cwd : _what);
     }
 
     private static void ReapQuietly(int pid)
@@ -327,7 +332,7 @@ public static unsafe class Spawn
             var pid = NativeMethods.csrt_spawn(req);
             if (pid < 0)
                 throw new SyscallException(o.CgroupDirectory is null ? "clone" : "clone3", (Errno)(-pid), what);
-            return new SpawnedProcess(pid, syncWrite, pidRead, errRead, what ?? "process");
+            return new SpawnedProcess(pid, syncWrite, pidRead, errRead, what ?? "process", o.Plan?.Cwd);
         }
         catch
         {
@@ -410,6 +415,7 @@ public static unsafe class Spawn
         var p = BuildPlan(arena, plan);
         int stage = 0;
         var r = NativeMethods.csrt_exec_final(p, &stage);
-        throw new SpawnException(SpawnException.StageName(stage), (Errno)(-r), plan.Path);
+        var name = SpawnException.StageName(stage);
+        throw new SpawnException(name, (Errno)(-r), name == "chdir" && plan.Cwd is not null ? plan.Cwd : plan.Path);
     }
 }

@@ -277,6 +277,32 @@ public sealed class LifecycleTests : IDisposable
         }
     }
 
+    [Fact]
+    public void ConcurrentCreatesOfOneId_CreateItOnce()
+    {
+        var bundle = _csrt.Bundle(["sleep", "1000"]);
+
+        var results = Enumerable.Range(0, 4).AsParallel().WithDegreeOfParallelism(4)
+            .Select(_ => _csrt.Detached(bundle, "create", "--bundle", bundle.Dir, bundle.Id)).ToList();
+
+        Assert.Equal(1, results.Count(r => r.Succeeded));
+        Assert.All(results.Where(r => !r.Succeeded), r => Assert.Contains("already exists", r.Stderr, StringComparison.Ordinal));
+        Assert.Equal("created", _csrt.Status(bundle.Id));
+        Assert.Single(RuntimeRoot.ProcessesOf(bundle.Id));
+    }
+
+    [Fact]
+    public void ConcurrentStarts_StartItOnce()
+    {
+        var bundle = _csrt.Bundle(["sleep", "1000"]);
+        _csrt.Create(bundle);
+
+        var results = Enumerable.Range(0, 4).AsParallel().WithDegreeOfParallelism(4).Select(_ => _csrt.Run("start", bundle.Id)).ToList();
+
+        Assert.Equal(1, results.Count(r => r.Succeeded));
+        Assert.Equal("running", _csrt.Status(bundle.Id));
+    }
+
     private static void WaitUntil(Func<bool> condition, string message)
     {
         var deadline = DateTime.UtcNow + RuntimeRoot.Timeout;

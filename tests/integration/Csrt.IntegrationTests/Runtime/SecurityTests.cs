@@ -103,7 +103,7 @@ public sealed class SecurityTests : IDisposable
             var result = _csrt.Run("exec", "--cwd", $"/proc/self/fd/{fd}", bundle.Id, "pwd");
 
             Assert.True(result.ExitCode == 255, $"exec with cwd /proc/self/fd/{fd} was not refused: {result}");
-            Assert.True(result.Stderr.Contains("chdir", StringComparison.Ordinal), result.ToString());
+            Assert.True(result.Stderr.Contains($"chdir(/proc/self/fd/{fd})", StringComparison.Ordinal), result.ToString());
         }
     }
 
