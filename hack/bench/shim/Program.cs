@@ -17,13 +17,17 @@ public static class Program
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    private sealed record Runtime(string Name, string Type, string Handler);
+    /// <param name="Binary">The shim executable's file name (what the process's argv[0] ends with).</param>
+    private sealed record Runtime(string Name, string Type, string Handler, string Binary);
 
-    private static readonly Runtime[] Runtimes =
+    private static readonly List<Runtime> Runtimes =
     [
-        new("csrt", PrivateContainerd.CsrtRuntime, "csrt"),
-        new("runc", PrivateContainerd.RuncRuntime, "runc"),
+        new("csrt", PrivateContainerd.CsrtRuntime, "csrt", "containerd-shim-csrt-v2"),
+        new("runc", PrivateContainerd.RuncRuntime, "runc", "containerd-shim-runc-v2"),
     ];
+
+    /// <summary>--compare: a second csrt build, runtime type io.containerd.csrtb.v2.</summary>
+    private static readonly Runtime CompareRuntime = new("csrt-b", "io.containerd.csrtb.v2", "csrtb", "containerd-shim-csrtb-v2");
 
     private sealed class Options
     {
@@ -38,6 +42,7 @@ public static class Program
         public string Only = "run,exec,cri,mem";
         public bool Hold;
         public bool Debug;
+        public string? CompareDir;
     }
 
     public static int Main(string[] args)
@@ -59,6 +64,7 @@ public static class Program
                 case "--only": o.Only = Next(); break;
                 case "--hold": o.Hold = true; break;
                 case "--debug": o.Debug = true; break;
+                case "--compare": o.CompareDir = Path.GetFullPath(Next()); break;
                 default:
                     Console.Error.WriteLine($"shim-bench: unknown argument {args[i]}");
                     return 2;
@@ -156,9 +162,24 @@ public static class Program
             var shim = Path.Combine(o.BinDir ?? RepoPaths.BinDir, "containerd-shim-csrt-v2");
             RepoPaths.RequireBinary(shim);
             Log($"shim under test: {shim} ({new FileInfo(shim).Length} bytes)");
+            var binDir = o.BinDir;
+            string? extraToml = null;
+            if (o.CompareDir is { } compare)
+            {
+                // Both builds as copies in one directory on containerd's PATH, so that the daemons
+                // they re-execute (from /proc/self/exe) can be told apart by their path.
+                binDir = Directory.CreateTempSubdirectory("csrt-shim-bench-").FullName;
+                File.Copy(shim, Path.Combine(binDir, "containerd-shim-csrt-v2"));
+                File.Copy(RepoPaths.RequireBinary(Path.Combine(compare, "containerd-shim-csrt-v2")), Path.Combine(binDir, CompareRuntime.Binary));
+                File.SetUnixFileMode(Path.Combine(binDir, "containerd-shim-csrt-v2"), (UnixFileMode)0x1ed);
+                File.SetUnixFileMode(Path.Combine(binDir, CompareRuntime.Binary), (UnixFileMode)0x1ed);
+                Runtimes.Insert(1, CompareRuntime);
+                extraToml = $"[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.{CompareRuntime.Handler}]\n  runtime_type = \"{CompareRuntime.Type}\"";
+                Log($"compared with: {compare}/containerd-shim-csrt-v2 as {CompareRuntime.Name}");
+            }
             var loadBefore = File.ReadAllText("/proc/loadavg").Trim();
             var clock = Stopwatch.StartNew();
-            _ctd = PrivateContainerd.Start(new PrivateContainerdOptions { BinDir = o.BinDir, LogLevel = o.Debug ? "debug" : "info" });
+            _ctd = PrivateContainerd.Start(new PrivateContainerdOptions { BinDir = binDir, LogLevel = o.Debug ? "debug" : "info", ExtraToml = extraToml });
             try
             {
                 Log($"private containerd in slot {_ctd.Slot} ({_ctd.Address})");
@@ -183,6 +204,8 @@ public static class Program
             {
                 _ctd.Dispose();
                 _cpu?.Dispose();
+                if (o.CompareDir is not null && binDir is not null)
+                    Directory.Delete(binDir, recursive: true);
             }
             var loadAfter = File.ReadAllText("/proc/loadavg").Trim();
             WriteResults(shim, loadBefore, loadAfter, clock.Elapsed);
@@ -206,8 +229,9 @@ public static class Program
             list.Add(value);
         }
 
-        /// <summary>Pass i runs the runtimes in order for even i, reversed for odd i (A B B A A B …).</summary>
-        private static IEnumerable<Runtime> Order(int i) => i % 2 == 0 ? Runtimes : Runtimes.Reverse();
+        /// <summary>Pass i runs the runtimes in order for even i, reversed for odd i (A B B A A B …;
+        /// with three, A B C C B A …).</summary>
+        private static IEnumerable<Runtime> Order(int i) => i % 2 == 0 ? Runtimes : Enumerable.Reverse(Runtimes);
 
         private double Cpu() => _cpu?.Milliseconds() ?? double.NaN;
 
@@ -454,7 +478,7 @@ public static class Program
         /// the anon/file/shmem split), threads, and the memfd bytes it holds open (not in RSS).</summary>
         private void Sample(Runtime rt, int round, string when)
         {
-            var binary = rt.Name == "csrt" ? "containerd-shim-csrt-v2" : "containerd-shim-runc-v2";
+            var binary = "/" + rt.Binary;
             var shims = HostState.ProcessesWithArgument(_ctd.Address)
                 .Where(p => HostState.CommandLine(p) is { Count: > 0 } a && a[0].EndsWith(binary, StringComparison.Ordinal))
                 .ToList();
@@ -546,24 +570,26 @@ public static class Program
             var sb = _summary;
             sb.Append(Inv, $"# shim benchmark {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n");
             sb.Append(Inv, $"- shim: `{shim}` ({new FileInfo(shim).Length} bytes)\n");
+            if (o.CompareDir is { } compare)
+                sb.Append(Inv, $"- csrt-b: `{compare}/containerd-shim-csrt-v2`\n");
             sb.Append(Inv, $"- machine: {Environment.ProcessorCount} CPUs, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, load average before `{loadBefore}`, after `{loadAfter}`\n");
             sb.Append(Inv, $"- {Tool("/usr/bin/containerd", "--version")}; {Tool("runc", "--version").Split('\n')[0]}\n");
             sb.Append(Inv, $"- runs {o.Runs}, execs {o.ExecRuns}, CRI cycles {o.Cycles}, pods {o.Pods} × {o.MemRounds} rounds, warm-up {o.Warmup}; took {elapsed.TotalMinutes:0.0} min\n\n");
 
             sb.Append("*-cpu rows: CPU time of containerd and the processes it starts (shims, their start/delete runs, runc, a container's first steps) during the operation; -shimcpu: the same without containerd's own threads.*\n\n");
-            sb.Append("| latency (ms) | runtime | n | p50 | mean | min | p90 | max | csrt/runc p50 | csrt/runc mean |\n");
+            sb.Append("| latency (ms) | runtime | n | p50 | mean | min | p90 | max | /runc p50 | /runc mean |\n");
             sb.Append("|---|---|---|---|---|---|---|---|---|---|\n");
             var latencyKeys = new[] { "run", "run-cpu", "run-shimcpu", "exec", "exec-cpu", "exec-shimcpu", "cri", "cri-cpu", "cri-runpod", "cri-create", "cri-start", "cri-stop", "cri-remove", "cri-stoppod", "cri-removepod" };
             foreach (var k in latencyKeys)
             {
-                var a = Stats($"{k}/csrt");
                 var b = Stats($"{k}/runc");
-                if (a.N == 0 && b.N == 0)
-                    continue;
-                foreach (var (name, s) in new[] { ("csrt", a), ("runc", b) })
+                foreach (var rt in Runtimes)
                 {
-                    var ratio = name == "csrt" ? $"{a.P50 / b.P50:0.00} | {a.Mean / b.Mean:0.00}" : " | ";
-                    sb.Append(Inv, $"| {k} | {name} | {s.N} | {s.P50:0.0} | {s.Mean:0.0} | {s.Min:0.0} | {s.P90:0.0} | {s.Max:0.0} | {ratio} |\n");
+                    var s = Stats($"{k}/{rt.Name}");
+                    if (s.N == 0)
+                        continue;
+                    var ratio = rt.Name != "runc" ? $"{s.P50 / b.P50:0.00} | {s.Mean / b.Mean:0.00}" : " | ";
+                    sb.Append(Inv, $"| {k} | {rt.Name} | {s.N} | {s.P50:0.0} | {s.Mean:0.0} | {s.Min:0.0} | {s.P90:0.0} | {s.Max:0.0} | {ratio} |\n");
                 }
             }
             sb.Append('\n');

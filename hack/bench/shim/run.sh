@@ -16,6 +16,8 @@
 #                     --mem-rounds N (2) --warmup N (3) --only run,exec,cri,mem
 #                     --hold (keep the private containerd up until stdin closes, for profiling)
 #                     --debug (containerd at log level debug, which passes -debug to the shims)
+#                     --compare DIR (a second build, DIR/containerd-shim-csrt-v2, measured as
+#                                    "csrt-b" in the same interleaved run: before/after a change)
 # Output: out/bench/shim/<UTC time>[-<k>]/{summary.md,samples.csv,memory.csv}. Root only.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
