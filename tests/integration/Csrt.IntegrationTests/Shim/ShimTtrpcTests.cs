@@ -260,6 +260,13 @@ public sealed class ShimTtrpcTests
         Assert.Equal(0, state.ExitedAt.Nanos);
         Assert.Equal(0u, state.ExitStatus);
 
+        // Stats: containerd 1.6 resolves only the bare type URL (this host is cgroup v1/hybrid).
+        var stats = await c.StatsAsync(new TaskV2.StatsRequest { Id = shim.Id }, deadline: Deadline);
+        Assert.Equal("io.containerd.cgroups.v1.Metrics", stats.Stats.TypeUrl);
+        var metrics = global::Containerd.Cgroups.V1.Metrics.Parser.ParseFrom(stats.Stats.Value);
+        Assert.Equal(1UL, metrics.Pids.Current);
+        Assert.True(metrics.Memory.Usage.Usage > 0);
+
         // Pause twice: the second one is refused; the task stays paused until Resume.
         await c.PauseAsync(new TaskV2.PauseRequest { Id = shim.Id }, deadline: Deadline);
         await FailsWith(StatusCode.FailedPrecondition, async () => await c.PauseAsync(new TaskV2.PauseRequest { Id = shim.Id }, deadline: Deadline));
