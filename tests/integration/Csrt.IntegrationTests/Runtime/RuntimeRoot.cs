@@ -15,6 +15,11 @@ namespace Csrt.IntegrationTests.Runtime;
 /// behind can be found exactly. Dispose deletes every container under the root (<c>delete
 /// --force</c>), kills whatever is still in their cgroups, removes the cgroups, the root and the
 /// bundles, whatever state the test left them in.
+/// <para>
+/// A test run that is killed cannot dispose: each root holds an flock on <c>&lt;root&gt;.lock</c>
+/// while it lives and lists its container ids in <c>&lt;root&gt;.ids</c>; the first root made in a
+/// process cleans up every root whose lock nobody holds any more.
+/// </para>
 /// </summary>
 public sealed class RuntimeRoot : IDisposable
 {
@@ -22,20 +27,27 @@ public sealed class RuntimeRoot : IDisposable
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     private const string CgroupParent = "csrt-test";
+    private const string CsrtPrefix = "csrt-", RuncPrefix = "runc-";
+    private static readonly string RootsDir = Path.Combine(RepoPaths.RunDir, "roots");
+    private static readonly Lazy<bool> Swept = new(SweepAbandoned, LazyThreadSafetyMode.ExecutionAndPublication);
     private readonly List<TestBundle> _bundles = new();
     private readonly HashSet<string> _ids = new(StringComparer.Ordinal);
+    private readonly FileStream _lock;
 
     private RuntimeRoot(string binary, string name)
     {
+        _ = Swept.Value;
         Binary = binary;
-        Root = Path.Combine(RepoPaths.RunDir, "roots", $"{name}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
+        Root = Path.Combine(RootsDir, $"{name}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
+        Directory.CreateDirectory(RootsDir);
+        _lock = new FileStream(Root + ".lock", FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
     }
 
     /// <summary>The published csrt (out/bin/csrt) over a fresh root.</summary>
-    public static RuntimeRoot Csrt(string name) => new(RepoPaths.RequireBinary(RepoPaths.CsrtBinary), "csrt-" + name);
+    public static RuntimeRoot Csrt(string name) => new(RepoPaths.RequireBinary(RepoPaths.CsrtBinary), CsrtPrefix + name);
 
     /// <summary>runc, the reference runtime, over a fresh root.</summary>
-    public static RuntimeRoot Runc(string name) => new("/usr/sbin/runc", "runc-" + name);
+    public static RuntimeRoot Runc(string name) => new("/usr/sbin/runc", RuncPrefix + name);
 
     public string Binary { get; }
 
@@ -73,7 +85,7 @@ public sealed class RuntimeRoot : IDisposable
     private TestBundle Track(TestBundle bundle)
     {
         _bundles.Add(bundle);
-        _ids.Add(bundle.Id);
+        TrackId(bundle.Id);
         return bundle;
     }
 
@@ -81,6 +93,7 @@ public sealed class RuntimeRoot : IDisposable
     public string TrackId(string id)
     {
         _ids.Add(id);
+        File.AppendAllText(Root + ".ids", id + "\n");
         return id;
     }
 
@@ -189,19 +202,39 @@ public sealed class RuntimeRoot : IDisposable
     public void Dispose()
     {
         var errors = new List<string>();
-        var ids = new HashSet<string>(_ids, StringComparer.Ordinal);
-        if (Directory.Exists(Root))
+        try
         {
-            foreach (var dir in Directory.GetDirectories(Root))
-                ids.Add(Path.GetFileName(dir));
+            CleanUp(Binary, Root, _ids, errors);
+            foreach (var b in _bundles)
+                b.Dispose();
+            File.Delete(Root + ".ids");
         }
-        foreach (var id in ids)
+        finally
         {
-            if (Directory.Exists(StateDir(id)))
+            _lock.Dispose();
+            File.Delete(Root + ".lock");
+        }
+        if (errors.Count > 0)
+            throw new InvalidOperationException("cleanup: " + string.Join("; ", errors));
+    }
+
+    /// <summary>Deletes the containers of <paramref name="ids"/> and those found under the root, kills
+    /// what is left in their cgroups, removes the cgroups and the root.</summary>
+    private static void CleanUp(string binary, string root, IEnumerable<string> ids, List<string> errors)
+    {
+        var all = new HashSet<string>(ids, StringComparer.Ordinal);
+        if (Directory.Exists(root))
+        {
+            foreach (var dir in Directory.GetDirectories(root))
+                all.Add(Path.GetFileName(dir));
+        }
+        foreach (var id in all)
+        {
+            if (Directory.Exists(Path.Combine(root, id)))
             {
                 try
                 {
-                    Run(null, TimeSpan.FromSeconds(30), "delete", "--force", id);
+                    Commands.Run(binary, ["--root", root, "delete", "--force", id], TimeSpan.FromSeconds(30));
                 }
                 catch (TimeoutException e)
                 {
@@ -222,12 +255,47 @@ public sealed class RuntimeRoot : IDisposable
                 }
             }
         }
-        foreach (var b in _bundles)
-            b.Dispose();
-        if (Directory.Exists(Root))
-            Directory.Delete(Root, recursive: true);
-        if (errors.Count > 0)
-            throw new InvalidOperationException("cleanup: " + string.Join("; ", errors));
+        if (Directory.Exists(root))
+            Directory.Delete(root, recursive: true);
+    }
+
+    /// <summary>Cleans up after roots of test runs that were killed: their lock file is no longer held.</summary>
+    private static bool SweepAbandoned()
+    {
+        if (!Directory.Exists(RootsDir))
+            return true;
+        foreach (var lockPath in Directory.GetFiles(RootsDir, "*.lock"))
+        {
+            FileStream held;
+            try
+            {
+                held = new FileStream(lockPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException)
+            {
+                continue; // Alive in this or another test run.
+            }
+            using (held)
+            {
+                var root = lockPath[..^".lock".Length];
+                var name = Path.GetFileName(root);
+                var binary = name.StartsWith(RuncPrefix, StringComparison.Ordinal) ? "/usr/sbin/runc" : RepoPaths.CsrtBinary;
+                var ids = File.Exists(root + ".ids") ? File.ReadAllLines(root + ".ids").Where(l => l.Length > 0).ToList() : new List<string>();
+                var errors = new List<string>();
+                if (File.Exists(binary))
+                    CleanUp(binary, root, ids, errors);
+                foreach (var id in ids)
+                {
+                    var bundle = Path.Combine(RepoPaths.RunDir, "bundles", id);
+                    HostState.UnmountAllUnder(bundle);
+                    foreach (var dir in new[] { bundle, bundle + ".overlay" }.Where(Directory.Exists))
+                        Directory.Delete(dir, recursive: true);
+                }
+                File.Delete(root + ".ids");
+            }
+            File.Delete(lockPath);
+        }
+        return true;
     }
 
     private static void RemoveCgroup(string dir)
