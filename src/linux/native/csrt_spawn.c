@@ -31,6 +31,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -418,4 +419,16 @@ int32_t csrt_spawn(const struct csrt_spawn_request *req)
         err = errno;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof old);
     return pid < 0 ? -err : (int32_t)pid;
+}
+
+int32_t csrt_release_and_open(const struct csrt_range *ranges, int32_t count, int32_t dirfd,
+                              const char *path, int32_t flags)
+{
+    for (int32_t i = 0; i < count; i++)
+        (void)madvise((void *)(uintptr_t)ranges[i].start, (size_t)ranges[i].length, MADV_DONTNEED);
+    int fd;
+    do
+        fd = openat(dirfd, path, flags | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    return fd < 0 ? -errno : fd;
 }

@@ -118,4 +118,17 @@ int32_t csrt_spawn(const struct csrt_spawn_request *req);
 /* Only returns on failure: -errno, with the stage in *stage. */
 int32_t csrt_exec_final(const struct csrt_exec_plan *plan, int32_t *stage);
 
+/* A range of this process's address space. */
+struct csrt_range {
+    uint64_t start;
+    uint64_t length;
+};
+
+/* madvise(MADV_DONTNEED) over each range (advice: failures are ignored), then
+ * openat(dirfd, path, flags | O_CLOEXEC), with no managed code in between to fault the dropped
+ * pages back in: the container init drops its view of the runtime's read-only pages and then
+ * blocks opening exec.fifo until `start`. Returns the fd or -errno of openat. */
+int32_t csrt_release_and_open(const struct csrt_range *ranges, int32_t count, int32_t dirfd,
+                              const char *path, int32_t flags);
+
 #endif

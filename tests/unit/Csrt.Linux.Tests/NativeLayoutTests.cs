@@ -94,6 +94,7 @@ public sealed class NativeLayoutTests
     {
         var body = StructAsserts<csrt_child_error>("csrt_child_error")
             + StructAsserts<csrt_fd_map>("csrt_fd_map")
+            + StructAsserts<csrt_range>("csrt_range")
             + StructAsserts<csrt_exec_plan>("csrt_exec_plan")
             + StructAsserts<csrt_spawn_request>("csrt_spawn_request");
 

@@ -20,6 +20,13 @@ internal struct csrt_fd_map
 }
 
 [StructLayout(LayoutKind.Sequential)]
+internal struct csrt_range
+{
+    public ulong start;
+    public ulong length;
+}
+
+[StructLayout(LayoutKind.Sequential)]
 internal unsafe struct csrt_exec_plan
 {
     public byte* path;
@@ -85,6 +92,9 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Lib)]
     internal static partial int csrt_exec_final(csrt_exec_plan* plan, int* stage);
+
+    [LibraryImport(Lib)]
+    internal static partial int csrt_release_and_open(csrt_range* ranges, int count, int dirfd, byte* path, int flags);
 }
 
 /// <summary>A bump allocator over native memory for what the C child reads; freed at once.</summary>

@@ -192,8 +192,11 @@ public static class ContainerInit
         if (plan.ExecFifoFd < 0)
             return;
         var number = plan.ExecFifoFd.ToString(CultureInfo.InvariantCulture);
+        // A created container can wait for hours: while it does, the runtime's code and read-only
+        // data mapped while building the container (about 2.5 MB) stay in the page cache, shared,
+        // instead of in this process's RSS. What exec needs faults back in after start.
         using (procFd)
-        using (var fifo = procFd is null ? Files.Open("/proc/self/fd/" + number, OpenFlags.O_WRONLY) : Files.OpenAt(procFd, number, OpenFlags.O_WRONLY))
+        using (var fifo = Memory.OpenAfterReleasingReadOnlyFileMappings(procFd, procFd is null ? "/proc/self/fd/" + number : number, OpenFlags.O_WRONLY))
         {
             Files.WriteAll(fifo, "0"u8);
         }

@@ -246,6 +246,27 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public void ACreatedInit_KeepsLittleOfTheRuntimesCodeResident_AndStillExecsTheProcessOnStart()
+    {
+        var bundle = _csrt.Bundle(["sh", "-c", "echo started > /tmp/marker; exec sleep 1000"], readonlyRoot: false);
+        var marker = Path.Combine(bundle.UpperDir, "tmp", "marker");
+        _csrt.Create(bundle);
+        var pid = _csrt.Pid(bundle.Id);
+
+        // The init runs the runtime binary; its executable mapping is the one with "r-xp".
+        var smaps = File.ReadAllText($"/proc/{pid}/smaps");
+        var text = smaps.Split('\n').Select((line, i) => (line, i)).First(l => l.line.Contains(" r-xp ") && l.line.TrimEnd().EndsWith("/csrt", StringComparison.Ordinal));
+        var range = text.line[..text.line.IndexOf(' ')].Split('-').Select(h => Convert.ToInt64(h, 16)).ToArray();
+        var rssKb = long.Parse(smaps.Split('\n').Skip(text.i).First(l => l.StartsWith("Rss:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+        var mappedKb = (range[1] - range[0]) / 1024;
+        Assert.True(rssKb * 4 < mappedKb, $"the created init holds {rssKb} KB of the runtime's {mappedKb} KB of code");
+
+        _csrt.Ok("start", bundle.Id);
+        WaitUntil(() => File.Exists(marker), "the user process did not run after start");
+        Assert.Equal("sleep", File.ReadAllText($"/proc/{pid}/comm").Trim());
+    }
+
+    [Fact]
     public void RunWithRelativePidFileAndBundle_ResolvesThemAgainstTheCurrentDirectory()
     {
         var bundle = _csrt.Bundle(["sleep", "1000"]);

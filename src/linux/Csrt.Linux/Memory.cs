@@ -1,0 +1,111 @@
+using System.Globalization;
+using Csrt.Linux.Native;
+
+namespace Csrt.Linux;
+
+/// <summary>This process's own memory mappings.</summary>
+public static unsafe class Memory
+{
+    /// <summary>
+    /// Opens <paramref name="path"/> (relative to <paramref name="dir"/> when given) after dropping
+    /// this process's page-table view of its read-only file mappings (code, read-only data) that
+    /// hold no page of their own, i.e. no page copied on write (smaps <c>Anonymous: 0 kB</c>; the
+    /// RELRO part of a data segment has some and is left alone). Nothing is lost: the pages stay in
+    /// the page cache and fault back in when touched again. For a process whose open blocks for a
+    /// long time with most of its code behind it, as the container init opening exec.fifo in
+    /// <c>created</c>. The drop and the open run in C, back to back: managed code in between would
+    /// fault its pages back in, 64 KB at a time (the kernel's fault-around).
+    /// </summary>
+    public static FileDescriptor OpenAfterReleasingReadOnlyFileMappings(FileDescriptor? dir, string path, OpenFlags flags)
+    {
+        var ranges = ReadOnlyFileMappings(Files.TryReadText("/proc/self/smaps") ?? "");
+        var z = Sys.Z(path);
+        int fd;
+        fixed (csrt_range* r = ranges.ToArray())
+        fixed (byte* p = z)
+            fd = NativeMethods.csrt_release_and_open(r, ranges.Count, dir?.Number ?? AT_FDCWD, p, (int)flags);
+        if (fd < 0)
+            throw new SyscallException("open", (Errno)(-fd), path);
+        return new FileDescriptor(fd);
+    }
+
+    private const int AT_FDCWD = -100;
+
+    /// <summary>
+    /// Drops the same mappings as <see cref="OpenAfterReleasingReadOnlyFileMappings"/> from this
+    /// process's page tables, for a process that goes idle (the shim between requests): what the
+    /// caller runs next faults back in. Failures are ignored, as madvise is advice. Returns the
+    /// number of bytes the dropped mappings spanned.
+    /// </summary>
+    public static long ReleaseReadOnlyFileMappings()
+    {
+        long spanned = 0;
+        foreach (var r in ReadOnlyFileMappings(Files.TryReadText("/proc/self/smaps") ?? ""))
+        {
+            if (Tmds.Linux.LibC.madvise((void*)r.start, (Tmds.Linux.size_t)r.length, Tmds.Linux.LibC.MADV_DONTNEED) == 0)
+                spanned += (long)r.length;
+        }
+        return spanned;
+    }
+
+    /// <summary>The mappings of an smaps text that <see cref="OpenAfterReleasingReadOnlyFileMappings"/>
+    /// drops: private, not writable, file-backed, resident, with no anonymous page.</summary>
+    internal static List<csrt_range> ReadOnlyFileMappings(string smaps)
+    {
+        var ranges = new List<csrt_range>();
+        Mapping? current = null;
+        foreach (var line in smaps.AsSpan().EnumerateLines())
+        {
+            if (Mapping.TryParseHeader(line, out var header))
+            {
+                Add(current);
+                current = header;
+            }
+            else if (current is { } m)
+            {
+                if (line.StartsWith("Rss:"))
+                    current = m with { RssKb = ParseKb(line) };
+                else if (line.StartsWith("Anonymous:"))
+                    current = m with { AnonymousKb = ParseKb(line) };
+            }
+        }
+        Add(current);
+        return ranges;
+
+        void Add(Mapping? mapping)
+        {
+            if (mapping is { ReadOnlyFile: true, RssKb: > 0, AnonymousKb: 0 } m)
+                ranges.Add(new csrt_range { start = m.Start, length = m.End - m.Start });
+        }
+    }
+
+    private static long ParseKb(ReadOnlySpan<char> line)
+    {
+        var value = line[(line.IndexOf(':') + 1)..].Trim();
+        var space = value.IndexOf(' ');
+        return long.Parse(space < 0 ? value : value[..space], NumberStyles.None, CultureInfo.InvariantCulture);
+    }
+
+    private readonly record struct Mapping(ulong Start, ulong End, bool ReadOnlyFile, string Path, long? RssKb = null, long? AnonymousKb = null)
+    {
+        /// <summary>"start-end perms offset dev inode [path]"; field lines ("Rss:  4 kB") do not parse.</summary>
+        public static bool TryParseHeader(ReadOnlySpan<char> line, out Mapping mapping)
+        {
+            mapping = default;
+            var dash = line.IndexOf('-');
+            var space = line.IndexOf(' ');
+            if (dash <= 0 || space <= dash
+                || !ulong.TryParse(line[..dash], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var start)
+                || !ulong.TryParse(line[(dash + 1)..space], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var end))
+                return false;
+            var rest = line[(space + 1)..];
+            if (rest.Length < 4)
+                return false;
+            var perms = rest[..4];
+            var pathAt = rest.IndexOf('/');
+            var path = pathAt < 0 ? "" : rest[pathAt..].ToString();
+            mapping = new Mapping(start, end, perms[1] != 'w' && perms[3] == 'p' && path.Length > 0, path);
+            return true;
+        }
+    }
+}
