@@ -458,6 +458,10 @@ public static class Program
                 }
                 Thread.Sleep(2000);
                 Sample(rt, round, "busy");
+                // Long-lived pods spend most of their life here: quiet for longer than the
+                // csrt shim's 3 s memory-trim period.
+                Thread.Sleep(8000);
+                Sample(rt, round, "settled");
             }
             finally
             {
@@ -596,7 +600,7 @@ public static class Program
             if (_memRows.Count > 0)
             {
                 sb.Append("| memory per shim | runtime | n | p50 | mean | min | max |\n|---|---|---|---|---|---|---|\n");
-                foreach (var when in new[] { "idle", "busy" })
+                foreach (var when in new[] { "idle", "busy", "settled" })
                 {
                     foreach (var m in new[] { "rss", "pss", "pss-anon", "pss-file", "private", "threads", "memfd" })
                     {
