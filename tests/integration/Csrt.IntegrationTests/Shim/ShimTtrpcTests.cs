@@ -11,6 +11,7 @@ using Grpc.Core;
 using Xunit;
 using Xunit.Abstractions;
 using TaskV2 = Containerd.Task.V2;
+using TaskV3 = Containerd.Task.V3;
 using Types = Containerd.Types;
 
 namespace Csrt.IntegrationTests.Shim;
@@ -199,6 +200,25 @@ public sealed class ShimTtrpcTests
     {
         var json = "{\"args\":[" + string.Join(',', args.Select(a => "\"" + a + "\"")) + "],\"cwd\":\"/\",\"env\":[\"PATH=/bin:/usr/bin\"],\"user\":{\"uid\":0,\"gid\":0}}";
         return TypeUrls.PackJson(TypeUrls.OciProcess, Encoding.UTF8.GetBytes(json));
+    }
+
+    [Fact]
+    public async Task TheTaskV3Service_OfContainerd2_AnswersAsV2DoesOnTheSameSocket()
+    {
+        await using var shim = await ShimUnderTest.StartAsync(_containerd);
+        var v3 = new TaskV3.Task.TaskClient(shim.Channel);
+
+        var v2State = await shim.StateAsync(shim.Id);
+        var v3State = await v3.StateAsync(new TaskV3.StateRequest { Id = shim.Id }, deadline: Deadline);
+        Assert.Equal(v2State.Pid, v3State.Pid);
+        Assert.Equal(Types.Status.Running, v3State.Status);
+        Assert.Equal(v2State.Bundle, v3State.Bundle);
+
+        var pids = await v3.PidsAsync(new TaskV3.PidsRequest { Id = shim.Id }, deadline: Deadline);
+        Assert.Contains(pids.Processes, p => p.Pid == v3State.Pid);
+        var connect = await v3.ConnectAsync(new TaskV3.ConnectRequest { Id = shim.Id }, deadline: Deadline);
+        Assert.Equal(v3State.Pid, connect.TaskPid);
+        await FailsWith(StatusCode.NotFound, async () => await v3.StateAsync(new TaskV3.StateRequest { Id = "no-such-container" }, deadline: Deadline));
     }
 
     [Fact]
