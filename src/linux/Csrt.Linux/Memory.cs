@@ -7,18 +7,28 @@ namespace Csrt.Linux;
 public static unsafe class Memory
 {
     /// <summary>
+    /// Opens this process's <c>/proc/self/smaps</c>, to be read later for
+    /// <see cref="OpenAfterReleasingReadOnlyFileMappings"/>: the container init opens it while it
+    /// still sees the host's /proc, before the container's rootfs could put a file there. The
+    /// text is made when it is read, so it is current then.
+    /// </summary>
+    public static FileDescriptor OpenOwnMemoryMap() => Files.Open("/proc/self/smaps", OpenFlags.O_RDONLY);
+
+    /// <summary>
     /// Opens <paramref name="path"/> (relative to <paramref name="dir"/> when given) after dropping
     /// this process's page-table view of its read-only file mappings (code, read-only data) that
-    /// hold no page of their own, i.e. no page copied on write (smaps <c>Anonymous: 0 kB</c>; the
-    /// RELRO part of a data segment has some and is left alone). Nothing is lost: the pages stay in
-    /// the page cache and fault back in when touched again. For a process whose open blocks for a
-    /// long time with most of its code behind it, as the container init opening exec.fifo in
-    /// <c>created</c>. The drop and the open run in C, back to back: managed code in between would
-    /// fault its pages back in, 64 KB at a time (the kernel's fault-around).
+    /// hold no page of their own, i.e. no page copied on write (smaps <c>Anonymous: 0 kB</c>: code
+    /// the runtime patched, or the RELRO part of a data segment, is left alone). Only pages inside
+    /// non-writable ELF segments are ever dropped, whatever the <paramref name="smaps"/> text says. Nothing
+    /// is lost: the pages stay in the page cache and fault back in when touched again. For a
+    /// process whose open blocks for a long time with most of its code behind it, as the
+    /// container init opening exec.fifo in <c>created</c>. The drop and the open run in C, back to
+    /// back: managed code in between would fault its pages back in, 64 KB at a time (the kernel's
+    /// fault-around).
     /// </summary>
-    public static FileDescriptor OpenAfterReleasingReadOnlyFileMappings(FileDescriptor? dir, string path, OpenFlags flags)
+    public static FileDescriptor OpenAfterReleasingReadOnlyFileMappings(string smaps, FileDescriptor? dir, string path, OpenFlags flags)
     {
-        var ranges = ReadOnlyFileMappings(Files.TryReadText("/proc/self/smaps") ?? "");
+        var ranges = ReadOnlyFileMappings(smaps);
         var z = Sys.Z(path);
         int fd;
         fixed (csrt_range* r = ranges.ToArray())
@@ -32,20 +42,16 @@ public static unsafe class Memory
     private const int AT_FDCWD = -100;
 
     /// <summary>
-    /// Drops the same mappings as <see cref="OpenAfterReleasingReadOnlyFileMappings"/> from this
-    /// process's page tables, for a process that goes idle (the shim between requests): what the
-    /// caller runs next faults back in. Failures are ignored, as madvise is advice. Returns the
-    /// number of bytes the dropped mappings spanned.
+    /// Drops the same pages as <see cref="OpenAfterReleasingReadOnlyFileMappings"/> from this
+    /// process's page tables, reading the host's /proc/self/smaps now, for a process that goes
+    /// idle (the shim between requests): what the caller runs next faults back in. Advice only:
+    /// failures are ignored. Returns the bytes released.
     /// </summary>
     public static long ReleaseReadOnlyFileMappings()
     {
-        long spanned = 0;
-        foreach (var r in ReadOnlyFileMappings(Files.TryReadText("/proc/self/smaps") ?? ""))
-        {
-            if (Tmds.Linux.LibC.madvise((void*)r.start, (Tmds.Linux.size_t)r.length, Tmds.Linux.LibC.MADV_DONTNEED) == 0)
-                spanned += (long)r.length;
-        }
-        return spanned;
+        var ranges = ReadOnlyFileMappings(Files.TryReadText("/proc/self/smaps") ?? "");
+        fixed (csrt_range* r = ranges.ToArray())
+            return NativeMethods.csrt_release(r, ranges.Count);
     }
 
     /// <summary>The mappings of an smaps text that <see cref="OpenAfterReleasingReadOnlyFileMappings"/>

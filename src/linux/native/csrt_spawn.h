@@ -124,10 +124,15 @@ struct csrt_range {
     uint64_t length;
 };
 
-/* madvise(MADV_DONTNEED) over each range (advice: failures are ignored), then
- * openat(dirfd, path, flags | O_CLOEXEC), with no managed code in between to fault the dropped
- * pages back in: the container init drops its view of the runtime's read-only pages and then
- * blocks opening exec.fifo until `start`. Returns the fd or -errno of openat. */
+/* madvise(MADV_DONTNEED) over the whole pages of each range that lie in a non-writable PT_LOAD
+ * segment of a loaded ELF object (dl_iterate_phdr: the headers in this process's memory; the vDSO
+ * excluded), so that a wrong range (a faked /proc file) can never drop a page of the heap, a stack
+ * or a data segment. Advice only: failures are ignored. Returns the bytes released. */
+int64_t csrt_release(const struct csrt_range *ranges, int32_t count);
+
+/* csrt_release, then openat(dirfd, path, flags | O_CLOEXEC), with no managed code in between to
+ * fault the dropped pages back in: the container init drops its view of the runtime's read-only
+ * pages and then blocks opening exec.fifo until `start`. Returns the fd or -errno of openat. */
 int32_t csrt_release_and_open(const struct csrt_range *ranges, int32_t count, int32_t dirfd,
                               const char *path, int32_t flags);
 

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Csrt.Linux;
 using Xunit;
 
@@ -63,6 +64,45 @@ public class MemoryTests
         // The released code faults back in: the runtime, the JIT and this assembly keep working.
         GC.Collect();
         Assert.NotEmpty(Memory.ReadOnlyFileMappings(File.ReadAllText("/proc/self/smaps")));
+    }
+
+    [Fact]
+    public unsafe void AFakedMemoryMap_ThatCallsTheHeapAReadOnlyFileMapping_DropsNothingOfIt()
+    {
+        // What a container's rootfs could put at /proc/self/smaps: our own written memory
+        // described as an unmodified read-only file mapping.
+        const int size = 64 * 1024;
+        var block = (byte*)NativeMemory.AlignedAlloc(size, 4096);
+        try
+        {
+            new Span<byte>(block, size).Fill(0x5a);
+            var start = (ulong)block;
+            var fake = $"""
+                {start:x}-{start + size:x} r-xp 00000000 00:27 5309225                            /csrt
+                Size:                 64 kB
+                Rss:                  64 kB
+                Anonymous:             0 kB
+                """;
+            Assert.Single(Memory.ReadOnlyFileMappings(fake));
+
+            using (var fd = Memory.OpenAfterReleasingReadOnlyFileMappings(fake, null, "/proc/self/status", OpenFlags.O_RDONLY))
+                Assert.StartsWith("Name:", System.Text.Encoding.UTF8.GetString(Files.ReadToEnd(fd)), StringComparison.Ordinal);
+
+            Assert.True(new Span<byte>(block, size).IndexOfAnyExcept((byte)0x5a) < 0, "pages of the heap were dropped");
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(block);
+        }
+    }
+
+    [Fact]
+    public void OpenAfterReleasing_NamesThePathWhenTheOpenFails()
+    {
+        var e = Assert.Throws<SyscallException>(() => Memory.OpenAfterReleasingReadOnlyFileMappings("", null, "/no/such/fifo", OpenFlags.O_WRONLY));
+
+        Assert.Equal(Errno.ENOENT, e.Errno);
+        Assert.Contains("/no/such/fifo", e.Message, StringComparison.Ordinal);
     }
 
     private static long ResidentKbOfReadOnlyFileMappings()

@@ -94,6 +94,9 @@ internal static unsafe partial class NativeMethods
     internal static partial int csrt_exec_final(csrt_exec_plan* plan, int* stage);
 
     [LibraryImport(Lib)]
+    internal static partial long csrt_release(csrt_range* ranges, int count);
+
+    [LibraryImport(Lib)]
     internal static partial int csrt_release_and_open(csrt_range* ranges, int count, int dirfd, byte* path, int flags);
 }
 

@@ -42,11 +42,13 @@ public static class ContainerInit
                     return Probe(sync, SyncChannel.Decode(payload, SyncJsonContext.Default.ProbeRequest));
                 case SyncMessageType.Config:
                     var plan = InitPlanCodec.Decode(payload);
+                    // Opened while the host's /proc is the one in sight (see WaitForStart).
+                    var smaps = plan.ExecFifoFd >= 0 ? Memory.OpenOwnMemoryMap() : null;
                     Build(sync, plan, fd, out var procFd, out var console);
                     sync.Send(SyncMessageType.Ready);
                     ready = true;
                     sync.Dispose();
-                    WaitForStart(plan, procFd);
+                    WaitForStart(plan, procFd, smaps);
                     foreach (var hook in plan.StartContainerHooks)
                         HookRunner.Run(hook, "startContainer", plan.StartHookState);
                     Exec(plan, console);
@@ -187,7 +189,7 @@ public static class ContainerInit
     }
 
     /// <summary>Blocks until `start` opens exec.fifo for reading, then tells it we are going.</summary>
-    private static void WaitForStart(InitPlan plan, FileDescriptor? procFd)
+    private static void WaitForStart(InitPlan plan, FileDescriptor? procFd, FileDescriptor? smaps)
     {
         if (plan.ExecFifoFd < 0)
             return;
@@ -195,8 +197,11 @@ public static class ContainerInit
         // A created container can wait for hours: while it does, the runtime's code and read-only
         // data mapped while building the container (about 2.5 MB) stay in the page cache, shared,
         // instead of in this process's RSS. What exec needs faults back in after start.
+        string memoryMap;
+        using (smaps)
+            memoryMap = Encoding.UTF8.GetString(Files.ReadToEnd(smaps!));
         using (procFd)
-        using (var fifo = Memory.OpenAfterReleasingReadOnlyFileMappings(procFd, procFd is null ? "/proc/self/fd/" + number : number, OpenFlags.O_WRONLY))
+        using (var fifo = Memory.OpenAfterReleasingReadOnlyFileMappings(memoryMap, procFd, procFd is null ? "/proc/self/fd/" + number : number, OpenFlags.O_WRONLY))
         {
             Files.WriteAll(fifo, "0"u8);
         }
