@@ -173,7 +173,7 @@ public sealed partial class FeaturesJsonContext : JsonSerializerContext
 public static class FeaturesJson
 {
     /// <summary>Four-space indent, no trailing newline: the layout of `runc features`.</summary>
-    private static readonly JsonWriterOptions FourSpaces = new()
+    private static JsonWriterOptions FourSpaces => new()
     {
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true, IndentCharacter = ' ', IndentSize = 4,
     };

@@ -64,12 +64,12 @@ internal sealed partial class OciStateJsonContext : JsonSerializerContext
 /// <summary>Reading and writing <see cref="OciState"/> in the layouts runc uses.</summary>
 public static class OciStateJson
 {
-    private static readonly JsonWriterOptions TwoSpaces = new()
+    private static JsonWriterOptions TwoSpaces => new()
     {
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true, IndentCharacter = ' ', IndentSize = 2,
     };
 
-    private static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static JsonWriterOptions Compact => new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>`csrt state`: two-space indented, no trailing newline (as `runc state`).</summary>
     public static byte[] SerializeForStateCommand(OciState state) =>

@@ -32,10 +32,10 @@ public static class SpecJson
 {
     // The relaxed encoder keeps '+', '<', '&' and non-ASCII readable in files people edit; the
     // output is never embedded in HTML.
-    private static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static JsonWriterOptions Compact => new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Tab-indented, no trailing newline: byte-for-byte the layout of `runc spec`.</summary>
-    private static readonly JsonWriterOptions Tabs = new()
+    private static JsonWriterOptions Tabs => new()
     {
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true, IndentCharacter = '\t', IndentSize = 1,
     };

@@ -1,11 +1,9 @@
-using System.Text.Json.Serialization;
-
 namespace Csrt.Runtime.State;
 
 /// <summary>
 /// What the runtime remembers about a container between commands (state.json in its directory
 /// under the root). Everything else is read live: the status from the init process, exec.fifo and
-/// the freezer; the pids from the cgroup.
+/// the freezer; the pids from the cgroup. Written and read by <see cref="ContainerRecordJson"/>.
 /// </summary>
 public sealed class ContainerRecord
 {
@@ -25,10 +23,4 @@ public sealed class ContainerRecord
     /// <summary>CLONE_NEW* of the namespaces the container created.</summary>
     public ulong CreatedNamespaces { get; set; }
     public bool Systemd { get; set; }
-}
-
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = false)]
-[JsonSerializable(typeof(ContainerRecord))]
-internal sealed partial class StateJsonContext : JsonSerializerContext
-{
 }

@@ -75,8 +75,7 @@ public sealed class StateStore
         var bytes = Files.ReadToEnd(fd);
         try
         {
-            return JsonSerializer.Deserialize(bytes, StateJsonContext.Default.ContainerRecord)
-                ?? throw new JsonException("null");
+            return ContainerRecordJson.Read(bytes);
         }
         catch (JsonException e)
         {
@@ -86,7 +85,7 @@ public sealed class StateStore
 
     public void Save(ContainerRecord record) =>
         Files.WriteAtomic(Path.Combine(DirectoryOf(record.Id), StateFile),
-            JsonSerializer.SerializeToUtf8Bytes(record, StateJsonContext.Default.ContainerRecord), 0x180);
+            ContainerRecordJson.Write(record), 0x180);
 
     /// <summary>Ids of the containers under the root (directories with a state file).</summary>
     public List<string> List()
