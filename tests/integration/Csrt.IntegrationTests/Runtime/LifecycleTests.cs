@@ -267,6 +267,21 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public void Create_GivesTheContainerItsOwnSessionKeyring_UnlessNoNewKeyring()
+    {
+        var own = _csrt.Bundle(["sleep", "1000"]);
+        var shared = _csrt.Bundle(["sleep", "1000"]);
+
+        _csrt.Create(own);
+        _csrt.Create(shared, "--no-new-keyring");
+
+        // /proc/keys lists the keyrings the reader may view; the init's is named as runc names it.
+        var keys = File.ReadAllLines("/proc/keys");
+        Assert.Contains(keys, l => l.Contains(" keyring ", StringComparison.Ordinal) && l.Contains($"_ses.{own.Id}:", StringComparison.Ordinal));
+        Assert.DoesNotContain(keys, l => l.Contains($"_ses.{shared.Id}", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void RunWithRelativePidFileAndBundle_ResolvesThemAgainstTheCurrentDirectory()
     {
         var bundle = _csrt.Bundle(["sleep", "1000"]);
