@@ -73,6 +73,34 @@ public sealed class NamespaceTests : IDisposable
     }
 
     [Fact]
+    public void EveryNamespaceType_IsCreatedNew_AndJoinedByAnotherContainerThroughItsPath()
+    {
+        var types = new[] { ("pid", "pid"), ("ipc", "ipc"), ("uts", "uts"), ("network", "net"), ("mount", "mnt"), ("cgroup", "cgroup") };
+        var first = _csrt.Bundle(["sleep", "1000"], c => AddNamespace(c, "cgroup"));
+        _csrt.RunDetached(first);
+        var pid = _csrt.Pid(first.Id);
+        string Link(int p, string name) => new FileInfo($"/proc/{p}/ns/{name}").LinkTarget!;
+        foreach (var (_, name) in types)
+            Assert.NotEqual(Link(Environment.ProcessId, name), Link(pid, name));
+
+        // The second container joins all but the mount namespace (it has its own rootfs).
+        var joined = types.Where(t => t.Item1 != "mount").ToArray();
+        var second = _csrt.Bundle(["sh", "-c", string.Join("; ", joined.Select(t => $"readlink /proc/self/ns/{t.Item2}"))], c =>
+        {
+            var namespaces = c["linux"]!["namespaces"]!.AsArray();
+            namespaces.Clear();
+            AddNamespace(c, "mount");
+            foreach (var (type, name) in joined)
+                AddNamespace(c, type, $"/proc/{pid}/ns/{name}");
+        });
+
+        var result = _csrt.RunForeground(second);
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Equal(string.Concat(joined.Select(t => Link(pid, t.Item2) + "\n")), result.Stdout);
+    }
+
+    [Fact]
     public void NetworkNamespace_Absent_SharesTheHostsNetwork()
     {
         var bundle = _csrt.Bundle(["readlink", "/proc/self/ns/net"], namespaces: ["pid", "ipc", "uts", "mount"]);
