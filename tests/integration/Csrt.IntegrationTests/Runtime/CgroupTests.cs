@@ -54,6 +54,48 @@ public sealed class CgroupTests : IDisposable
     }
 
     [Fact]
+    public void BlockIoThrottles_AndHugetlbLimits_AreWrittenToTheirControllers()
+    {
+        // The first virtio disk of this kind of machine; any block device the kernel knows will do.
+        var (major, minor) = FirstBlockDevice();
+        var bundle = _csrt.Bundle(["sleep", "1000"], c =>
+        {
+            c["linux"]!["resources"]!["blockIO"] = new JsonObject
+            {
+                ["throttleReadBpsDevice"] = new JsonArray(new JsonObject { ["major"] = major, ["minor"] = minor, ["rate"] = 1048576 }),
+                ["throttleWriteIOPSDevice"] = new JsonArray(new JsonObject { ["major"] = major, ["minor"] = minor, ["rate"] = 100 }),
+            };
+            c["linux"]!["resources"]!["hugepageLimits"] = new JsonArray(new JsonObject { ["pageSize"] = "2MB", ["limit"] = 4L << 20 });
+        });
+
+        _csrt.RunDetached(bundle);
+
+        var id = bundle.Id;
+        Assert.Contains($"{major}:{minor} 1048576", Read("blkio", id, "blkio.throttle.read_bps_device"));
+        Assert.Contains($"{major}:{minor} 100", Read("blkio", id, "blkio.throttle.write_iops_device"));
+        // hugetlb is a v1 hierarchy on some hosts and a controller of the cgroup2 mount on others
+        // (this kind of machine: /sys/fs/cgroup/unified lists only hugetlb).
+        var v1 = Path.Combine("/sys/fs/cgroup/hugetlb/csrt-test", id, "hugetlb.2MB.limit_in_bytes");
+        var v2 = Path.Combine("/sys/fs/cgroup/unified/csrt-test", id, "hugetlb.2MB.max");
+        var file = File.Exists(v1) ? v1 : v2;
+        Assert.True(File.Exists(file), $"neither {v1} nor {v2} exists");
+        Assert.Equal((4L << 20).ToString(), File.ReadAllText(file).Trim());
+    }
+
+    private static (int Major, int Minor) FirstBlockDevice()
+    {
+        foreach (var dev in Directory.GetDirectories("/sys/block").Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(dev);
+            if (name.StartsWith("loop", StringComparison.Ordinal) || name.StartsWith("zram", StringComparison.Ordinal) || name.StartsWith("ram", StringComparison.Ordinal))
+                continue;
+            var parts = File.ReadAllText(Path.Combine(dev, "dev")).Trim().Split(':');
+            return (int.Parse(parts[0]), int.Parse(parts[1]));
+        }
+        throw new InvalidOperationException("no disk in /sys/block");
+    }
+
+    [Fact]
     public void Update_ChangesResources_FromFlagsAndFromJson()
     {
         var bundle = _csrt.Bundle(["sleep", "1000"], Limits);
