@@ -17,6 +17,10 @@
  *            must land in a pid or time namespace that only affects children.
  *   final    arrange the fd table, session and controlling tty, then execve.
  * Any failure writes {stage, errno} to the CLOEXEC error pipe and _exit(127)s.
+ *
+ * At the end, csrt_release and csrt_release_and_open: dropping the process's view of its own
+ * read-only code pages must run with no managed code after it (which would fault pages back in),
+ * up to a blocking open; they are not part of the child path.
  */
 #define _GNU_SOURCE
 #include "csrt_spawn.h"
