@@ -143,4 +143,17 @@ public static unsafe class ProcessControl
         Files.SetCloseOnExec(fd, true);
         return fd;
     }
+
+    /// <summary>
+    /// execveat(fd, "", argv, envp, AT_EMPTY_PATH): replaces this process's image with the
+    /// executable open at <paramref name="executable"/>. Only returns by throwing.
+    /// </summary>
+    public static void ExecuteFile(FileDescriptor executable, IReadOnlyList<string> argv, IReadOnlyList<string> env)
+    {
+        const int AT_EMPTY_PATH = 0x1000;
+        using var arena = new Native.NativeArena();
+        var empty = arena.String("");
+        Interop.Libc.execveat(executable.Number, empty, arena.Strings(argv), arena.Strings(env), AT_EMPTY_PATH);
+        throw new SyscallException("execveat", Sys.LastErrno, argv.Count > 0 ? argv[0] : null);
+    }
 }

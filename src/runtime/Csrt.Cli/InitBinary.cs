@@ -35,4 +35,31 @@ internal static class InitBinary
         }
         return SealedExecutable.Self;
     }
+
+    private const string SealedMarker = "_CSRT_EXEC_SEALED";
+
+    /// <summary>
+    /// `exec` clones this process into the container, and the clone's /proc/self/exe is this
+    /// process's executable until the user program replaces it: a program starting with
+    /// "#!/proc/self/exe" would run the host's csrt inside the container, where a container process
+    /// can reopen it for writing through /proc/&lt;pid&gt;/exe once it exits (CVE-2019-5736, the exec
+    /// variant). So `exec` first re-executes itself, once, from the same sealed view of this binary
+    /// as the container inits (about 2 ms).
+    /// </summary>
+    public static void ReexecSealed(string stateRoot)
+    {
+        if (Environment.GetEnvironmentVariable(SealedMarker) is not null)
+        {
+            Environment.SetEnvironmentVariable(SealedMarker, null);
+            return;
+        }
+        if (!Files.IsDirectory(stateRoot))
+            return; // No container to exec into: the command fails on its own, sealed or not.
+        var sealedBinary = Get(stateRoot);
+        var env = new List<string>();
+        foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
+            env.Add((string)e.Key + "=" + (string?)e.Value);
+        env.Add(SealedMarker + "=1");
+        ProcessControl.ExecuteFile(sealedBinary.Fd, Environment.GetCommandLineArgs(), env);
+    }
 }

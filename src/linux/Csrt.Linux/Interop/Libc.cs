@@ -45,6 +45,9 @@ internal static unsafe partial class Libc
     internal static partial int flock(int fd, int operation);
 
     [LibraryImport(LibName, SetLastError = true)]
+    internal static partial int execveat(int dirfd, byte* path, byte** argv, byte** envp, int flags);
+
+    [LibraryImport(LibName, SetLastError = true)]
     internal static partial int personality(nuint persona);
 
     [LibraryImport(LibName, SetLastError = true)]

@@ -34,6 +34,7 @@ internal static class ExecCommand
         c.Arguments.Add(command);
         c.SetAction(parse => CommandLine.Act(parse, ctx =>
         {
+            InitBinary.ReexecSealed(ctx.Runtime.Store.Root);
             var containerId = ctx.Get(id);
             Process spec;
             var processPath = ctx.Parse.GetValue(process);

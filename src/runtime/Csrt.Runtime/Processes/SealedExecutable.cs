@@ -74,6 +74,14 @@ public sealed class SealedExecutable : IDisposable
         }
     }
 
+    /// <summary>
+    /// The executable this process runs, opened through /proc/self/exe: for a process that was
+    /// itself started from a sealed executable (the shim's daemon), whose own image is then as
+    /// safe to hand to container inits as a fresh copy.
+    /// </summary>
+    public static SealedExecutable OpenRunning() =>
+        new(Files.Open("/proc/self/exe", OpenFlags.O_RDONLY), "/proc/self/exe");
+
     private static string EscapeLowerDir(string path) =>
         path.Replace("\\", "\\\\", StringComparison.Ordinal).Replace(":", "\\:", StringComparison.Ordinal);
 

@@ -94,15 +94,31 @@ public static class ServeCommand
         return 0;
     }
 
+    /// <summary>Set by `start` in the daemon's environment: the daemon runs from <see cref="SealedSelf"/>.</summary>
+    internal const string SealedMarker = "_CSRT_SHIM_SEALED";
+
     /// <summary>
-    /// The executable of every container init this shim starts: this binary through a read-only
-    /// overlay mounted nowhere (no copy; the page cache all shims share), opened now, while the
-    /// file at our path is still the one we run; or, where overlays cannot be made, a sealed memfd
-    /// copy (6-8 MB of shared memory per shim, taken at the first Create).
+    /// The executable of every container init this shim starts. The daemon itself was started
+    /// from a sealed view of this binary (see StartCommand), so its own image is that view, opened
+    /// again through /proc/self/exe; run by hand without `start`, the same view is made here.
     /// </summary>
     private static SealedExecutable InitBinary()
     {
-        var self = Files.ReadLink("/proc/self/exe");
+        if (Environment.GetEnvironmentVariable(SealedMarker) is not null)
+        {
+            Environment.SetEnvironmentVariable(SealedMarker, null);
+            return SealedExecutable.OpenRunning();
+        }
+        return SealedSelf(Files.ReadLink("/proc/self/exe"));
+    }
+
+    /// <summary>
+    /// This binary through a read-only overlay mounted nowhere (no copy; the page cache all shims
+    /// share), opened while the file at <paramref name="self"/> is still the one we run; or, where
+    /// overlays cannot be made, a sealed memfd copy (6-8 MB of shared memory per shim).
+    /// </summary>
+    internal static SealedExecutable SealedSelf(string self)
+    {
         try
         {
             Files.MakeDirectories(ShimPaths.EmptyDirectory, 0x1c0);
@@ -116,7 +132,7 @@ public static class ServeCommand
         }
         catch (SyscallException e)
         {
-            Log.Warn($"no overlay view of {self} for container inits, copying it instead: {e.Message}");
+            Log.Warn($"no overlay view of {self}, copying it instead: {e.Message}");
         }
         return SealedExecutable.Self;
     }

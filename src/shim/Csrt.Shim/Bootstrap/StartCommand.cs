@@ -190,8 +190,14 @@ public static class StartCommand
         }
         foreach (var (key, value) in defaults)
             env.Add(key + "=" + value);
+        // The daemon clones every process it execs into a container, and a clone's
+        // /proc/self/exe is the daemon's executable until the user program replaces it: that must
+        // not be the host's file (CVE-2019-5736, the exec variant), so the daemon runs from the
+        // same sealed view of this binary as the container inits.
+        var sealedBinary = ServeCommand.SealedSelf(self);
+        env.Add(ServeCommand.SealedMarker + "=1");
         using var devNull = Files.Open("/dev/null", OpenFlags.O_RDWR);
-        var options = new SpawnOptions { ExecutablePath = self, Args = args, Env = env, NewSession = true };
+        var options = new SpawnOptions { ExecutableFd = sealedBinary.Fd, Args = args, Env = env, NewSession = true };
         options.Files.Add((devNull, 0));
         options.Files.Add((devNull, 1));
         options.Files.Add((devNull, 2));

@@ -131,4 +131,59 @@ public sealed class SecurityTests : IDisposable
         var inside = _csrt.Exec(bundle.Id, "sh", "-c", "echo '#!/bin/sh' > /proc/1/exe && echo overwritten || echo refused");
         Assert.Equal("refused\n", inside.Stdout);
     }
+
+    [Fact]
+    public void AnExecOfAScriptWhoseInterpreterIsProcSelfExe_CannotReachTheHostsBinary()
+    {
+        // CVE-2019-5736 through exec: the first program exec'd in the container is "#!/proc/self/exe",
+        // so the kernel runs whatever executable the exec'ing process had. Here that is csrt, kept
+        // alive as a would-be init blocking on fd 3 (a socket the test holds open), so a container
+        // process could hold its /proc/<pid>/exe and reopen it for writing after it exits.
+        var bundle = _csrt.Bundle(["sleep", "1000"], readonlyRoot: false);
+        _csrt.RunDetached(bundle);
+        _csrt.Exec(bundle.Id, "sh", "-c", "printf '#!/proc/self/exe init\\n' > /x && chmod +x /x").EnsureSuccess();
+        var dir = Path.Combine(RepoPaths.RunDir, TestBundle.NewId("cve"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var pidFile = Path.Combine(dir, "pid");
+            var (mine, theirs) = UnixSockets.Pair(UnixSockets.Kind.SeqPacket);
+            using var held = mine;
+            using var devNull = Files.Open("/dev/null", OpenFlags.O_RDWR);
+            var options = new SpawnOptions
+            {
+                ExecutablePath = _csrt.Binary,
+                Args = [_csrt.Binary, "--root", _csrt.Root, "exec", "-d", "--preserve-fds", "1", "--env", ContainerInitSyncFd + "=3", "--pid-file", pidFile, bundle.Id, "/x"],
+                Env = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+            };
+            options.Files.Add((devNull, 0));
+            options.Files.Add((devNull, 1));
+            options.Files.Add((devNull, 2));
+            options.Files.Add((theirs, 3));
+            int csrtPid;
+            using (var spawned = Spawn.Start(options))
+            {
+                theirs.Dispose();
+                csrtPid = spawned.Complete(TimeSpan.FromSeconds(10));
+            }
+            Assert.Equal(0, Waiting.WaitFor(csrtPid).Status);
+            var pid = int.Parse(File.ReadAllText(pidFile));
+            Assert.Equal("csrt:[1:INIT]", File.ReadAllText($"/proc/{pid}/comm").Trim()); // the scenario really runs csrt
+
+            Assert.NotEqual(Files.Stat(RepoPaths.CsrtBinary).Device, Files.Stat($"/proc/{pid}/exe").Device);
+            using var exe = Files.Open($"/proc/{pid}/exe", OpenFlags.O_PATH);
+            Signals.Send(pid, Signals.SIGKILL);
+            for (var i = 0; i < 200 && Directory.Exists($"/proc/{pid}"); i++)
+                Thread.Sleep(10);
+            // O_WRONLY without O_TRUNC: on the vulnerable path this would open the host's csrt.
+            var reopen = Record.Exception(() => Files.Open($"/proc/self/fd/{exe.Number}", OpenFlags.O_WRONLY).Dispose());
+            Assert.IsType<SyscallException>(reopen);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private const string ContainerInitSyncFd = Csrt.Runtime.Processes.ContainerInit.SyncFdVariable;
 }

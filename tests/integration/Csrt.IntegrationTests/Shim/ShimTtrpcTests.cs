@@ -203,6 +203,20 @@ public sealed class ShimTtrpcTests
     }
 
     [Fact]
+    public async Task TheShimDaemon_RunsFromASealedViewOfItsBinary_NotTheHostsFile()
+    {
+        // Every process the daemon execs into a container is its clone until the user program
+        // replaces it; a "#!/proc/self/exe" program would run the daemon's executable in there.
+        await using var shim = await ShimUnderTest.StartAsync(_containerd);
+        var connect = await shim.Client.ConnectAsync(new TaskV2.ConnectRequest { Id = shim.Id }, deadline: Deadline);
+        var exe = $"/proc/{connect.ShimPid}/exe";
+
+        Assert.NotEqual(Csrt.Linux.Files.Stat(RepoPaths.ShimBinary).Device, Csrt.Linux.Files.Stat(exe).Device);
+        var write = Assert.Throws<Csrt.Linux.SyscallException>(() => Csrt.Linux.Files.Open(exe, Csrt.Linux.OpenFlags.O_WRONLY).Dispose());
+        Assert.True(write.Errno is Csrt.Linux.Errno.EROFS or Csrt.Linux.Errno.EPERM, write.Message);
+    }
+
+    [Fact]
     public async Task TheTaskV3Service_OfContainerd2_AnswersAsV2DoesOnTheSameSocket()
     {
         await using var shim = await ShimUnderTest.StartAsync(_containerd);
