@@ -48,6 +48,8 @@ public sealed partial class ContainerRuntime
         var r = LoadFor(id, "exec in", ContainerStatus.Running, ContainerStatus.Created);
         var spec = LoadSavedSpec(id);
         var process = o.Process;
+        // A process given without capabilities gets the container's, as in runc (not all of them).
+        process.Capabilities ??= spec?.Process?.Capabilities;
         var plan = InitPlanBuilder.BuildProcess(process, spec?.Linux);
         var proc = "/proc/" + Text(r.InitPid);
 

@@ -126,7 +126,8 @@ public static class InitPlanBuilder
             Gid = process.User.Gid,
             AdditionalGids = process.User.AdditionalGids ?? new List<uint>(),
             Umask = process.User.Umask is { } u ? (int)u : null,
-            SetCapabilities = process.Capabilities is not null,
+            // No capabilities in the spec means none at all (runc drops every set), never "keep ours".
+            SetCapabilities = true,
             CapBounding = caps.Bounding,
             CapEffective = caps.Effective,
             CapPermitted = caps.Permitted,

@@ -108,6 +108,21 @@ public sealed class ExecTests : IDisposable
     }
 
     [Fact]
+    public void Exec_WithAProcessJsonWithoutCapabilities_GetsTheContainersCapabilities()
+    {
+        var bundle = Running();
+        var processJson = Path.Combine(bundle.Dir, "process.json");
+        File.WriteAllText(processJson, """{ "args": ["grep", "-E", "^Cap(Eff|Bnd)", "/proc/self/status"], "cwd": "/", "user": { "uid": 0, "gid": 0 } }""");
+
+        var exec = _csrt.Run("exec", "--process", processJson, bundle.Id);
+        var init = File.ReadAllLines($"/proc/{_csrt.Pid(bundle.Id)}/status").Where(l => l.StartsWith("CapEff", StringComparison.Ordinal) || l.StartsWith("CapBnd", StringComparison.Ordinal));
+
+        Assert.True(exec.Succeeded, exec.ToString());
+        Assert.Equal(string.Concat(init.Select(l => l + "\n")), exec.Stdout);
+        Assert.DoesNotContain("000001ffffffffff", exec.Stdout); // not every capability
+    }
+
+    [Fact]
     public void ExecDetached_ReturnsAtOnce_AndThePidFileNamesTheProcess()
     {
         var bundle = Running();

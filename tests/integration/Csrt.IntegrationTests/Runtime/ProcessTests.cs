@@ -103,6 +103,23 @@ public sealed class ProcessTests : IDisposable
         _csrt.AssertNothingLeft(bundle);
     }
 
+    [Fact]
+    public void NoCapabilitiesInTheSpec_LeavesEverySetEmpty_AsRuncDoes()
+    {
+        static void Configure(JsonObject c) => c["process"]!.AsObject().Remove("capabilities");
+        var bundle = _csrt.Bundle(["cat", "/proc/self/status"], Configure);
+        var reference = _runc.Bundle(["cat", "/proc/self/status"], Configure);
+
+        var ours = _csrt.RunForeground(bundle);
+        var runcs = _runc.RunForeground(reference);
+
+        Assert.True(ours.Succeeded, ours.ToString());
+        Assert.True(runcs.Succeeded, runcs.ToString());
+        string[] sets = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"];
+        Assert.Equal(StatusLines(runcs.Stdout, sets), StatusLines(ours.Stdout, sets));
+        Assert.Equal("CapBnd:\t0000000000000000", StatusLines(ours.Stdout, "CapBnd")[0]);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1000)]

@@ -149,9 +149,12 @@ public sealed class InitPlanBuilderTests : IDisposable
     }
 
     [Fact]
-    public void NoCapabilities_LeavesTheSetsAlone()
+    public void NoCapabilities_MeansEverySetEmpty_AsRuncDoes()
     {
-        Assert.False(Build().Process.SetCapabilities);
+        var p = Build().Process;
+
+        Assert.True(p.SetCapabilities);
+        Assert.Equal(0UL, p.CapBounding | p.CapEffective | p.CapPermitted | p.CapInheritable | p.CapAmbient);
     }
 
     [Fact]
