@@ -5,8 +5,26 @@ namespace Csrt.Linux;
 /// <summary>Sending and naming signals.</summary>
 public static class Signals
 {
-    public const int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGKILL = 9, SIGUSR1 = 10, SIGPIPE = 13,
-        SIGTERM = 15, SIGCHLD = 17, SIGCONT = 18, SIGSTOP = 19, SIGWINCH = 28, SIGRTMIN = 34, SIGRTMAX = 64;
+    public const int SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGFPE = 8, SIGKILL = 9,
+        SIGUSR1 = 10, SIGSEGV = 11, SIGPIPE = 13, SIGTERM = 15, SIGCHLD = 17, SIGCONT = 18, SIGSTOP = 19, SIGURG = 23,
+        SIGWINCH = 28, SIGPWR = 30, SIGRTMIN = 34, SIGRTMAX = 64;
+
+    /// <summary>
+    /// The signals this process can take a handler for without taking them from the kernel, glibc or
+    /// the .NET runtime: all of 1..SIGRTMAX except
+    /// <list type="bullet">
+    /// <item>SIGKILL and SIGSTOP, which no handler can catch;</item>
+    /// <item>32 and 33, glibc's own (thread cancellation, set*id across threads): sigaction refuses them;</item>
+    /// <item>SIGRTMIN (34), NativeAOT's activation signal: it is sent to each thread to suspend it for a GC;</item>
+    /// <item>SIGPIPE, which the runtime ignores so that a write to a closed pipe fails with EPIPE;</item>
+    /// <item>the signals the kernel raises for a thread's own fault (SIGILL, SIGTRAP, SIGBUS, SIGFPE,
+    /// SIGSEGV): a handler cannot tell a fault from a kill(2), returning from one re-runs the faulting
+    /// instruction, and NativeAOT turns SIGSEGV and SIGFPE into exceptions.</item>
+    /// </list>
+    /// </summary>
+    public static IReadOnlyList<int> Catchable { get; } = Enumerable.Range(1, SIGRTMAX)
+        .Where(s => s is not (SIGKILL or SIGSTOP or 32 or 33 or SIGRTMIN or SIGPIPE or SIGILL or SIGTRAP or SIGBUS or SIGFPE or SIGSEGV))
+        .ToArray();
 
     private static readonly string[] Names =
     {

@@ -10,10 +10,12 @@ namespace Csrt.Cli;
 /// </summary>
 internal static class Foreground
 {
-    private static readonly int[] Forwarded =
-    {
-        Signals.SIGHUP, Signals.SIGINT, Signals.SIGQUIT, Signals.SIGTERM, Signals.SIGUSR1, 12 /* SIGUSR2 */, 14 /* SIGALRM */,
-    };
+    /// <summary>What runc forwards: every signal we can catch but SIGCHLD (our child's exit, which
+    /// we wait for), SIGWINCH (the terminal's size, relayed as a resize) and SIGURG (which Go's
+    /// runtime uses for preemption, so runc drops it; we follow so containers see the same).</summary>
+    private static readonly int[] Forwarded = Signals.Catchable
+        .Where(s => s is not (Signals.SIGCHLD or Signals.SIGWINCH or Signals.SIGURG))
+        .ToArray();
 
     public static int Wait(int pid, FileDescriptor? master)
     {
@@ -21,6 +23,8 @@ internal static class Foreground
         ConsoleRelay? relay = null;
         try
         {
+            // .NET runs each handler as a thread-pool item: two signals that arrive together may
+            // reach the container in either order (runc keeps the order; one at a time, both agree).
             foreach (var signal in Forwarded)
             {
                 registrations.Add(PosixSignalRegistration.Create((PosixSignal)signal, ctx =>

@@ -155,6 +155,18 @@ public sealed class ExecTests : IDisposable
     }
 
     [Fact]
+    public void ExecInTheForeground_ForwardsSigcontSigpwrAndRealTimeSignals_ButNotSigwinchWithoutATerminal()
+    {
+        var bundle = Running();
+        int[] forwarded = [Signals.SIGCONT, Signals.SIGPWR, ForegroundSignals.RealTime];
+
+        ForegroundSignals.AssertForwardedOneByOne(_csrt, ["exec", bundle.Id, .. ForegroundSignals.Script([.. forwarded, Signals.SIGWINCH])],
+            forwarded, notForwarded: [Signals.SIGWINCH]);
+
+        Assert.Equal("running", _csrt.Status(bundle.Id));
+    }
+
+    [Fact]
     public void ExecWithTtyInTheForeground_RelaysThePty()
     {
         var bundle = Running();

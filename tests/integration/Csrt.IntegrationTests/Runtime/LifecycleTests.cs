@@ -133,6 +133,17 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public void RunInTheForeground_ForwardsSigcontSigpwrAndRealTimeSignals_ButNotSigwinchWithoutATerminal()
+    {
+        int[] forwarded = [Signals.SIGCONT, Signals.SIGPWR, ForegroundSignals.RealTime];
+        var bundle = _csrt.Bundle(ForegroundSignals.Script([.. forwarded, Signals.SIGWINCH]));
+
+        ForegroundSignals.AssertForwardedOneByOne(_csrt, ["run", "--bundle", bundle.Dir, bundle.Id], forwarded, notForwarded: [Signals.SIGWINCH]);
+
+        _csrt.AssertNothingLeft(bundle);
+    }
+
+    [Fact]
     public void RunDetached_ReturnsWithTheContainerRunning_AndDeleteForceRemovesEverything()
     {
         var bundle = _csrt.Bundle(["sleep", "1000"]);
