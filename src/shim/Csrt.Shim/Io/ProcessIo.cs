@@ -25,7 +25,9 @@ public sealed class ProcessIo : IDisposable
     private FileDescriptor? _consoleStdout;
     private FileDescriptor? _master;
     private BinaryLogger? _logger;
+    private FileDescriptor? _stopCopiers;
     private int _copiersRunning;
+    private int _disposed;
 
     private ProcessIo(string stdin, string stdout, string stderr, bool terminal)
     {
@@ -160,6 +162,9 @@ public sealed class ProcessIo : IDisposable
     public void AttachConsole(FileDescriptor master)
     {
         _master = master;
+        if (_consoleStdin is null && _consoleStdout is null)
+            return;
+        _stopCopiers = Notifications.CreateEventFd();
         if (_consoleStdin is { } stdin)
             StartCopier($"stdin→pty", stdin, master, closeTarget: false);
         // Closing the stdout FIFO once the pty is done is what tells the client the output
@@ -168,21 +173,27 @@ public sealed class ProcessIo : IDisposable
             StartCopier($"pty→stdout", master, stdout, closeTarget: true);
     }
 
+    /// <summary>Copier threads currently alive (tests: none may outlive Dispose).</summary>
+    internal int CopiersRunning => Volatile.Read(ref _copiersRunning);
+
     private void StartCopier(string name, FileDescriptor from, FileDescriptor to, bool closeTarget)
     {
+        var stop = _stopCopiers!;
+        // Non-blocking, so the thread only ever blocks in poll(), where Dispose can wake it.
+        Files.SetNonBlocking(from, true);
+        Files.SetNonBlocking(to, true);
+        // The thread holds a reference on each fd for its whole life, so a Dispose that gives up
+        // waiting for it only defers the close(): the numbers cannot be reused under it.
+        bool fromRef = false, toRef = false, stopRef = false;
+        from.DangerousAddRef(ref fromRef);
+        to.DangerousAddRef(ref toRef);
+        stop.DangerousAddRef(ref stopRef);
         Interlocked.Increment(ref _copiersRunning);
         var t = new Thread(() =>
         {
-            var buffer = new byte[4096];
             try
             {
-                while (true)
-                {
-                    var n = Files.Read(from, buffer);
-                    if (n == 0)
-                        break;
-                    Files.WriteAll(to, buffer.AsSpan(0, n));
-                }
+                Copy(from, to, stop);
             }
             catch (SyscallException)
             {
@@ -192,11 +203,60 @@ public sealed class ProcessIo : IDisposable
             {
                 if (closeTarget)
                     to.Dispose();
+                from.DangerousRelease();
+                to.DangerousRelease();
+                stop.DangerousRelease();
                 Interlocked.Decrement(ref _copiersRunning);
             }
         }, 64 * 1024) { IsBackground = true, Name = name };
         _copiers.Add(t);
         t.Start();
+    }
+
+    /// <summary>Copies until EOF on <paramref name="from"/> or until <paramref name="stop"/> is signalled.</summary>
+    private static void Copy(FileDescriptor from, FileDescriptor to, FileDescriptor stop)
+    {
+        var buffer = new byte[4096];
+        while (true)
+        {
+            if (!WaitFor(from, PollFd.POLLIN, stop))
+                return;
+            int n;
+            try
+            {
+                n = Files.Read(from, buffer);
+            }
+            catch (SyscallException e) when (e.Errno == Errno.EAGAIN)
+            {
+                continue;
+            }
+            if (n == 0)
+                return;
+            var data = buffer.AsSpan(0, n);
+            while (!data.IsEmpty)
+            {
+                if (!WaitFor(to, PollFd.POLLOUT, stop))
+                    return;
+                try
+                {
+                    data = data[Files.Write(to, data)..];
+                }
+                catch (SyscallException e) when (e.Errno == Errno.EAGAIN)
+                {
+                }
+            }
+        }
+    }
+
+    /// <summary>Waits until <paramref name="fd"/> is ready (or hung up: the next call reports it);
+    /// false when <paramref name="stop"/> was signalled.</summary>
+    private static bool WaitFor(FileDescriptor fd, short events, FileDescriptor stop)
+    {
+        Span<PollFd> fds = stackalloc PollFd[2];
+        fds[0] = new PollFd { Fd = stop.Number, Events = PollFd.POLLIN };
+        fds[1] = new PollFd { Fd = fd.Number, Events = events };
+        Notifications.Poll(fds, -1);
+        return fds[0].Returned == 0;
     }
 
     /// <summary>The process has its copies of the fds: drop ours of the process side, so EOF and
@@ -225,8 +285,26 @@ public sealed class ProcessIo : IDisposable
 
     public void Resize(ushort width, ushort height)
     {
-        if (_master is { } m)
+        if (_master is not { } m)
+            return;
+        // A resize racing with Delete must not ioctl a number that is already closed and reused.
+        var added = false;
+        try
+        {
+            m.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+        try
+        {
             Terminals.SetWindowSize(m, height, width);
+        }
+        finally
+        {
+            m.DangerousRelease();
+        }
     }
 
     /// <summary>After the process exited: give the pty→stdout copier a moment to drain.</summary>
@@ -239,6 +317,9 @@ public sealed class ProcessIo : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        StopCopiers();
         CloseStdin();
         ProcessStdin?.Dispose();
         ProcessStdout?.Dispose();
@@ -248,7 +329,25 @@ public sealed class ProcessIo : IDisposable
         _consoleStdin?.Dispose();
         _consoleStdout?.Dispose();
         _master?.Dispose();
+        _stopCopiers?.Dispose();
         _logger?.Dispose();
+    }
+
+    /// <summary>Wakes the copier threads and waits for them, so none is left to touch the fds
+    /// closed next (their numbers get reused by other containers' FIFOs and ttrpc sockets).</summary>
+    private void StopCopiers()
+    {
+        if (_stopCopiers is not { } stop)
+            return;
+        Notifications.WriteEventFd(stop);
+        // They only block in poll(), so this is quick; should one hang anyway, its fd references
+        // keep the close deferred until it ends.
+        var deadline = Environment.TickCount64 + 5000;
+        foreach (var t in _copiers)
+        {
+            if (!t.Join(TimeSpan.FromMilliseconds(Math.Max(0, deadline - Environment.TickCount64))))
+                Log.Warn($"copier {t.Name} did not stop; its fds close when it does");
+        }
     }
 
     internal static string Text(int v) => v.ToString(CultureInfo.InvariantCulture);

@@ -161,6 +161,43 @@ public sealed class CtrTaskTests
         }
     }
 
+    /// <summary>Names of the shim's threads (/proc/&lt;pid&gt;/task/*/comm).</summary>
+    private static List<string> ThreadNames(int pid) =>
+        Directory.GetDirectories($"/proc/{pid}/task").Select(t => File.Exists(t + "/comm") ? File.ReadAllText(t + "/comm").TrimEnd('\n') : "").ToList();
+
+    [Fact]
+    public void ATtyExecWithStdin_LeavesNoCopierThreadBehind_OnceItIsDeleted()
+    {
+        var id = TestBundle.NewId("ctr-copiers");
+        try
+        {
+            RunDetached(id, "sleep", "1000");
+            Assert.Equal("RUNNING", WaitForTaskStatus(id, "RUNNING"));
+            var shim = Assert.Single(HostState.ProcessesWithArgument(id), p => HostState.Exe(p)?.EndsWith("/containerd-shim-csrt-v2", StringComparison.Ordinal) == true);
+            string[] copiers = ["stdin→pty", "pty→stdout"];
+
+            // ctr exec -t gives the exec stdin and a pty, and deletes the exec when it exits.
+            var exec = Task.Run(() => CtrWithTty($"tasks exec -t --exec-id tty {id} sh -c 'sleep 2; exit 3'"));
+            var seen = false;
+            for (var i = 0; i < 100 && !seen && !exec.IsCompleted; i++)
+            {
+                seen = copiers.All(ThreadNames(shim).Contains);
+                Thread.Sleep(20);
+            }
+            Assert.True(seen, "the copier threads never showed up under their names: " + string.Join(", ", ThreadNames(shim)));
+            Assert.True(exec.Wait(TimeSpan.FromSeconds(60)));
+            _log.WriteLine(exec.Result.ToString());
+            Assert.Equal(3, exec.Result.ExitCode);
+
+            // Delete joins them before it closes their fds, so none is left once ctr is back.
+            Assert.DoesNotContain(ThreadNames(shim), copiers.Contains);
+        }
+        finally
+        {
+            Cleanup(id);
+        }
+    }
+
     [Fact]
     public void CtrTaskPs_ListsTheInitAndExecProcesses_AndPauseResumeChangeTheStatus()
     {
