@@ -72,6 +72,42 @@ public abstract class ShimProcess
     public Timestamp ExitedAtTimestamp() =>
         ExitedAt is { } t ? Timestamp.FromDateTimeOffset(t) : Containerd.Timestamps.NotExited();
 
+    /// <summary>Running → Pausing, before the cgroup is frozen.</summary>
+    public void BeginPause()
+    {
+        lock (Lock)
+        {
+            Require(new[] { ProcessState.Running }, "pause");
+            State = ProcessState.Pausing;
+        }
+    }
+
+    /// <summary>After the freeze (or its failure): Pausing → Paused, or back to Running. An exit
+    /// handled during the freeze already made the process Stopped, and it stays so (otherwise
+    /// Delete would be refused forever); false then.</summary>
+    public bool EndPause(bool frozen)
+    {
+        lock (Lock)
+        {
+            if (State != ProcessState.Pausing)
+                return false;
+            State = frozen ? ProcessState.Paused : ProcessState.Running;
+            return true;
+        }
+    }
+
+    /// <summary>After the thaw: Paused → Running; false when an exit landed first (it stays Stopped).</summary>
+    public bool EndResume()
+    {
+        lock (Lock)
+        {
+            if (State != ProcessState.Paused)
+                return false;
+            State = ProcessState.Running;
+            return true;
+        }
+    }
+
     public void Require(ProcessState[] allowed, string operation)
     {
         if (Array.IndexOf(allowed, State) < 0)

@@ -344,24 +344,19 @@ public sealed class TaskService : TaskV2.Task.TaskBase
     public override Task<Empty> Pause(TaskV2.PauseRequest request, ServerCallContext context)
     {
         var c = Get(request.Id);
-        lock (c.Init.Lock)
-        {
-            c.Init.Require(new[] { ProcessState.Running }, "pause");
-            c.Init.State = ProcessState.Pausing;
-        }
+        c.Init.BeginPause();
         try
         {
             _runtime.Pause(c.Id);
         }
         catch
         {
-            lock (c.Init.Lock)
-                c.Init.State = ProcessState.Running;
+            c.Init.EndPause(frozen: false);
             throw;
         }
-        lock (c.Init.Lock)
-            c.Init.State = ProcessState.Paused;
-        _events.Publish("/tasks/paused", new Ev.TaskPaused { ContainerId = c.Id });
+        // No paused event after the exit event of a process that died during the freeze.
+        if (c.Init.EndPause(frozen: true))
+            _events.Publish("/tasks/paused", new Ev.TaskPaused { ContainerId = c.Id });
         return Task.FromResult(new Empty());
     }
 
@@ -371,12 +366,8 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         lock (c.Init.Lock)
             c.Init.Require(new[] { ProcessState.Paused }, "resume");
         _runtime.Resume(c.Id);
-        lock (c.Init.Lock)
-        {
-            if (c.Init.State == ProcessState.Paused)
-                c.Init.State = ProcessState.Running;
-        }
-        _events.Publish("/tasks/resumed", new Ev.TaskResumed { ContainerId = c.Id });
+        if (c.Init.EndResume())
+            _events.Publish("/tasks/resumed", new Ev.TaskResumed { ContainerId = c.Id });
         return Task.FromResult(new Empty());
     }
 

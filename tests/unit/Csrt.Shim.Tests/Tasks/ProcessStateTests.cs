@@ -93,6 +93,70 @@ public sealed class ProcessStateTests
     }
 
     [Fact]
+    public void Pause_GoesThroughPausingToPaused()
+    {
+        var p = Init();
+        p.State = ProcessState.Running;
+        p.BeginPause();
+        Assert.Equal(ProcessState.Pausing, p.State);
+        Assert.True(p.EndPause(frozen: true));
+        Assert.Equal(ProcessState.Paused, p.State);
+    }
+
+    [Fact]
+    public void BeginPause_RefusesAProcessThatIsNotRunning()
+    {
+        var p = Init();
+        var e = Assert.Throws<InvalidProcessStateException>(p.BeginPause);
+        Assert.Equal("cannot pause a created process", e.Message);
+        Assert.Equal(ProcessState.Created, p.State);
+    }
+
+    [Fact]
+    public void AnExitDuringTheFreeze_StaysStopped_SoTheProcessCanBeDeleted()
+    {
+        var p = Init();
+        p.State = ProcessState.Running;
+        p.BeginPause();
+        p.SetExited(137);
+        Assert.False(p.EndPause(frozen: true));
+        Assert.Equal(ProcessState.Stopped, p.State);
+        p.Require([ProcessState.Created, ProcessState.Stopped], "delete");
+    }
+
+    [Fact]
+    public void AFailedFreeze_GoesBackToRunning_UnlessTheProcessExitedMeanwhile()
+    {
+        var running = Init();
+        running.State = ProcessState.Running;
+        running.BeginPause();
+        Assert.True(running.EndPause(frozen: false));
+        Assert.Equal(ProcessState.Running, running.State);
+
+        var exited = Init();
+        exited.State = ProcessState.Running;
+        exited.BeginPause();
+        exited.SetExited(1);
+        Assert.False(exited.EndPause(frozen: false));
+        Assert.Equal(ProcessState.Stopped, exited.State);
+    }
+
+    [Fact]
+    public void Resume_MakesAPausedProcessRunning_ButAnExitDuringTheThawStaysStopped()
+    {
+        var resumed = Init();
+        resumed.State = ProcessState.Paused;
+        Assert.True(resumed.EndResume());
+        Assert.Equal(ProcessState.Running, resumed.State);
+
+        var exited = Init();
+        exited.State = ProcessState.Paused;
+        exited.SetExited(137);
+        Assert.False(exited.EndResume());
+        Assert.Equal(ProcessState.Stopped, exited.State);
+    }
+
+    [Fact]
     public void ADeletedProcessStaysDeleted_WhenItsExitArrivesLate()
     {
         var p = Exec();
