@@ -180,6 +180,19 @@ public static class SpecValidator
                 Missing(Property(at, "cwd"), "an absolute path in the container");
             AbsolutePath(Property(at, "cwd"), p.Cwd);
 
+            // Set by containerd on hosts with those LSMs or by newer tools; csrt applies none of
+            // them, and says so instead of dropping them silently.
+            if (p.ApparmorProfile is { Length: > 0 })
+                NotApplied(Property(at, "apparmorProfile"), "AppArmor profiles");
+            if (p.SelinuxLabel is { Length: > 0 })
+                NotApplied(Property(at, "selinuxLabel"), "SELinux labels");
+            if (p.Scheduler is not null)
+                NotApplied(Property(at, "scheduler"), "scheduling policies");
+            if (p.IoPriority is not null)
+                NotApplied(Property(at, "ioPriority"), "I/O priorities");
+            if (p.ExecCpuAffinity is not null)
+                NotApplied(Property(at, "execCPUAffinity"), "exec CPU affinities");
+
             if (p.Env is { } env)
                 for (var i = 0; i < env.Count; i++)
                 {
@@ -329,13 +342,24 @@ public static class SpecValidator
                     Missing("$.linux.personality.domain", "LINUX or LINUX32");
                 OneOf("$.linux.personality.domain", pers.Domain, SpecValues.PersonalityDomains, "an execution domain");
                 if (pers.Flags is { Count: > 0 })
-                    Warn("$.linux.personality.flags", "personality flags are not supported and are ignored");
+                    Expected("$.linux.personality.flags", "no flags (csrt supports the execution domain only)", $"{pers.Flags.Count} flag(s)");
             }
 
             if (linux.MemoryPolicy is { } mp)
                 MemoryPolicy(mp);
             NetDevices(linux.NetDevices, ns);
+
+            if (linux.MountLabel is { Length: > 0 })
+                NotApplied("$.linux.mountLabel", "SELinux mount labels");
+            if (linux.IntelRdt is not null)
+                NotApplied("$.linux.intelRdt", "Intel RDT");
+            if (linux.MemoryPolicy is not null)
+                NotApplied("$.linux.memoryPolicy", "NUMA memory policies");
+            if (linux.NetDevices is { Count: > 0 })
+                NotApplied("$.linux.netDevices", "moving network devices");
         }
+
+        private void NotApplied(string path, string what) => Warn(path, $"{what} are not supported by csrt: ignored");
 
         private void UserNamespace(LinuxConfig linux, Dictionary<string, LinuxNamespace> ns)
         {

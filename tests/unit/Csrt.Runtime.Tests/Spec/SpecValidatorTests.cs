@@ -228,15 +228,32 @@ public class SpecValidatorTests
     }
 
     [Fact]
-    public void Personality_flags_are_ignored_with_a_warning()
+    public void Personality_flags_are_refused_naming_the_path()
     {
         var spec = Base();
         spec.Linux!.Personality = new LinuxPersonality { Domain = "LINUX32", Flags = ["SHORT_INODE"] };
+
+        var e = Assert.Throws<SpecValidationException>(() => SpecValidator.Validate(spec, "config.json"));
+
+        Assert.Equal("$.linux.personality.flags", e.JsonPath);
+    }
+
+    [Fact]
+    public void Settings_csrt_does_not_apply_are_each_named_in_a_warning()
+    {
+        var spec = Base();
+        spec.Process!.ApparmorProfile = "cri-containerd.apparmor.d";
+        spec.Process.SelinuxLabel = "system_u:system_r:container_t:s0";
+        spec.Process.IoPriority = new IoPriority { Class = "IOPRIO_CLASS_BE", Priority = 4 };
+        spec.Linux!.MountLabel = "system_u:object_r:container_file_t:s0";
         var warnings = new List<string>();
 
         SpecValidator.Validate(spec, options: new SpecValidationOptions { Warn = warnings.Add });
 
-        Assert.Contains("personality flags are not supported", Assert.Single(warnings));
+        Assert.Equal(
+            ["$.process.apparmorProfile", "$.process.selinuxLabel", "$.process.ioPriority", "$.linux.mountLabel"],
+            warnings.Select(w => w.Split(": ")[1]).ToArray());
+        Assert.All(warnings, w => Assert.EndsWith("are not supported by csrt: ignored", w, StringComparison.Ordinal));
     }
 
     [Fact]
