@@ -56,7 +56,9 @@ public sealed class EventPublisher : IAsyncDisposable
                     await SendAsync(envelope).ConfigureAwait(false);
                     break;
                 }
-                catch (Exception e) when (e is RpcException or IOException or System.Net.Sockets.SocketException or TimeoutException)
+                // Whatever the failure (containerd restarting, a refused connect, a bug), the worker
+                // goes on: a worker that died would silently lose every later event.
+                catch (Exception e)
                 {
                     await DropChannelAsync().ConfigureAwait(false);
                     if (e is RpcException { StatusCode: StatusCode.InvalidArgument } || attempt >= 5)
