@@ -73,15 +73,20 @@ internal static class CommandLine
         try
         {
             var context = new CliContext(parse, log);
-            return body(context);
+            log.Debug($"{parse.CommandResult.Command.Name}: {string.Join(' ', parse.Tokens.Select(t => t.Value))} (pid {Environment.ProcessId})");
+            var code = body(context);
+            log.Debug($"{parse.CommandResult.Command.Name}: exit status {code}");
+            return code;
         }
         catch (Exception e) when (IsExpected(e))
         {
+            log.Debug($"{parse.CommandResult.Command.Name}: {e}");
             log.Error(e.Message);
             return failure;
         }
         catch (Exception e)
         {
+            log.Debug($"{parse.CommandResult.Command.Name}: {e}");
             log.Error($"{e.GetType().Name}: {e.Message}");
             return failure;
         }

@@ -25,6 +25,10 @@ public sealed partial class ContainerRuntime
         if (status == ContainerStatus.Stopped)
             throw new InvalidContainerStateException(id, status, "kill");
         SignalInit(r, signal);
+        // A SIGKILL to a frozen process (cgroup v1) waits for the thaw: thaw the container, as
+        // runc does, so that killing a paused container ends it now.
+        if (status == ContainerStatus.Paused && signal == Signals.SIGKILL && r.CgroupPaths.Count > 0)
+            Cgroups(r).Thaw();
     }
 
     /// <summary>Signals the init through a pidfd checked against its start time, so a reused pid

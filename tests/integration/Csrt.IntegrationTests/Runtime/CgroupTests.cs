@@ -137,6 +137,18 @@ public sealed class CgroupTests : IDisposable
     }
 
     [Fact]
+    public void KillWithSigkill_OfAPausedContainer_EndsItWithoutAResume()
+    {
+        var bundle = _csrt.Bundle(["sleep", "1000"]);
+        _csrt.RunDetached(bundle);
+        _csrt.Ok("pause", bundle.Id);
+
+        _csrt.Ok("kill", bundle.Id, "KILL");
+
+        _csrt.WaitForStatus(bundle.Id, "stopped");
+    }
+
+    [Fact]
     public void DeleteForce_OfAPausedContainer_RemovesEverything()
     {
         var bundle = _csrt.Bundle(["sleep", "1000"]);

@@ -325,6 +325,26 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public void Debug_WritesDebugLinesForTheCommand_OnlyWhenAsked()
+    {
+        var log = Path.Combine(RepoPaths.RunDir, TestBundle.NewId("debug") + ".log");
+        try
+        {
+            Commands.Run(_csrt.Binary, ["--root", _csrt.Root, "--log", log, "list"], RuntimeRoot.Timeout).EnsureSuccess();
+            Assert.False(File.Exists(log) && File.ReadAllText(log).Contains("level=debug", StringComparison.Ordinal), "debug lines without --debug");
+
+            Commands.Run(_csrt.Binary, ["--root", _csrt.Root, "--log", log, "--debug", "list"], RuntimeRoot.Timeout).EnsureSuccess();
+
+            var lines = File.ReadAllLines(log).Where(l => l.Contains("level=debug", StringComparison.Ordinal)).ToList();
+            Assert.Contains(lines, l => l.Contains("list:", StringComparison.Ordinal) && l.Contains("exit status 0", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
+    [Fact]
     public void ConcurrentCreatesOfOneId_CreateItOnce()
     {
         var bundle = _csrt.Bundle(["sleep", "1000"]);
