@@ -166,7 +166,7 @@ public sealed class ProcessIo : IDisposable
             return;
         _stopCopiers = Notifications.CreateEventFd();
         if (_consoleStdin is { } stdin)
-            StartCopier($"stdin→pty", stdin, master, closeTarget: false);
+            StartCopier($"stdin→pty", stdin, master, closeTarget: false, onEof: HangUp);
         // Closing the stdout FIFO once the pty is done is what tells the client the output
         // ended: CRI waits for that EOF before it reports an exec's exit (as runc's shim does).
         if (_consoleStdout is { } stdout)
@@ -176,7 +176,7 @@ public sealed class ProcessIo : IDisposable
     /// <summary>Copier threads currently alive (tests: none may outlive Dispose).</summary>
     internal int CopiersRunning => Volatile.Read(ref _copiersRunning);
 
-    private void StartCopier(string name, FileDescriptor from, FileDescriptor to, bool closeTarget)
+    private void StartCopier(string name, FileDescriptor from, FileDescriptor to, bool closeTarget, Action? onEof = null)
     {
         var stop = _stopCopiers!;
         // Non-blocking, so the thread only ever blocks in poll(), where Dispose can wake it.
@@ -191,9 +191,10 @@ public sealed class ProcessIo : IDisposable
         Interlocked.Increment(ref _copiersRunning);
         var t = new Thread(() =>
         {
+            var eof = false;
             try
             {
-                Copy(from, to, stop);
+                eof = Copy(from, to, stop);
             }
             catch (SyscallException)
             {
@@ -208,19 +209,37 @@ public sealed class ProcessIo : IDisposable
                 stop.DangerousRelease();
                 Interlocked.Decrement(ref _copiersRunning);
             }
+            if (eof)
+                onEof?.Invoke();
         }, 64 * 1024) { IsBackground = true, Name = name };
         _copiers.Add(t);
         t.Start();
     }
 
-    /// <summary>Copies until EOF on <paramref name="from"/> or until <paramref name="stop"/> is signalled.</summary>
-    private static void Copy(FileDescriptor from, FileDescriptor to, FileDescriptor stop)
+    /// <summary>
+    /// stdin ended (after CloseIO) in terminal mode: hang up the terminal, as runc's shim closes its
+    /// console then, so an interactive program gets SIGHUP and EOF instead of waiting for input
+    /// that can no longer come. The output copier is stopped first: it holds the master open.
+    /// </summary>
+    private void HangUp()
+    {
+        if (Volatile.Read(ref _disposed) != 0 || _stopCopiers is not { } stop)
+            return;
+        Notifications.WriteEventFd(stop);
+        foreach (var t in _copiers.Where(t => t != Thread.CurrentThread))
+            t.Join(TimeSpan.FromSeconds(5));
+        _master?.Dispose();
+    }
+
+    /// <summary>Copies until EOF on <paramref name="from"/> (true) or until <paramref name="stop"/>
+    /// is signalled (false).</summary>
+    private static bool Copy(FileDescriptor from, FileDescriptor to, FileDescriptor stop)
     {
         var buffer = new byte[4096];
         while (true)
         {
             if (!WaitFor(from, PollFd.POLLIN, stop))
-                return;
+                return false;
             int n;
             try
             {
@@ -231,12 +250,12 @@ public sealed class ProcessIo : IDisposable
                 continue;
             }
             if (n == 0)
-                return;
+                return true;
             var data = buffer.AsSpan(0, n);
             while (!data.IsEmpty)
             {
                 if (!WaitFor(to, PollFd.POLLOUT, stop))
-                    return;
+                    return false;
                 try
                 {
                     data = data[Files.Write(to, data)..];

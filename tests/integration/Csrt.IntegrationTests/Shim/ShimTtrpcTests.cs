@@ -203,6 +203,41 @@ public sealed class ShimTtrpcTests
     }
 
     [Fact]
+    public async Task ATtyExec_WhoseStdinEndsWithCloseIO_IsHungUp_AsRuncsShimDoes()
+    {
+        await using var shim = await ShimUnderTest.StartAsync(_containerd);
+        var dir = Directory.CreateTempSubdirectory("csrt-tty-");
+        try
+        {
+            var stdin = Path.Combine(dir.FullName, "stdin");
+            var stdout = Path.Combine(dir.FullName, "stdout");
+            Commands.RunOk("mkfifo", stdin, stdout);
+            // Our reader first, so the shim's open of stdout finds one; O_RDWR never blocks.
+            using var output = Csrt.Linux.Files.Open(stdout, Csrt.Linux.OpenFlags.O_RDWR);
+            const string json = "{\"terminal\":true,\"args\":[\"sh\"],\"cwd\":\"/\",\"env\":[\"PATH=/bin:/usr/bin\"],\"user\":{\"uid\":0,\"gid\":0}}";
+            await shim.Client.ExecAsync(new TaskV2.ExecProcessRequest
+            {
+                Id = shim.Id, ExecId = "interactive", Terminal = true, Stdin = stdin, Stdout = stdout,
+                Spec = TypeUrls.PackJson(TypeUrls.OciProcess, Encoding.UTF8.GetBytes(json)),
+            }, deadline: Deadline);
+            await shim.Client.StartAsync(new TaskV2.StartRequest { Id = shim.Id, ExecId = "interactive" }, deadline: Deadline);
+            using (var input = Csrt.Linux.Files.Open(stdin, Csrt.Linux.OpenFlags.O_WRONLY))
+                Csrt.Linux.Files.WriteAll(input, "echo typed\n"u8);
+
+            await shim.Client.CloseIOAsync(new TaskV2.CloseIORequest { Id = shim.Id, ExecId = "interactive", Stdin = true }, deadline: Deadline);
+
+            // An interactive sh on a terminal waits for input forever unless the terminal hangs up.
+            var exit = await shim.Client.WaitAsync(new TaskV2.WaitRequest { Id = shim.Id, ExecId = "interactive" }, deadline: DateTime.UtcNow.AddSeconds(20));
+            _log.WriteLine($"exit status {exit.ExitStatus}");
+            await shim.Client.DeleteAsync(new TaskV2.DeleteRequest { Id = shim.Id, ExecId = "interactive" }, deadline: Deadline);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task TheShimDaemon_RunsFromASealedViewOfItsBinary_NotTheHostsFile()
     {
         // Every process the daemon execs into a container is its clone until the user program
