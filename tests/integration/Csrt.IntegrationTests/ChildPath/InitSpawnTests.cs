@@ -133,6 +133,9 @@ public sealed class InitSpawnTests
                 GC.KeepAlive(new byte[64 * 1024]);
                 GC.Collect(0, GCCollectionMode.Forced, blocking: true);
                 Interlocked.Increment(ref collections);
+                // A collection every millisecond or so per thread, each suspending the cloning
+                // thread: back to back, on 2 CPUs, they starved it (one clone a second at times).
+                Thread.Sleep(1);
             }
         }) { IsBackground = true }).ToList();
         pressure.ForEach(t => t.Start());
