@@ -174,7 +174,15 @@ public sealed class RuntimeRoot : IDisposable
         var marker = $":/{CgroupParent}/{id}";
         return HostState.AllPids().Where(p =>
         {
-            var cgroups = Files.TryReadText($"/proc/{p.ToString(CultureInfo.InvariantCulture)}/cgroup");
+            string? cgroups;
+            try
+            {
+                cgroups = Files.TryReadText($"/proc/{p.ToString(CultureInfo.InvariantCulture)}/cgroup");
+            }
+            catch (SyscallException e) when (e.Errno == Errno.ESRCH)
+            {
+                cgroups = null; // It exited between the listing and the read.
+            }
             return cgroups is not null && cgroups.Split('\n').Any(l => l.EndsWith(marker, StringComparison.Ordinal) || l.Contains(marker + "/", StringComparison.Ordinal)) && HostState.IsAlive(p);
         }).ToList();
     }
