@@ -106,18 +106,23 @@ public sealed class ProcessTests : IDisposable
     [Fact]
     public void NoCapabilitiesInTheSpec_LeavesEverySetEmpty_AsRuncDoes()
     {
-        static void Configure(JsonObject c) => c["process"]!.AsObject().Remove("capabilities");
-        var bundle = _csrt.Bundle(["cat", "/proc/self/status"], Configure);
-        var reference = _runc.Bundle(["cat", "/proc/self/status"], Configure);
+        var ours = CapabilitySetsAsRuncGivesThem(c => c["process"]!.AsObject().Remove("capabilities"));
 
-        var ours = _csrt.RunForeground(bundle);
-        var runcs = _runc.RunForeground(reference);
+        Assert.Equal("CapBnd:\t0000000000000000", StatusLines(ours, "CapBnd")[0]);
+    }
+
+    /// <summary>Runs `cat /proc/self/status` on csrt and on runc with the same config; asserts the
+    /// five capability sets are equal; returns csrt's output.</summary>
+    private string CapabilitySetsAsRuncGivesThem(Action<JsonObject> configure)
+    {
+        var ours = _csrt.RunForeground(_csrt.Bundle(["cat", "/proc/self/status"], configure));
+        var runcs = _runc.RunForeground(_runc.Bundle(["cat", "/proc/self/status"], configure));
 
         Assert.True(ours.Succeeded, ours.ToString());
         Assert.True(runcs.Succeeded, runcs.ToString());
         string[] sets = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"];
         Assert.Equal(StatusLines(runcs.Stdout, sets), StatusLines(ours.Stdout, sets));
-        Assert.Equal("CapBnd:\t0000000000000000", StatusLines(ours.Stdout, "CapBnd")[0]);
+        return ours.Stdout;
     }
 
     [Theory]
@@ -138,20 +143,12 @@ public sealed class ProcessTests : IDisposable
             };
             c["process"]!["noNewPrivileges"] = false;
         }
-        var bundle = _csrt.Bundle(["cat", "/proc/self/status"], Configure);
-        var reference = _runc.Bundle(["cat", "/proc/self/status"], Configure);
+        var ours = CapabilitySetsAsRuncGivesThem(Configure);
 
-        var ours = _csrt.RunForeground(bundle);
-        var runcs = _runc.RunForeground(reference);
-
-        Assert.True(ours.Succeeded, ours.ToString());
-        Assert.True(runcs.Succeeded, runcs.ToString());
-        string[] sets = ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"];
-        Assert.Equal(StatusLines(runcs.Stdout, sets), StatusLines(ours.Stdout, sets));
         // CHOWN (0), KILL (5), NET_BIND_SERVICE (10), NET_RAW (13).
-        Assert.Equal("CapBnd:\t0000000000002421", StatusLines(ours.Stdout, "CapBnd")[0]);
-        Assert.Equal("CapInh:\t0000000000000400", StatusLines(ours.Stdout, "CapInh")[0]);
-        Assert.Equal("CapAmb:\t0000000000000400", StatusLines(ours.Stdout, "CapAmb")[0]);
+        Assert.Equal("CapBnd:\t0000000000002421", StatusLines(ours, "CapBnd")[0]);
+        Assert.Equal("CapInh:\t0000000000000400", StatusLines(ours, "CapInh")[0]);
+        Assert.Equal("CapAmb:\t0000000000000400", StatusLines(ours, "CapAmb")[0]);
     }
 
     [Theory]
