@@ -44,7 +44,7 @@ internal static class InitBinary
     /// "#!/proc/self/exe" would run the host's csrt inside the container, where a container process
     /// can reopen it for writing through /proc/&lt;pid&gt;/exe once it exits (CVE-2019-5736, the exec
     /// variant). So `exec` first re-executes itself, once, from the same sealed view of this binary
-    /// as the container inits (about 2 ms).
+    /// as the container inits (one more process start per exec; not measured by hack/bench yet).
     /// </summary>
     public static void ReexecSealed(string stateRoot)
     {
