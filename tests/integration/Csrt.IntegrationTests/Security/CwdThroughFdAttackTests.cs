@@ -84,7 +84,17 @@ public sealed class CwdThroughFdAttackTests
 
         for (var fd = 3; fd <= 10; fd++)
         {
-            var result = target.Exec(bundle.Id, ["sh", "-c", Probe(marker.Name)], cwd: $"/proc/self/fd/{fd}", timeout: ExecTimeout);
+            CommandResult result;
+            try
+            {
+                result = target.Exec(bundle.Id, ["sh", "-c", Probe(marker.Name)], cwd: $"/proc/self/fd/{fd}", timeout: ExecTimeout);
+            }
+            catch (TimeoutException e)
+            {
+                // A refused exec must reach the caller as an error or an exit, never as a hang.
+                Assert.Fail($"exec --cwd /proc/self/fd/{fd} neither failed nor exited within {ExecTimeout.TotalSeconds:0} s: {e.Message}");
+                throw;
+            }
 
             _log.WriteLine($"exec --cwd /proc/self/fd/{fd}: {result}");
             AssertNotOutside(result, $"exec --cwd /proc/self/fd/{fd}");

@@ -18,7 +18,7 @@ public sealed class MaskedPathAttackTests
 {
     private const string Secret = "HOST SECRET";
     private const string Payload =
-        "echo \"passwd=[$(cat /etc/passwd)]\"; echo \"kcore=[$(head -c 16 /proc/kcore)]\"; echo \"group=[$(ls /etc/masked-dir)]\"; "
+        "echo \"passwd=[$(cat /etc/passwd)]\"; echo \"timer=[$(head -c 16 /proc/timer_list | tr -d '\\n')]\"; echo \"group=[$(ls /etc/masked-dir)]\"; "
         + "echo x > /etc/ro-dir/file 2>/dev/null && echo ro-dir-written; echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo proc-sys-written; "
         + "echo \"null=[$(head -c 16 /dev/null)]\"; true";
 
@@ -86,7 +86,7 @@ public sealed class MaskedPathAttackTests
         {
             var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             Assert.Contains("passwd=[]", lines);
-            Assert.Contains("kcore=[]", lines);
+            Assert.Contains("timer=[]", lines);
             Assert.Contains("group=[]", lines);
             Assert.DoesNotContain("ro-dir-written", lines);
             Assert.DoesNotContain("proc-sys-written", lines);
@@ -110,6 +110,7 @@ public sealed class MaskedPathAttackTests
         var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Contains(lines, l => l.StartsWith("passwd=[root:", StringComparison.Ordinal));
         Assert.Contains("group=[hidden]", lines);
+        Assert.Contains(lines, l => l.StartsWith("timer=[", StringComparison.Ordinal) && l != "timer=[]");
         Assert.Contains("ro-dir-written", lines);
     }
 }
