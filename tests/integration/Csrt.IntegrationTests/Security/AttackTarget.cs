@@ -92,6 +92,27 @@ internal sealed class AttackTarget : IDisposable
         _containerd!.Ctr("run", "-d", "--null-io", "--runtime", PrivateContainerd.CsrtRuntime, "--config", bundle.ConfigPath, bundle.Id).EnsureSuccess();
     }
 
+    /// <summary>Command line only: creates the container without starting it.</summary>
+    public void CreateOnly(TestBundle bundle)
+    {
+        Xunit.Assert.NotEqual(Via.Shim, Via);
+        _root.Create(bundle);
+    }
+
+    /// <summary>Command line only: <c>exec -d</c>, the process left running in the container.</summary>
+    public void ExecDetached(TestBundle bundle, IReadOnlyList<string> argv)
+    {
+        Xunit.Assert.NotEqual(Via.Shim, Via);
+        _root.Detached(bundle, new[] { "exec", "-d", bundle.Id }.Concat(argv).ToArray()).EnsureSuccess();
+    }
+
+    /// <summary>Command line only: <c>start</c> of a created container.</summary>
+    public CommandResult StartCreated(string id)
+    {
+        Xunit.Assert.NotEqual(Via.Shim, Via);
+        return _root.Run("start", id);
+    }
+
     /// <summary>Runs <paramref name="argv"/> in the running container: exec, or ctr task exec.</summary>
     public CommandResult Exec(string id, IReadOnlyList<string> argv, string? cwd = null, TimeSpan? timeout = null)
     {

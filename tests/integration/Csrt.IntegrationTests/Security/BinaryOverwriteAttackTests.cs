@@ -92,13 +92,46 @@ public sealed class BinaryOverwriteAttackTests
         for (var i = 0; i < 12; i++)
         {
             var exec = i % 4 == 3
-                ? target.Exec(bundle.Id, [$"/decoy/decoy-{i / 4}/sleep", "0.3"])
+                ? target.Exec(bundle.Id, [$"/decoy/decoy-{i / 4}/sleep", "1"])
                 : target.Exec(bundle.Id, ["/bin/true"]);
             Assert.True(exec.Succeeded, exec.ToString());
         }
         File.WriteAllText(Path.Combine(decoys, "stop"), "");
         var report = await WaitForReport(decoys, "DONE");
 
+        AssertOnlyDecoysWereOverwritten(report, decoys, before);
+    }
+
+    [Theory]
+    [InlineData(Via.Cli)]
+    [InlineData(Via.Runc)]
+    public async Task AProcessExecdIntoACreatedContainer_CannotReopenTheInitsBinaryForWriting_BeforeOrAfterStart(Via via)
+    {
+        // While created, the container's pid 1 is the runtime's own init, waiting for start.
+        using var target = new AttackTarget(via, _containerd, "overwrite-created");
+        var decoys = target.HostDir("decoys");
+        PlaceDecoys(decoys);
+        var before = Hashes(Binaries(via));
+        var bundle = target.Bundle(["sleep", "1000"], c =>
+        {
+            AttackTarget.AddMount(c, Payloads.MountPoint, "bind", Payloads.Build("exe-overwrite"), "rbind", "ro");
+            AttackTarget.AddMount(c, "/decoy", "bind", decoys, "rbind", "rw");
+        });
+
+        target.CreateOnly(bundle);
+        target.ExecDetached(bundle, PayloadArgs);
+        await WaitForReport(decoys, "READY");
+        var decoy = target.Exec(bundle.Id, ["/decoy/decoy-0/sleep", "1"]);
+        Assert.True(decoy.Succeeded, decoy.ToString());
+        var started = target.StartCreated(bundle.Id);
+        Assert.True(started.Succeeded, started.ToString());
+        var afterStart = target.Exec(bundle.Id, ["/decoy/decoy-1/sleep", "1"]);
+        Assert.True(afterStart.Succeeded, afterStart.ToString());
+        File.WriteAllText(Path.Combine(decoys, "stop"), "");
+        var report = await WaitForReport(decoys, "DONE");
+
+        // The init was attacked: seen (and then refused), or not inspectable at all.
+        Assert.True(report.Split('\n').Any(l => l.StartsWith("SEEN 1 ", StringComparison.Ordinal) || l.StartsWith("DENIED 1 ", StringComparison.Ordinal)), report);
         AssertOnlyDecoysWereOverwritten(report, decoys, before);
     }
 
@@ -132,7 +165,7 @@ public sealed class BinaryOverwriteAttackTests
             for (var i = 0; i < 12; i++)
             {
                 var exec = i % 4 == 3
-                    ? await pod.ExecSyncAsync(neighbour, 30, $"/decoy/decoy-{i / 4}/sleep", "0.3")
+                    ? await pod.ExecSyncAsync(neighbour, 30, $"/decoy/decoy-{i / 4}/sleep", "1")
                     : await pod.ExecSyncAsync(neighbour, 30, "/bin/true");
                 Assert.True(exec.ExitCode == 0, $"exec {i} exited {exec.ExitCode}: {exec.Stderr.ToStringUtf8()}");
             }
