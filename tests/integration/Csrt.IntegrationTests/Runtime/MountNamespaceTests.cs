@@ -38,6 +38,10 @@ public sealed class MountNamespaceTests : IDisposable
         return "in-rootfs-" + bundle.Id;
     }
 
+    /// <summary>Our mountinfo lines whose mount point is "/".</summary>
+    private static List<string> RootMounts() =>
+        File.ReadAllLines("/proc/self/mountinfo").Where(l => l.Split(' ')[4] == "/").ToList();
+
     private static string? MountNamespaceOf(int pid) => new FileInfo($"/proc/{pid}/ns/mnt").LinkTarget;
 
     [Fact]
@@ -64,6 +68,22 @@ public sealed class MountNamespaceTests : IDisposable
 
         _csrt.Ok("delete", bundle.Id);
 
+        _csrt.AssertNothingLeft(bundle);
+    }
+
+    [Fact]
+    public void WithoutAMountNamespace_NoPivotChangesNothing_TheInitStillChroots()
+    {
+        // MS_MOVE over "/" would move the rootfs over the root of the namespace we share.
+        var bundle = _csrt.Bundle(["cat", "/etc/csrt-marker"], namespaces: ["pid", "uts"], readonlyRoot: false);
+        var marker = Marker(bundle);
+        var rootMountsBefore = RootMounts();
+
+        var result = _csrt.RunForeground(bundle, null, "--no-pivot");
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Equal(marker + "\n", result.Stdout);
+        Assert.Equal(rootMountsBefore, RootMounts());
         _csrt.AssertNothingLeft(bundle);
     }
 
