@@ -3,6 +3,7 @@ using Csrt.Runtime.Cgroups;
 using Csrt.Runtime.Hooks;
 using Csrt.Runtime.Namespaces;
 using Csrt.Runtime.Processes;
+using Csrt.Runtime.Rootfs;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
 
@@ -67,6 +68,10 @@ public sealed partial class ContainerRuntime
         ICgroupManager? cgroup = null;
         SpawnedProcess? spawned = null;
         var pid = 0;
+        // Without a mount namespace of its own the init mounts in ours: what it adds under the
+        // rootfs is noted, for delete (or a failed create) to remove.
+        HashSet<int>? hostMountsBefore = null;
+        string? rootfs = null;
         try
         {
             var namespaces = NamespacePlan.For(linux);
@@ -88,6 +93,11 @@ public sealed partial class ContainerRuntime
                 CgroupLayout = CgroupMountLayoutOf(cgroup),
             });
             Files.WriteAtomic(Store.ConfigOf(o.Id), File.ReadAllBytes(configPath), 0x180);
+            if (!plan.OwnMountNamespace)
+            {
+                rootfs = plan.Rootfs;
+                hostMountsBefore = HostMounts.IdsUnder(rootfs);
+            }
 
             var fifoPath = Store.ExecFifoOf(o.Id);
             Files.MakeFifo(fifoPath, 0x192 /* 0622 */);
@@ -189,12 +199,13 @@ public sealed partial class ContainerRuntime
                 Namespaces = (ulong)namespaces.All,
                 CreatedNamespaces = (ulong)namespaces.Created,
             };
-            // The hooks' state JSON only when there are hooks (most containers have none).
-            var hookState = spec.Hooks is null ? "" : HookStateJson(record, ContainerStatus.Creating);
-            if (plan.CreateContainerHooks.Count > 0)
+            // The hooks' state JSON only when there are hooks (most containers have none). Every hook
+            // before the user program gets "created", as crun gives them: the environment exists
+            // (runtime-spec lifecycle step 2 is over) and the program has not run; poststart gets
+            // "running" and poststop "stopped".
+            var hookState = spec.Hooks is null ? "" : HookStateJson(record, ContainerStatus.Created);
+            if (plan.CreateContainerHooks.Count > 0 || plan.StartContainerHooks.Count > 0)
                 plan.HookState = hookState;
-            if (plan.StartContainerHooks.Count > 0)
-                plan.StartHookState = HookStateJson(record, ContainerStatus.Created);
             sync.Send(SyncMessageType.Config, InitPlanCodec.Encode(plan));
 
             sync.Expect(SyncMessageType.HooksPlease);
@@ -205,6 +216,8 @@ public sealed partial class ContainerRuntime
             sync.Send(SyncMessageType.HooksDone);
             sync.Expect(SyncMessageType.Ready);
 
+            if (hostMountsBefore is not null)
+                record.HostMounts = HostMounts.AddedUnder(rootfs!, hostMountsBefore);
             Store.Save(record);
             if (o.PidFile is not null)
                 Files.WriteAtomic(Path.GetFullPath(o.PidFile), System.Text.Encoding.ASCII.GetBytes(Text(pid)));
@@ -226,6 +239,17 @@ public sealed partial class ContainerRuntime
             catch (Exception e)
             {
                 Warn($"cleaning up the cgroup of {o.Id}: {e.Message}");
+            }
+            if (hostMountsBefore is not null)
+            {
+                try
+                {
+                    HostMounts.Detach(HostMounts.AddedUnder(rootfs!, hostMountsBefore), Warn);
+                }
+                catch (SyscallException e)
+                {
+                    Warn($"removing the mounts of {o.Id} under {rootfs}: {e.Message}");
+                }
             }
             Store.Remove(o.Id);
             throw;

@@ -1,6 +1,7 @@
 using Csrt.Linux;
 using Csrt.Runtime.Cgroups;
 using Csrt.Runtime.Processes;
+using Csrt.Runtime.Rootfs;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
 
@@ -10,8 +11,9 @@ public sealed partial class ContainerRuntime
 {
     /// <summary>
     /// Deletes a container: a stopped or created one always; a running or paused one only with
-    /// <paramref name="force"/> (every process is killed first). The cgroup and the state directory
-    /// are removed, then the poststop hooks run (their failures are warnings, as the spec says).
+    /// <paramref name="force"/> (every process is killed first). The cgroup, the mounts a container
+    /// without a mount namespace of its own made in ours, and the state directory are removed, then
+    /// the poststop hooks run (their failures are warnings, as the spec says).
     /// </summary>
     public void Delete(string id, bool force = false)
     {
@@ -67,6 +69,8 @@ public sealed partial class ContainerRuntime
                 throw;
             Warn($"removing the cgroup of {id}: {e.Message}");
         }
+        if (r.HostMounts is { Count: > 0 } hostMounts)
+            HostMounts.Detach(hostMounts, Warn);
         Store.Remove(id);
         if (poststop is { Count: > 0 })
             RunHooksWarningOnFailure(poststop, "poststop", HookStateJson(r, ContainerStatus.Stopped));

@@ -9,7 +9,8 @@ namespace Csrt.Runtime.Processes;
 /// <summary>
 /// The container init: the runtime binary re-executed (from its sealed memfd) inside the new
 /// namespaces as `&lt;binary&gt; init`. It is PID 1 of a new pid namespace and still sees the host's
-/// mount table until pivot_root. It reads its <see cref="InitPlan"/> from the sync socket whose
+/// mount table until pivot_root (without a mount namespace of its own, for good: it chroots). It
+/// reads its <see cref="InitPlan"/> from the sync socket whose
 /// number is in <see cref="SyncFdVariable"/>, builds the container, reports Ready, waits on
 /// exec.fifo until `start`, and execs the user process on this (the main) thread, which is where
 /// csrt_exec_final's per-thread settings (ids, capabilities, seccomp) take effect.
@@ -50,7 +51,7 @@ public static class ContainerInit
                     sync.Dispose();
                     WaitForStart(plan, procFd, smaps);
                     foreach (var hook in plan.StartContainerHooks)
-                        HookRunner.Run(hook, "startContainer", plan.StartHookState);
+                        HookRunner.Run(hook, "startContainer", plan.HookState);
                     Exec(plan, console);
                     return 127; // Exec only returns by throwing.
                 default:

@@ -14,9 +14,14 @@ public sealed class InitPlan
     public bool RootfsReadonly { get; set; }
     /// <summary>MS_* propagation applied to "/" before anything else (rootfsPropagation, default rslave).</summary>
     public ulong RootPropagation { get; set; }
+    /// <summary>MS_* propagation applied again to the container's "/" once it is the root: the
+    /// spec's rootfsPropagation as given, 0 when the spec sets none.</summary>
+    public ulong NewRootPropagation { get; set; }
     public bool NoPivot { get; set; }
     public bool NoNewKeyring { get; set; }
-    public bool NewMountNamespace { get; set; }
+    /// <summary>The container has a mount namespace of its own (created or joined by path). Without
+    /// one the init works in the runtime's mount namespace: no pivot_root, a chroot.</summary>
+    public bool OwnMountNamespace { get; set; }
     public bool NewUserNamespace { get; set; }
     public bool NewCgroupNamespace { get; set; }
     public bool NewNetworkNamespace { get; set; }
@@ -34,10 +39,9 @@ public sealed class InitPlan
     public ProcessPlan Process { get; set; } = new();
     public List<HookStep> CreateContainerHooks { get; set; } = new();
     public List<HookStep> StartContainerHooks { get; set; } = new();
-    /// <summary>The OCI state (JSON) given to hooks on stdin; the parent fills in the pid before sending.</summary>
+    /// <summary>The OCI state (JSON) given to createContainer and startContainer hooks on stdin,
+    /// status "created"; the parent fills in the pid before sending.</summary>
     public string HookState { get; set; } = "";
-    /// <summary>The state given to startContainer hooks: as <see cref="HookState"/>, with status "created" (as runc).</summary>
-    public string StartHookState { get; set; } = "";
     /// <summary>Extra fds (3 … 3+N-1) passed through to the user process.</summary>
     public int PreserveFds { get; set; }
     /// <summary>fd number of the console socket (terminal mode), -1 without.</summary>

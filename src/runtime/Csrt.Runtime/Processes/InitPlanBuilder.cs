@@ -48,9 +48,13 @@ public static class InitPlanBuilder
             Rootfs = rootfs,
             RootfsReadonly = root.Readonly,
             RootPropagation = (ulong)MountOptions.RootPropagation(linux.RootfsPropagation),
+            // As crun: the spec's propagation is given to the container's "/" once it is the root
+            // too (the bind of the rootfs under a private parent starts out private). Left alone
+            // when unset, so the default rslave does not undo the propagation of the spec's mounts.
+            NewRootPropagation = string.IsNullOrEmpty(linux.RootfsPropagation) ? 0 : (ulong)MountOptions.RootPropagation(linux.RootfsPropagation),
             NoPivot = o.NoPivot,
             NoNewKeyring = o.NoNewKeyring,
-            NewMountNamespace = (namespaces.Created & CloneFlags.CLONE_NEWNS) != 0,
+            OwnMountNamespace = (namespaces.All & CloneFlags.CLONE_NEWNS) != 0,
             NewUserNamespace = namespaces.NewUserNamespace,
             NewCgroupNamespace = namespaces.NewCgroupNamespace,
             NewNetworkNamespace = (namespaces.Created & CloneFlags.CLONE_NEWNET) != 0,
@@ -61,9 +65,6 @@ public static class InitPlanBuilder
             ReadonlyPaths = linux.ReadonlyPaths ?? new List<string>(),
             PreserveFds = o.PreserveFds,
         };
-        if ((namespaces.All & CloneFlags.CLONE_NEWNS) == 0)
-            throw new SpecValidationException("config.json", "$.linux.namespaces", "a mount namespace", "csrt needs a mount namespace (pivot_root and the container's mounts happen in it)");
-
         for (var i = 0; i < (spec.Mounts?.Count ?? 0); i++)
             plan.Mounts.Add(BuildMount(spec.Mounts![i], $"$.mounts[{i}]", o, namespaces));
         plan.SetupDev = !plan.Mounts.Any(m => m.Destination == "/dev" && m.Kind == MountKinds.Bind);

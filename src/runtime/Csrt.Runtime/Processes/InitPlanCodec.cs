@@ -20,9 +20,10 @@ public static class InitPlanCodec
         w.String(p.Rootfs);
         w.Bool(p.RootfsReadonly);
         w.Unsigned(p.RootPropagation);
+        w.Unsigned(p.NewRootPropagation);
         w.Bool(p.NoPivot);
         w.Bool(p.NoNewKeyring);
-        w.Bool(p.NewMountNamespace);
+        w.Bool(p.OwnMountNamespace);
         w.Bool(p.NewUserNamespace);
         w.Bool(p.NewCgroupNamespace);
         w.Bool(p.NewNetworkNamespace);
@@ -75,7 +76,6 @@ public static class InitPlanCodec
         w.List(p.CreateContainerHooks, WriteHook);
         w.List(p.StartContainerHooks, WriteHook);
         w.String(p.HookState);
-        w.String(p.StartHookState);
         w.Signed(p.PreserveFds);
         w.Signed(p.ConsoleSocketFd);
         w.Signed(p.ExecFifoFd);
@@ -92,9 +92,10 @@ public static class InitPlanCodec
             Rootfs = r.String() ?? "",
             RootfsReadonly = r.Bool(),
             RootPropagation = r.Unsigned(),
+            NewRootPropagation = r.Unsigned(),
             NoPivot = r.Bool(),
             NoNewKeyring = r.Bool(),
-            NewMountNamespace = r.Bool(),
+            OwnMountNamespace = r.Bool(),
             NewUserNamespace = r.Bool(),
             NewCgroupNamespace = r.Bool(),
             NewNetworkNamespace = r.Bool(),
@@ -159,7 +160,6 @@ public static class InitPlanCodec
         p.CreateContainerHooks = ReadHooks(ref r);
         p.StartContainerHooks = ReadHooks(ref r);
         p.HookState = r.String() ?? "";
-        p.StartHookState = r.String() ?? "";
         p.PreserveFds = (int)r.Signed();
         p.ConsoleSocketFd = (int)r.Signed();
         p.ExecFifoFd = (int)r.Signed();

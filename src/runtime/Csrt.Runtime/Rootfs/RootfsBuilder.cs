@@ -4,10 +4,15 @@ using Csrt.Runtime.Processes;
 namespace Csrt.Runtime.Rootfs;
 
 /// <summary>
-/// Builds the container's filesystem view inside the init's new mount namespace, in runc's order:
+/// Builds the container's filesystem view inside the init's mount namespace, in runc's order:
 /// propagation of "/", the rootfs bind-mounted onto itself, the spec's mounts (targets resolved
 /// inside the rootfs, mounted through their fd), /dev, then pivot_root; masked paths, read-only
 /// paths and a read-only root come after pivot_root.
+///
+/// A container without a mount namespace of its own shares the runtime's, as runc and crun let it:
+/// "/" and the rootfs's parent keep their propagation, the spec's mounts are made in the shared
+/// namespace under the rootfs (the runtime removes them at delete), and the init chroots instead
+/// of pivot_root.
 /// </summary>
 public static class RootfsBuilder
 {
@@ -20,6 +25,14 @@ public static class RootfsBuilder
     /// parent) and bind-mounts the rootfs onto itself so it is a mount point.</summary>
     public static void PrepareRoot(InitPlan plan)
     {
+        if (!plan.OwnMountNamespace)
+        {
+            // Nothing of the shared namespace changes but what lies under the rootfs. A read-only
+            // root needs a mount of its own to remount read-only in Finish.
+            if (plan.RootfsReadonly)
+                Mounts.Mount(plan.Rootfs, plan.Rootfs, "bind", MountFlags.MS_BIND | MountFlags.MS_REC);
+            return;
+        }
         Mounts.Mount(null, "/", null, (MountFlags)plan.RootPropagation);
         MakeParentMountPrivate(plan.Rootfs);
         Mounts.Mount(plan.Rootfs, plan.Rootfs, "bind", MountFlags.MS_BIND | MountFlags.MS_REC);
@@ -309,19 +322,40 @@ public static class RootfsBuilder
     }
 
     /// <summary>Switches the root: pivot_root into the rootfs and detach the old root; or, with
-    /// --no-pivot, move the rootfs over "/" and chroot (needed on ramfs roots, weaker isolation).</summary>
+    /// --no-pivot, move the rootfs over "/" and chroot (needed on ramfs roots, weaker isolation);
+    /// or, without a mount namespace of the container's own, chroot into the rootfs (as runc and
+    /// crun do: the host's mount table stays in the namespace, so this isolates no better than
+    /// --no-pivot). Then the spec's rootfsPropagation is given to the new "/".</summary>
     public static void SwitchRoot(InitPlan plan)
     {
+        if (!plan.OwnMountNamespace)
+        {
+            ProcessSession.ChangeRoot(plan.Rootfs);
+            ProcessSession.ChangeDirectory("/");
+            return;
+        }
         if (plan.NoPivot)
         {
             ProcessSession.ChangeDirectory(plan.Rootfs);
             Mounts.Mount(plan.Rootfs, "/", null, MountFlags.MS_MOVE);
             ProcessSession.ChangeRoot(".");
             ProcessSession.ChangeDirectory("/");
-            return;
         }
+        else
+        {
+            PivotInto(plan.Rootfs);
+        }
+        // The bind of the rootfs was made under a private parent, so it starts out private
+        // whatever "/" was: a "shared" root would not propagate to a bind of "/" made in the
+        // container, as it does under crun, which gives "/" the propagation again here.
+        if (plan.NewRootPropagation != 0)
+            Mounts.Mount(null, "/", null, (MountFlags)plan.NewRootPropagation);
+    }
+
+    private static void PivotInto(string rootfs)
+    {
         using var oldRoot = Files.Open("/", OpenFlags.O_DIRECTORY | OpenFlags.O_RDONLY);
-        using var newRoot = Files.Open(plan.Rootfs, OpenFlags.O_DIRECTORY | OpenFlags.O_RDONLY);
+        using var newRoot = Files.Open(rootfs, OpenFlags.O_DIRECTORY | OpenFlags.O_RDONLY);
         ProcessSession.ChangeDirectory(newRoot);
         // pivot_root(".", "."): the old root ends up stacked under the new one at "/", where it can
         // be detached without a directory for it in the image.

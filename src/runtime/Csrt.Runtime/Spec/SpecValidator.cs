@@ -330,8 +330,8 @@ public static class SpecValidator
                 Seccomp(seccomp);
             if (!string.IsNullOrEmpty(linux.RootfsPropagation))
                 OneOf("$.linux.rootfsPropagation", linux.RootfsPropagation, SpecValues.RootfsPropagations, "a mount propagation");
-            ContainerPaths(linux.MaskedPaths, "$.linux.maskedPaths", ns);
-            ContainerPaths(linux.ReadonlyPaths, "$.linux.readonlyPaths", ns);
+            ContainerPaths(linux.MaskedPaths, "$.linux.maskedPaths");
+            ContainerPaths(linux.ReadonlyPaths, "$.linux.readonlyPaths");
 
             if (linux.IntelRdt?.ClosId is { } clos && (clos is "." or ".." || clos.Contains('/')))
                 Expected("$.linux.intelRdt.closID", "a resctrl group name (not \".\" or \"..\", no \"/\")", Quote(clos));
@@ -574,15 +574,14 @@ public static class SpecValidator
             }
         }
 
-        private void ContainerPaths(List<string>? paths, string at, Dictionary<string, LinuxNamespace> ns)
+        /// <summary>Masked and read-only paths; without a mount namespace they are applied in the
+        /// runtime's, under the rootfs, as crun does (runc refuses them).</summary>
+        private void ContainerPaths(List<string>? paths, string at)
         {
             if (paths is not { Count: > 0 })
                 return;
             for (var i = 0; i < paths.Count; i++)
                 AbsolutePath(Index(at, i), paths[i]);
-            if (!ns.ContainsKey(NamespaceTypes.Mount))
-                Fail(at, "a mount namespace in $.linux.namespaces",
-                    "masked and read-only paths need a mount namespace; add {\"type\": \"mount\"} to linux.namespaces");
         }
 
         private void MemoryPolicy(LinuxMemoryPolicy mp)

@@ -23,4 +23,7 @@ public sealed class ContainerRecord
     /// <summary>CLONE_NEW* of the namespaces the container created.</summary>
     public ulong CreatedNamespaces { get; set; }
     public bool Systemd { get; set; }
+    /// <summary>Mount points the container made in the runtime's mount namespace (it has none of
+    /// its own), parents first; `delete` detaches them. Null for a container with its own.</summary>
+    public List<string>? HostMounts { get; set; }
 }

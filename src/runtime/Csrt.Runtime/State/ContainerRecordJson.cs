@@ -29,6 +29,7 @@ internal static class ContainerRecordJson
             w.WriteNumber("namespaces", r.Namespaces);
             w.WriteNumber("createdNamespaces", r.CreatedNamespaces);
             w.WriteBoolean("systemd", r.Systemd);
+            WriteList(w, "hostMounts", r.HostMounts);
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
@@ -62,6 +63,7 @@ internal static class ContainerRecordJson
                     case "namespaces": r.Namespaces = reader.GetUInt64(); break;
                     case "createdNamespaces": r.CreatedNamespaces = reader.GetUInt64(); break;
                     case "systemd": r.Systemd = reader.GetBoolean(); break;
+                    case "hostMounts": r.HostMounts = ReadList(ref reader); break;
                     default: reader.Skip(); break;
                 }
             }
@@ -89,6 +91,31 @@ internal static class ContainerRecordJson
         foreach (var (key, value) in map)
             w.WriteString(key, value);
         w.WriteEndObject();
+    }
+
+    private static void WriteList(Utf8JsonWriter w, string name, List<string>? list)
+    {
+        if (list is null)
+        {
+            w.WriteNull(name);
+            return;
+        }
+        w.WriteStartArray(name);
+        foreach (var item in list)
+            w.WriteStringValue(item);
+        w.WriteEndArray();
+    }
+
+    private static List<string>? ReadList(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.Null)
+            return null;
+        if (reader.TokenType != JsonTokenType.StartArray)
+            throw new FormatException("an array of strings");
+        var list = new List<string>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            list.Add(String(ref reader));
+        return list;
     }
 
     private static Dictionary<string, string>? ReadMap(ref Utf8JsonReader reader)

@@ -24,7 +24,7 @@ public sealed class HookTests : IDisposable
     }
 
     [Fact]
-    public void EveryStage_GetsTheStateOnStdin_InOrder_InTheRightNamespaces()
+    public void EveryStage_GetsTheStateOnStdin_WithItsStatus_InOrder_InTheRightNamespaces()
     {
         var log = Path.Combine(RepoPaths.RunDir, TestBundle.NewId("hooklog"));
         var script = log + ".sh";
@@ -51,7 +51,8 @@ public sealed class HookTests : IDisposable
             var inside = File.ReadAllLines(Path.Combine(bundle.UpperDir, "tmp", "hooks.log")).Select(l => l.Split('|')).Single();
             Assert.Equal(["prestart", "createRuntime", "createContainer", "poststart", "poststop"], host.Select(h => h[0]));
             var ownMnt = new FileInfo("/proc/self/ns/mnt").LinkTarget;
-            string[] expectedStatus = ["creating", "creating", "creating", "running", "stopped"];
+            // As crun: "created" until the user program runs, then "running", then "stopped".
+            string[] expectedStatus = ["created", "created", "created", "running", "stopped"];
             int? pid = null;
             for (var i = 0; i < host.Count; i++)
             {

@@ -20,7 +20,8 @@ public sealed class InitPlanBuilderTests : IDisposable
     private static readonly CgroupMountLayout V1Layout = new(false,
         [new CgroupMountSource { Name = "memory", HostPath = "/sys/fs/cgroup/memory/c1", Options = "memory" }], "/sys/fs/cgroup/unified/c1");
 
-    private InitPlan Build(string mounts = "[]", string linuxExtra = "", string processExtra = "", string extra = "", CgroupMountLayout? layout = null)
+    private InitPlan Build(string mounts = "[]", string linuxExtra = "", string processExtra = "", string extra = "", CgroupMountLayout? layout = null,
+        string namespaces = """[{ "type": "mount" }, { "type": "pid" }, { "type": "uts" }]""")
     {
         var json = $$"""
             {
@@ -29,7 +30,7 @@ public sealed class InitPlanBuilderTests : IDisposable
               "root": { "path": "rootfs", "readonly": true },
               "hostname": "h",
               "mounts": {{mounts}},
-              "linux": { "namespaces": [{ "type": "mount" }, { "type": "pid" }, { "type": "uts" }] {{linuxExtra}} }
+              "linux": { "namespaces": {{namespaces}} {{linuxExtra}} }
               {{extra}}
             }
             """;
@@ -50,8 +51,38 @@ public sealed class InitPlanBuilderTests : IDisposable
         Assert.Equal(_bundle.File("rootfs"), plan.Rootfs);
         Assert.True(plan.RootfsReadonly);
         Assert.Equal((ulong)(MountFlags.MS_SLAVE | MountFlags.MS_REC), plan.RootPropagation);
-        Assert.True(plan.NewMountNamespace);
+        Assert.Equal(0UL, plan.NewRootPropagation);
+        Assert.True(plan.OwnMountNamespace);
         Assert.Equal("h", plan.Hostname);
+    }
+
+    [Theory]
+    [InlineData("shared", MountFlags.MS_SHARED)]
+    [InlineData("rslave", MountFlags.MS_SLAVE | MountFlags.MS_REC)]
+    [InlineData("private", MountFlags.MS_PRIVATE)]
+    [InlineData("unbindable", MountFlags.MS_UNBINDABLE)]
+    public void ASetRootfsPropagation_IsGivenToTheNewRootToo(string value, MountFlags flags)
+    {
+        var plan = Build(linuxExtra: $$""", "rootfsPropagation": "{{value}}" """);
+
+        Assert.Equal((ulong)flags, plan.RootPropagation);
+        Assert.Equal((ulong)flags, plan.NewRootPropagation);
+    }
+
+    [Fact]
+    public void WithoutAMountNamespace_ThePlanSharesTheRuntimes()
+    {
+        var plan = Build(namespaces: """[{ "type": "pid" }, { "type": "uts" }]""");
+
+        Assert.False(plan.OwnMountNamespace);
+    }
+
+    [Fact]
+    public void AJoinedMountNamespace_IsTheContainersOwn()
+    {
+        var plan = Build(namespaces: """[{ "type": "mount", "path": "/proc/1/ns/mnt" }, { "type": "pid" }, { "type": "uts" }]""");
+
+        Assert.True(plan.OwnMountNamespace);
     }
 
     [Fact]
@@ -177,16 +208,5 @@ public sealed class InitPlanBuilderTests : IDisposable
 
         Assert.Equal("$.root.path", e.JsonPath);
         Assert.Contains(_bundle.File("rootfs"), e.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void NoMountNamespace_IsRefused()
-    {
-        var spec = SpecLoader.Parse("""{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}},"root":{"path":"rootfs"},"linux":{"namespaces":[{"type":"pid"}]}}"""u8, "config.json");
-
-        var e = Assert.Throws<SpecValidationException>(() => InitPlanBuilder.Build(spec, NamespacePlan.For(spec.Linux),
-            new InitPlanBuilder.Options { ContainerId = "c1", Bundle = _bundle.Path }));
-
-        Assert.Equal("$.linux.namespaces", e.JsonPath);
     }
 }

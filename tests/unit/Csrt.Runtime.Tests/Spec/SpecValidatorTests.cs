@@ -101,7 +101,6 @@ public class SpecValidatorTests
         ["seccomp operator unknown"] = (s => Seccomp(s, "SCMP_ACT_ALLOW", new LinuxSyscall { Names = ["ioctl"], Action = "SCMP_ACT_ERRNO", Args = [new LinuxSeccompArg { Op = "SCMP_CMP_ABOUT" }] }), "$.linux.seccomp.syscalls[0].args[0].op", "expected a comparison operator: one of SCMP_CMP_EQ"),
         ["rootfs propagation unknown"] = (s => s.Linux!.RootfsPropagation = "bogus", "$.linux.rootfsPropagation", "expected a mount propagation: one of private, rprivate, slave, rslave, shared, rshared, unbindable, runbindable, got \"bogus\""),
         ["masked path relative"] = (s => s.Linux!.MaskedPaths!.Add("proc/kmsg"), "$.linux.maskedPaths[10]", "expected an absolute path, got \"proc/kmsg\""),
-        ["masked paths without mount namespace"] = (s => Remove(s, "mount"), "$.linux.maskedPaths", "masked and read-only paths need a mount namespace"),
         ["intelRdt closID with a slash"] = (s => s.Linux!.IntelRdt = new LinuxIntelRdt { ClosId = "../x" }, "$.linux.intelRdt.closID", "got \"../x\""),
         ["personality domain unknown"] = (s => s.Linux!.Personality = new LinuxPersonality { Domain = "LINUX64" }, "$.linux.personality.domain", "expected an execution domain: one of LINUX, LINUX32, got \"LINUX64\""),
         ["personality domain missing"] = (s => s.Linux!.Personality = new LinuxPersonality(), "$.linux.personality.domain", "required field is missing"),
@@ -160,6 +159,17 @@ public class SpecValidatorTests
 
         e = Assert.Throws<SpecValidationException>(() => SpecLoader.ParseProcess("""{"args": ["ls"], "cwd": "."}"""u8, "process.json"));
         Assert.Equal("process.json: $.cwd: expected an absolute path, got \".\"", e.Message);
+    }
+
+    [Fact]
+    public void Masked_and_read_only_paths_are_accepted_without_a_mount_namespace_as_crun_does()
+    {
+        var spec = Base();
+        Remove(spec, "mount");
+        Assert.NotEmpty(spec.Linux!.MaskedPaths!);
+        Assert.NotEmpty(spec.Linux!.ReadonlyPaths!);
+
+        SpecValidator.Validate(spec);
     }
 
     [Fact]

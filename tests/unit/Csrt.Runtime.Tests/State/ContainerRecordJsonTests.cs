@@ -29,6 +29,7 @@ public class ContainerRecordJsonTests
         Namespaces = 0x7e020000,
         CreatedNamespaces = 0x6c020000,
         Systemd = true,
+        HostMounts = ["/run/bundles/web-1/rootfs/proc", "/run/bundles/web-1/rootfs/dev"],
     };
 
     private static void AssertSame(ContainerRecord expected, ContainerRecord actual)
@@ -36,7 +37,9 @@ public class ContainerRecordJsonTests
         foreach (var p in typeof(ContainerRecord).GetProperties(BindingFlags.Public | BindingFlags.Instance))
         {
             var (e, a) = (p.GetValue(expected), p.GetValue(actual));
-            if (e is Dictionary<string, string> map)
+            if (e is List<string> list)
+                Assert.Equal(list, (List<string>)a!);
+            else if (e is Dictionary<string, string> map)
                 Assert.Equal(map.OrderBy(kv => kv.Key, StringComparer.Ordinal), ((Dictionary<string, string>)a!).OrderBy(kv => kv.Key, StringComparer.Ordinal));
             else
                 Assert.True(Equals(e, a), $"{p.Name}: wrote {e}, read {a}");
@@ -86,6 +89,7 @@ public class ContainerRecordJsonTests
     [InlineData("""{"id":null}""", "$.id")]
     [InlineData("""{"cgroupPaths":{"memory":1}}""", "$.cgroupPaths")]
     [InlineData("""{"created":"yesterday"}""", "$.created")]
+    [InlineData("""{"hostMounts":[1]}""", "$.hostMounts")]
     [InlineData("""{"id":"x"} {}""", "")]
     [InlineData("""{"id":"x" """, "")]
     public void ACorruptDocument_IsAJsonException_NamingTheMember(string json, string expected)
