@@ -64,10 +64,14 @@ public static class SpecLoader
         return process;
     }
 
-    /// <summary>Parses a linux.resources JSON (`update -r`). Type errors are reported; values are
-    /// checked by the cgroup managers that apply them.</summary>
-    public static LinuxResources ParseResources(ReadOnlySpan<byte> json, string fileNameForErrors) =>
-        Deserialize(json, fileNameForErrors, SpecJsonContext.Default.LinuxResources, "linux.resources");
+    /// <summary>Parses a linux.resources JSON (`update -r`). Type errors and NUL bytes are reported;
+    /// values are checked by the cgroup managers that apply them.</summary>
+    public static LinuxResources ParseResources(ReadOnlySpan<byte> json, string fileNameForErrors)
+    {
+        var resources = Deserialize(json, fileNameForErrors, SpecJsonContext.Default.LinuxResources, "linux.resources");
+        SpecValidator.ValidateResources(resources, fileNameForErrors);
+        return resources;
+    }
 
     private static T Deserialize<T>(ReadOnlySpan<byte> json, string file, JsonTypeInfo<T> info, string what) where T : class
     {

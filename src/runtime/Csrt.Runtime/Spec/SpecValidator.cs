@@ -60,6 +60,11 @@ public static class SpecValidator
     public static void ValidateProcess(Process process, string file, string basePath = "$", bool requireArgs = true, SpecValidationOptions? options = null) =>
         new Checker(file, options ?? SpecValidationOptions.Default).Process(process, basePath, requireArgs);
 
+    /// <summary>Checks a linux.resources document alone (`update -r`): what becomes a cgroup file
+    /// name or value carries no NUL. Its values are the cgroup managers' to judge.</summary>
+    public static void ValidateResources(LinuxResources resources, string file) =>
+        new Checker(file, SpecValidationOptions.Default).Resources(resources, "$");
+
     private sealed class Checker(string file, SpecValidationOptions options)
     {
         private const int HostNameMax = 64; // HOST_NAME_MAX: longer names make sethostname fail with EINVAL
@@ -730,7 +735,7 @@ public static class SpecValidator
         }
 
         /// <summary>Strings that reach the kernel or a program as C strings (see the remarks).</summary>
-        private void Resources(LinuxResources r, string at)
+        public void Resources(LinuxResources r, string at)
         {
             if (r.Cpu is { } cpu)
             {

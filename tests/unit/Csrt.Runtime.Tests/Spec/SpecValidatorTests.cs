@@ -210,6 +210,15 @@ public class SpecValidatorTests
     }
 
     [Fact]
+    public void A_resources_document_with_a_NUL_in_a_cgroup_file_name_is_refused()
+    {
+        var e = Assert.Throws<SpecValidationException>(() =>
+            SpecLoader.ParseResources("{\"unified\": {\"memory.max\\u0000x\": \"max\"}}"u8, "resources.json"));
+
+        Assert.Equal("resources.json: $.unified: expected a cgroup file name without NUL bytes, got \"memory.max\\u0000x\"", e.Message);
+    }
+
+    [Fact]
     public void An_exec_process_with_uid_of_minus_one_is_refused_naming_its_path()
     {
         var e = Assert.Throws<SpecValidationException>(() =>
