@@ -128,22 +128,38 @@ internal static class ExecCommand
             p.User.Gid = ParseId(parts[1], "--user");
     }
 
-    private static uint ParseId(string text, string flag) =>
-        uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v)
-            ? v
-            : throw new ArgumentException($"{flag}: expected a numeric id, got \"{text}\"");
+    internal static uint ParseId(string text, string flag)
+    {
+        if (!ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v))
+            throw new ArgumentException($"{flag}: expected a numeric id, got \"{text}\"");
+        // 4294967295 is (uid_t)-1, "leave unchanged" to setresuid: the process would stay root.
+        if (v > SpecValidator.MaxId)
+            throw new ArgumentException($"{flag}: {SpecValidator.IdOutOfRange(text)}");
+        return (uint)v;
+    }
 
-    private static void AddCapability(Process p, string cap)
+    /// <summary>
+    /// `--cap` grants the capability to the process itself (bounding, effective, permitted), never
+    /// to the inheritable set: an inheritable capability passes to any program whose file
+    /// capabilities name it, even run as another user (CVE-2022-29162). Ambient follows runc: only
+    /// what the container already makes inheritable, the kernel refusing the rest anyway.
+    /// </summary>
+    internal static void AddCapability(Process p, string cap)
     {
         var name = cap.StartsWith("CAP_", StringComparison.Ordinal) ? cap : "CAP_" + cap.ToUpperInvariant();
         if (!KnownCapabilities.TryGetNumber(name, out _))
             throw new ArgumentException($"--cap: unknown capability \"{cap}\"");
         var c = p.Capabilities ??= new LinuxCapabilities();
-        foreach (var set in new Func<List<string>>[] { () => c.Bounding ??= new(), () => c.Effective ??= new(), () => c.Permitted ??= new(), () => c.Inheritable ??= new() })
+        AddOnce(c.Bounding ??= new(), name);
+        AddOnce(c.Effective ??= new(), name);
+        AddOnce(c.Permitted ??= new(), name);
+        if (c.Inheritable?.Contains(name) == true)
+            AddOnce(c.Ambient ??= new(), name);
+
+        static void AddOnce(List<string> set, string name)
         {
-            var list = set();
-            if (!list.Contains(name))
-                list.Add(name);
+            if (!set.Contains(name))
+                set.Add(name);
         }
     }
 }

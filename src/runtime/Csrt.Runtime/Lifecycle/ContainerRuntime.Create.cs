@@ -47,6 +47,22 @@ public sealed partial class ContainerRuntime
 {
     private static readonly TimeSpan SpawnDeadline = TimeSpan.FromSeconds(30);
 
+    /// <summary>config.json into the state directory (0600, atomically) in small pieces: a config
+    /// can be large, and its text is not needed in memory once parsed.</summary>
+    private static void CopyConfig(string from, string to)
+    {
+        var tmp = to + ".tmp-" + Environment.ProcessId;
+        using (var source = new FileStream(from, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0))
+        using (var target = Files.Open(tmp, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_TRUNC, 0x180))
+        {
+            var chunk = new byte[1 << 16];
+            int n;
+            while ((n = source.Read(chunk)) > 0)
+                Files.WriteAll(target, chunk.AsSpan(0, n));
+        }
+        Files.Rename(tmp, to);
+    }
+
     /// <summary>
     /// Creates a container: its cgroup, the init in new namespaces, the rootfs; the init then
     /// waits on exec.fifo until <see cref="Start"/>. On any failure everything made so far is
@@ -92,7 +108,7 @@ public sealed partial class ContainerRuntime
                 PreserveFds = o.PreserveFds,
                 CgroupLayout = CgroupMountLayoutOf(cgroup),
             });
-            Files.WriteAtomic(Store.ConfigOf(o.Id), File.ReadAllBytes(configPath), 0x180);
+            CopyConfig(configPath, Store.ConfigOf(o.Id));
             if (!plan.OwnMountNamespace)
             {
                 rootfs = plan.Rootfs;

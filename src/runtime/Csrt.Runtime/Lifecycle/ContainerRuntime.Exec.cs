@@ -45,6 +45,9 @@ public sealed partial class ContainerRuntime
     /// </summary>
     public ExecResult Exec(string id, ExecOptions o)
     {
+        // Whatever built the process (CLI flags, a process JSON, the shim's exec spec), its ids,
+        // strings and cwd are checked here before anything reaches the child.
+        SpecValidator.ValidateProcess(o.Process, "exec process");
         var r = LoadFor(id, "exec in", ContainerStatus.Running, ContainerStatus.Created);
         var spec = LoadSavedSpec(id);
         var process = o.Process;

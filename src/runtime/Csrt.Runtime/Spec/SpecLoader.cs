@@ -1,5 +1,7 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Microsoft.Win32.SafeHandles;
 
 namespace Csrt.Runtime.Spec;
 
@@ -14,7 +16,7 @@ public static class SpecLoader
 
     /// <summary>Reads, parses and validates a config.json. Errors name <paramref name="configPath"/> as given.</summary>
     public static RuntimeSpec Load(string configPath, SpecValidationOptions? options = null) =>
-        Parse(ReadFile(configPath, "the runtime configuration (config.json in the bundle)"), configPath, options);
+        ReadAndParse(configPath, "the runtime configuration (config.json in the bundle)", options, Parse);
 
     /// <summary>Parses and validates a config.json held in memory.</summary>
     public static RuntimeSpec Parse(ReadOnlySpan<byte> json, string fileNameForErrors, SpecValidationOptions? options = null)
@@ -51,7 +53,7 @@ public static class SpecLoader
 
     /// <summary>Reads and validates a process JSON file (`exec --process`).</summary>
     public static Process LoadProcess(string path, SpecValidationOptions? options = null) =>
-        ParseProcess(ReadFile(path, "the process JSON"), path, options);
+        ReadAndParse(path, "the process JSON", options, ParseProcess);
 
     /// <summary>Parses and validates a process JSON (args must be non-empty: it is for exec). Paths in errors
     /// are relative to the process object: <c>$.args</c>, <c>$.user.uid</c>.</summary>
@@ -62,10 +64,14 @@ public static class SpecLoader
         return process;
     }
 
-    /// <summary>Parses a linux.resources JSON (`update -r`). Type errors are reported; values are
-    /// checked by the cgroup managers that apply them.</summary>
-    public static LinuxResources ParseResources(ReadOnlySpan<byte> json, string fileNameForErrors) =>
-        Deserialize(json, fileNameForErrors, SpecJsonContext.Default.LinuxResources, "linux.resources");
+    /// <summary>Parses a linux.resources JSON (`update -r`). Type errors and NUL bytes are reported;
+    /// values are checked by the cgroup managers that apply them.</summary>
+    public static LinuxResources ParseResources(ReadOnlySpan<byte> json, string fileNameForErrors)
+    {
+        var resources = Deserialize(json, fileNameForErrors, SpecJsonContext.Default.LinuxResources, "linux.resources");
+        SpecValidator.ValidateResources(resources, fileNameForErrors);
+        return resources;
+    }
 
     private static T Deserialize<T>(ReadOnlySpan<byte> json, string file, JsonTypeInfo<T> info, string what) where T : class
     {
@@ -87,11 +93,87 @@ public static class SpecLoader
         return value ?? throw new SpecValidationException(file, "$", "a JSON object", $"expected a JSON object ({what}), got null");
     }
 
-    private static byte[] ReadFile(string path, string what)
+    private delegate T Parser<T>(ReadOnlySpan<byte> json, string fileNameForErrors, SpecValidationOptions? options);
+
+    /// <summary>
+    /// Reads <paramref name="path"/> once into memory outside the GC heap, parses it, and frees
+    /// it before returning: a large config then costs its parsed objects only, not also a dead
+    /// copy of its text waiting for a full collection while the caller allocates more.
+    /// </summary>
+    private static unsafe T ReadAndParse<T>(string path, string what, SpecValidationOptions? options, Parser<T> parse)
+    {
+        byte* buffer = null;
+        var read = 0;
+        try
+        {
+            using (var handle = Open(path, what))
+            {
+                // Pipes (which cannot seek) and /proc files have no size: read them to their end.
+                var length = Catching(path, what, () => SizeOf(handle));
+                if (length == 0)
+                {
+                    using var whole = ReadToEnd(handle, path, what);
+                    return parse(whole.GetBuffer().AsSpan(0, (int)whole.Length), path, options);
+                }
+                if (length > Array.MaxLength)
+                    throw new SpecValidationException(path, null, null, $"{what} is {length} bytes long; expected at most {Array.MaxLength}");
+                buffer = (byte*)NativeMemory.Alloc((nuint)length);
+                var span = new Span<byte>(buffer, (int)length);
+                while (read < span.Length)
+                {
+                    var n = ReadAt(handle, span[read..], read, path, what);
+                    if (n == 0)
+                        break;
+                    read += n;
+                }
+            }
+            return parse(new ReadOnlySpan<byte>(buffer, read), path, options);
+        }
+        finally
+        {
+            NativeMemory.Free(buffer);
+        }
+    }
+
+    private static long SizeOf(SafeFileHandle handle)
     {
         try
         {
-            return File.ReadAllBytes(path);
+            return RandomAccess.GetLength(handle);
+        }
+        catch (NotSupportedException)
+        {
+            return 0; // a pipe
+        }
+    }
+
+    private static SafeFileHandle Open(string path, string what) => Catching(path, what, () => File.OpenHandle(path));
+
+    private static int ReadAt(SafeFileHandle handle, Span<byte> into, long offset, string path, string what)
+    {
+        try
+        {
+            return RandomAccess.Read(handle, into, offset);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw Unreadable(path, what, e);
+        }
+    }
+
+    private static MemoryStream ReadToEnd(SafeFileHandle handle, string path, string what) => Catching(path, what, () =>
+    {
+        var whole = new MemoryStream();
+        using (var stream = new FileStream(handle, FileAccess.Read, bufferSize: 0))
+            stream.CopyTo(whole);
+        return whole;
+    });
+
+    private static TResult Catching<TResult>(string path, string what, Func<TResult> io)
+    {
+        try
+        {
+            return io();
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -99,13 +181,18 @@ public static class SpecLoader
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
-            // The BCL messages are bare resource keys in this build, so say it ourselves. .NET
-            // reports EISDIR as UnauthorizedAccessException, hence the directory test first.
-            var why = Directory.Exists(path) ? "it is a directory"
-                : e is UnauthorizedAccessException ? "permission denied"
-                : $"I/O error (HRESULT 0x{e.HResult:X8})";
-            throw new SpecValidationException(path, null, null, $"cannot read {what}: {why}", e);
+            throw Unreadable(path, what, e);
         }
+    }
+
+    private static SpecValidationException Unreadable(string path, string what, Exception e)
+    {
+        // The BCL messages are bare resource keys in this build, so say it ourselves. .NET
+        // reports EISDIR as UnauthorizedAccessException, hence the directory test first.
+        var why = Directory.Exists(path) ? "it is a directory"
+            : e is UnauthorizedAccessException ? "permission denied"
+            : $"I/O error (HRESULT 0x{e.HResult:X8})";
+        return new SpecValidationException(path, null, null, $"cannot read {what}: {why}", e);
     }
 
     /// <summary>Fills what validation allowed in a legacy form, so consumers see one form only.</summary>

@@ -36,10 +36,22 @@ public sealed class SpecValidationOptions
 /// <item>Relative mount destinations: accepted with a warning and made absolute (runc 1.1).</item>
 /// <item>A new user namespace must have both uid and gid mappings (without them the process
 /// would run as the overflow id and every mount would fail later, less clearly).</item>
+/// <item>Every uid and gid (the user, additional gids, both ends of every mapping, uid=/gid=
+/// mount options) is in 0..<see cref="MaxId"/>, the range runc accepts: 4294967295 is (uid_t)-1,
+/// which setresuid/setresgid take as "leave unchanged", so it would keep the runtime's root.</item>
+/// <item>No string that the runtime hands to the kernel or to a program (paths, args, env,
+/// hostname, mount options, hook commands, sysctls, seccomp syscall names, cgroup values) may
+/// contain a NUL byte: as a C string it would end there, silently meaning something else.</item>
 /// </list>
 /// </remarks>
 public static class SpecValidator
 {
+    /// <summary>The largest uid or gid accepted anywhere (runc: "uids and gids must be in range 0-2147483647").</summary>
+    public const uint MaxId = int.MaxValue;
+
+    /// <summary>The message for an id out of range, shared with the CLI's flags.</summary>
+    public static string IdOutOfRange(string value) => $"uids and gids must be in range 0-{MaxId}, got {value}";
+
     public static void Validate(RuntimeSpec spec, string file = "config.json", SpecValidationOptions? options = null) =>
         new Checker(file, options ?? SpecValidationOptions.Default).Spec(spec);
 
@@ -47,6 +59,11 @@ public static class SpecValidator
     /// document and "$.process" inside config.json.</summary>
     public static void ValidateProcess(Process process, string file, string basePath = "$", bool requireArgs = true, SpecValidationOptions? options = null) =>
         new Checker(file, options ?? SpecValidationOptions.Default).Process(process, basePath, requireArgs);
+
+    /// <summary>Checks a linux.resources document alone (`update -r`): what becomes a cgroup file
+    /// name or value carries no NUL. Its values are the cgroup managers' to judge.</summary>
+    public static void ValidateResources(LinuxResources resources, string file) =>
+        new Checker(file, SpecValidationOptions.Default).Resources(resources, "$");
 
     private sealed class Checker(string file, SpecValidationOptions options)
     {
@@ -60,6 +77,7 @@ public static class SpecValidator
                 Missing("$.root", "an object with the root filesystem path");
             if (spec.Root.Path.Length == 0)
                 Missing("$.root.path", "the path of the root filesystem (absolute or relative to the bundle)");
+            NoNul("$.root.path", spec.Root.Path);
 
             if (spec.Process is null)
             {
@@ -114,6 +132,7 @@ public static class SpecValidator
             {
                 if (string.IsNullOrEmpty(value))
                     return;
+                NoNul(path, value);
                 if (System.Text.Encoding.UTF8.GetByteCount(value) > HostNameMax)
                     Expected(path, $"at most {HostNameMax} bytes", $"{value.Length} characters");
                 if (!ns.ContainsKey(NamespaceTypes.Uts))
@@ -134,6 +153,12 @@ public static class SpecValidator
                     Missing(Property(at, "destination"), "an absolute path in the container");
                 if (m.Destination[0] != '/')
                     Warn(Property(at, "destination"), $"relative mount destination {Quote(m.Destination)} is deprecated; using it as relative to /");
+                NoNul(Property(at, "destination"), m.Destination);
+                NoNul(Property(at, "source"), m.Source);
+                NoNul(Property(at, "type"), m.Type);
+                if (m.Options is { } options)
+                    for (var j = 0; j < options.Count; j++)
+                        MountOption(at, j, options[j]);
                 IdMappings(m.UidMappings, Property(at, "uidMappings"));
                 IdMappings(m.GidMappings, Property(at, "gidMappings"));
             }
@@ -161,6 +186,9 @@ public static class SpecValidator
                     if (hook.Path.Length == 0)
                         Missing(Property(at, "path"), "an absolute path to the hook executable");
                     AbsolutePath(Property(at, "path"), hook.Path);
+                    NoNul(Property(at, "path"), hook.Path);
+                    NoNul(Property(at, "args"), hook.Args);
+                    NoNul(Property(at, "env"), hook.Env);
                     if (hook.Timeout is <= 0)
                         Expected(Property(at, "timeout"), "a number of seconds greater than zero", hook.Timeout.Value.ToString(CultureInfo.InvariantCulture));
                 }
@@ -175,10 +203,14 @@ public static class SpecValidator
                 Expected(Property(at, "args"), "a non-empty array (the command to run)", p.Args is null ? "nothing" : "[]");
             if (p.Args is { Count: > 0 } && p.Args[0].Length == 0)
                 Expected(Index(Property(at, "args"), 0), "the program to run", "\"\"");
+            NoNul(Property(at, "args"), p.Args);
 
             if (p.Cwd.Length == 0)
                 Missing(Property(at, "cwd"), "an absolute path in the container");
             AbsolutePath(Property(at, "cwd"), p.Cwd);
+            NoNul(Property(at, "cwd"), p.Cwd);
+
+            User(p.User, Property(at, "user"));
 
             // Set by containerd on hosts with those LSMs or by newer tools; csrt applies none of
             // them, and says so instead of dropping them silently.
@@ -196,14 +228,14 @@ public static class SpecValidator
             if (p.Env is { } env)
                 for (var i = 0; i < env.Count; i++)
                 {
+                    // The path is only built for an error: an env list can be long.
                     var eq = env[i].IndexOf('=');
-                    var path = Index(Property(at, "env"), i);
                     if (eq < 0)
-                        Expected(path, "NAME=VALUE", Quote(env[i]));
+                        Expected(Index(Property(at, "env"), i), "NAME=VALUE", Quote(env[i]));
                     if (eq == 0)
-                        Expected(path, "NAME=VALUE with a non-empty NAME", Quote(env[i]));
+                        Expected(Index(Property(at, "env"), i), "NAME=VALUE with a non-empty NAME", Quote(env[i]));
                     if (env[i].Contains('\0'))
-                        Expected(path, "NAME=VALUE without NUL bytes", Quote(env[i]));
+                        Expected(Index(Property(at, "env"), i), "NAME=VALUE without NUL bytes", Quote(env[i]));
                 }
 
             if (p.Capabilities is { } caps)
@@ -238,6 +270,16 @@ public static class SpecValidator
                 IdList(Property(affAt, "initial"), aff.Initial, "a CPU list such as \"0-3,7\"");
                 IdList(Property(affAt, "final"), aff.Final, "a CPU list such as \"0-3,7\"");
             }
+        }
+
+        private void User(User user, string at)
+        {
+            Id(Property(at, "uid"), user.Uid);
+            Id(Property(at, "gid"), user.Gid);
+            if (user.AdditionalGids is { } gids)
+                for (var i = 0; i < gids.Count; i++)
+                    if (gids[i] > MaxId)
+                        Id(Index(Property(at, "additionalGids"), i), gids[i]);
         }
 
         private void Capabilities(List<string>? names, string at)
@@ -314,7 +356,10 @@ public static class SpecValidator
                 if (!map.TryAdd(ns.Type, ns))
                     Fail(Property(at, "type"), "each namespace type once", $"namespace {Quote(ns.Type)} is listed more than once");
                 if (!string.IsNullOrEmpty(ns.Path))
+                {
                     AbsolutePath(Property(at, "path"), ns.Path);
+                    NoNul(Property(at, "path"), ns.Path);
+                }
             }
             return map;
         }
@@ -326,6 +371,9 @@ public static class SpecValidator
             Sysctls(linux.Sysctl, ns);
             Devices(linux.Devices);
             DeviceRules(linux.Resources?.Devices);
+            NoNul("$.linux.cgroupsPath", linux.CgroupsPath);
+            if (linux.Resources is { } resources)
+                Resources(resources, "$.linux.resources");
             if (linux.Seccomp is { } seccomp)
                 Seccomp(seccomp);
             if (!string.IsNullOrEmpty(linux.RootfsPropagation))
@@ -388,9 +436,13 @@ public static class SpecValidator
                 var m = maps[i];
                 if (m.Size == 0)
                     Expected(Property(Index(at, i), "size"), "a size greater than zero", "0");
-                if ((ulong)m.ContainerId + m.Size > 1UL << 32 || (ulong)m.HostId + m.Size > 1UL << 32)
-                    Fail(Index(at, i), "ranges within 32-bit ids",
-                        $"the range {m.ContainerId}..{(ulong)m.ContainerId + m.Size - 1} -> {m.HostId}.. goes past the largest 32-bit id");
+                Id(Property(Index(at, i), "containerID"), m.ContainerId);
+                Id(Property(Index(at, i), "hostID"), m.HostId);
+                var lastContainer = (ulong)m.ContainerId + m.Size - 1;
+                var lastHost = (ulong)m.HostId + m.Size - 1;
+                if (lastContainer > MaxId || lastHost > MaxId)
+                    Fail(Property(Index(at, i), "size"), $"ranges within 0-{MaxId}",
+                        $"the range {m.ContainerId}..{lastContainer} -> {m.HostId}..{lastHost} goes past {MaxId}, the largest uid or gid");
             }
         }
 
@@ -420,10 +472,12 @@ public static class SpecValidator
                 return;
             foreach (var key in sysctl.Keys)
             {
+                NoNul("$.linux.sysctl", key, "a sysctl name");
                 var at = Property("$.linux.sysctl", key);
                 var s = DottedSysctl(key);
                 if (s.Length == 0)
                     Fail(at, "a sysctl name", "a sysctl name is empty");
+                NoNul(at, sysctl[key]);
                 if (IsIpcSysctl(s))
                 {
                     if (!ns.ContainsKey(NamespaceTypes.Ipc))
@@ -485,6 +539,7 @@ public static class SpecValidator
                 if (d.Path.Length == 0)
                     Missing(Property(at, "path"), "an absolute path in the container");
                 AbsolutePath(Property(at, "path"), d.Path);
+                NoNul(Property(at, "path"), d.Path);
                 if (d.Type == "p")
                     continue;
                 if (d.Major is null)
@@ -531,6 +586,8 @@ public static class SpecValidator
             if (s.Flags is { } flags)
                 for (var i = 0; i < flags.Count; i++)
                     OneOf(Index(Property(at, "flags"), i), flags[i], SeccompNames.Flags, "a seccomp filter flag");
+            NoNul(Property(at, "listenerPath"), s.ListenerPath);
+            NoNul(Property(at, "listenerMetadata"), s.ListenerMetadata);
             if (!string.IsNullOrEmpty(s.ListenerMetadata) && string.IsNullOrEmpty(s.ListenerPath))
                 Fail(Property(at, "listenerMetadata"), "listenerMetadata only with listenerPath",
                     "listenerMetadata is set but listenerPath is not");
@@ -546,6 +603,7 @@ public static class SpecValidator
                 for (var j = 0; j < c.Names.Count; j++)
                     if (c.Names[j].Length == 0)
                         Expected(Index(Property(cAt, "names"), j), "a syscall name", "\"\"");
+                NoNul(Property(cAt, "names"), c.Names);
                 if (c.Action.Length == 0)
                     Missing(Property(cAt, "action"), "a seccomp action such as \"SCMP_ACT_ALLOW\"");
                 OneOf(Property(cAt, "action"), c.Action, SeccompNames.Actions, "a seccomp action");
@@ -581,7 +639,10 @@ public static class SpecValidator
             if (paths is not { Count: > 0 })
                 return;
             for (var i = 0; i < paths.Count; i++)
+            {
                 AbsolutePath(Index(at, i), paths[i]);
+                NoNul(Index(at, i), paths[i]);
+            }
         }
 
         private void MemoryPolicy(LinuxMemoryPolicy mp)
@@ -650,6 +711,78 @@ public static class SpecValidator
                     Expected(path, expected, Quote(value));
             }
         }
+
+        private void Id(string path, ulong value)
+        {
+            if (value > MaxId)
+                Fail(path, $"an id from 0 to {MaxId}", IdOutOfRange(value.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        /// <summary>A mount option; the uid=/gid= data options of tmpfs, devpts, vfat and the like carry ids.</summary>
+        private void MountOption(string mountAt, int index, string option)
+        {
+            if (option.Contains('\0'))
+                Nul(Index(Property(mountAt, "options"), index), option);
+            if (!(option.StartsWith("uid=", StringComparison.Ordinal) || option.StartsWith("gid=", StringComparison.Ordinal)))
+                return;
+            // Only a number is an id here: other values are the filesystem's to judge.
+            var digits = option.AsSpan(4);
+            if (digits.Length == 0 || digits.ContainsAnyExceptInRange('0', '9'))
+                return;
+            if (!uint.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id > MaxId)
+                Fail(Index(Property(mountAt, "options"), index), $"an id from 0 to {MaxId}", IdOutOfRange(digits.ToString()));
+        }
+
+        /// <summary>Strings that reach the kernel or a program as C strings (see the remarks).</summary>
+        public void Resources(LinuxResources r, string at)
+        {
+            if (r.Cpu is { } cpu)
+            {
+                NoNul(Property(Property(at, "cpu"), "cpus"), cpu.Cpus);
+                NoNul(Property(Property(at, "cpu"), "mems"), cpu.Mems);
+            }
+            if (r.HugepageLimits is { } huge)
+                for (var i = 0; i < huge.Count; i++)
+                    NoNul(Property(Index(Property(at, "hugepageLimits"), i), "pageSize"), huge[i].PageSize);
+            if (r.Network?.Priorities is { } priorities)
+                for (var i = 0; i < priorities.Count; i++)
+                    NoNul(Property(Index(Property(Property(at, "network"), "priorities"), i), "name"), priorities[i].Name);
+            if (r.Rdma is { } rdma)
+                foreach (var device in rdma.Keys)
+                    NoNul(Property(at, "rdma"), device, "an RDMA device name");
+            if (r.Unified is { } unified)
+                foreach (var (key, value) in unified)
+                {
+                    NoNul(Property(at, "unified"), key, "a cgroup file name");
+                    NoNul(Property(Property(at, "unified"), key), value);
+                }
+        }
+
+        private void NoNul(string path, string? value)
+        {
+            if (value is not null && value.Contains('\0'))
+                Nul(path, value);
+        }
+
+        /// <summary>A member name (a map key) with a NUL: <paramref name="mapPath"/> is the map's path.</summary>
+        private void NoNul(string mapPath, string key, string what)
+        {
+            if (key.Contains('\0'))
+                Fail(mapPath, $"{what} without NUL bytes", $"expected {what} without NUL bytes, got {Quote(key)}");
+        }
+
+        private void NoNul(string listPath, List<string>? values)
+        {
+            if (values is null)
+                return;
+            for (var i = 0; i < values.Count; i++)
+                if (values[i].Contains('\0'))
+                    Nul(Index(listPath, i), values[i]);
+        }
+
+        [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+        private void Nul(string path, string value) =>
+            Expected(path, "a string without NUL bytes (a C string ends at the first)", Quote(value));
 
         private void AbsolutePath(string path, string value)
         {

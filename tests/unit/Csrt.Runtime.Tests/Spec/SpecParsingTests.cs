@@ -160,6 +160,32 @@ public class SpecParsingTests
     }
 
     [Fact]
+    public void LoadProcess_reads_a_pipe_to_its_end()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("process.fifo");
+        Csrt.Linux.Files.MakeFifo(path, 0x180);
+        var writer = Task.Run(() => File.WriteAllText(path, """{"args": ["true"], "cwd": "/"}"""));
+
+        var process = SpecLoader.LoadProcess(path);
+
+        Assert.True(writer.Wait(TimeSpan.FromSeconds(30)), "the writer never finished");
+        Assert.Equal(["true"], process.Args!);
+    }
+
+    [Fact]
+    public void An_empty_config_file_is_read_as_empty()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("config.json");
+        File.WriteAllBytes(path, []);
+
+        var e = Assert.Throws<SpecValidationException>(() => SpecLoader.Load(path));
+
+        Assert.Equal($"{path}: the file is empty; expected a JSON object (the OCI runtime configuration)", e.Message);
+    }
+
+    [Fact]
     public void Exec_process_json_parses_and_validates_on_its_own()
     {
         var json = """

@@ -20,6 +20,13 @@ public class SpecValidatorTests
 
     private static LinuxSyscall Call(string action, params string[] names) => new() { Names = [.. names], Action = action };
 
+    private static void UserNs(RuntimeSpec s, LinuxIdMapping uidMapping)
+    {
+        Add(s, "user");
+        s.Linux!.UidMappings = [uidMapping];
+        s.Linux.GidMappings = [new LinuxIdMapping { Size = 1 }];
+    }
+
     /// <summary>case name → (break the spec, expected JSON path, expected text in the message).</summary>
     private static readonly Dictionary<string, (Action<RuntimeSpec> Break, string Path, string Message)> Cases = new()
     {
@@ -66,7 +73,40 @@ public class SpecValidatorTests
         ["namespace path relative"] = (s => s.Linux!.Namespaces![1].Path = "netns/a", "$.linux.namespaces[1].path", "expected an absolute path, got \"netns/a\""),
         ["uid mappings without user namespace"] = (s => s.Linux!.UidMappings = [new LinuxIdMapping { Size = 1 }], "$.linux.uidMappings", "uid/gid mappings need a user namespace"),
         ["new user namespace without gid mappings"] = (s => { Add(s, "user"); s.Linux!.UidMappings = [new LinuxIdMapping { HostId = 1000, Size = 1 }]; }, "$.linux.gidMappings", "a new user namespace needs both uidMappings and gidMappings"),
-        ["mapping past the largest id"] = (s => { Add(s, "user"); s.Linux!.UidMappings = [new LinuxIdMapping { ContainerId = 4294967295, HostId = 0, Size = 2 }]; s.Linux.GidMappings = [new LinuxIdMapping { Size = 1 }]; }, "$.linux.uidMappings[0]", "goes past the largest 32-bit id"),
+        ["mapping container id of (uid_t)-1"] = (s => UserNs(s, new LinuxIdMapping { ContainerId = 4294967295, HostId = 0, Size = 1 }), "$.linux.uidMappings[0].containerID", "uids and gids must be in range 0-2147483647, got 4294967295"),
+        ["mapping host id past 2147483647"] = (s => UserNs(s, new LinuxIdMapping { ContainerId = 0, HostId = 2147483648, Size = 1 }), "$.linux.uidMappings[0].hostID", "uids and gids must be in range 0-2147483647, got 2147483648"),
+        ["mapping range ending past 2147483647"] = (s => UserNs(s, new LinuxIdMapping { ContainerId = 0, HostId = 2147483000, Size = 65536 }), "$.linux.uidMappings[0].size", "the range 0..65535 -> 2147483000..2147548535 goes past 2147483647"),
+        ["mapping container range ending past 2147483647"] = (s => UserNs(s, new LinuxIdMapping { ContainerId = 0, HostId = 0, Size = 4294967295 }), "$.linux.uidMappings[0].size", "goes past 2147483647, the largest uid or gid"),
+        ["idmapped mount to (uid_t)-1"] = (s => s.Mounts![0].GidMappings = [new LinuxIdMapping { ContainerId = 0, HostId = 4294967295, Size = 1 }], "$.mounts[0].gidMappings[0].hostID", "uids and gids must be in range 0-2147483647"),
+        ["uid of (uid_t)-1"] = (s => s.Process!.User.Uid = 4294967295, "$.process.user.uid", "uids and gids must be in range 0-2147483647, got 4294967295"),
+        ["gid past 2147483647"] = (s => s.Process!.User.Gid = 2147483648, "$.process.user.gid", "uids and gids must be in range 0-2147483647, got 2147483648"),
+        ["additional gid of (gid_t)-1"] = (s => s.Process!.User.AdditionalGids = [10, 4294967295], "$.process.user.additionalGids[1]", "got 4294967295"),
+        ["gid= mount option of (gid_t)-1"] = (s => s.Mounts![2].Options![5] = "gid=4294967295", "$.mounts[2].options[5]", "uids and gids must be in range 0-2147483647, got 4294967295"),
+        ["uid= mount option past 32 bits"] = (s => s.Mounts![1].Options!.Add("uid=99999999999"), "$.mounts[1].options[4]", "got 99999999999"),
+        ["NUL in an argument"] = (s => s.Process!.Args = ["sh", "-c\0rm"], "$.process.args[1]", "expected a string without NUL bytes (a C string ends at the first), got \"-c\\u0000rm\""),
+        ["NUL in cwd"] = (s => s.Process!.Cwd = "/tm\0p", "$.process.cwd", "without NUL bytes"),
+        ["NUL in root path"] = (s => s.Root!.Path = "rootfs\0x", "$.root.path", "without NUL bytes"),
+        ["NUL in hostname"] = (s => s.Hostname = "a\0b", "$.hostname", "without NUL bytes"),
+        ["NUL in a mount destination"] = (s => s.Mounts![3].Destination = "/dev/shm\0/x", "$.mounts[3].destination", "without NUL bytes"),
+        ["NUL in a mount source"] = (s => s.Mounts![3].Source = "shm\0", "$.mounts[3].source", "without NUL bytes"),
+        ["NUL in a mount type"] = (s => s.Mounts![3].Type = "tmpfs\0", "$.mounts[3].type", "without NUL bytes"),
+        ["NUL in a mount option"] = (s => s.Mounts![3].Options![3] = "mode=1777\0,exec", "$.mounts[3].options[3]", "without NUL bytes"),
+        ["NUL in a hook path"] = (s => s.Hooks = new LifecycleHooks { Poststart = [new Hook { Path = "/bin/true\0x" }] }, "$.hooks.poststart[0].path", "without NUL bytes"),
+        ["NUL in a hook argument"] = (s => s.Hooks = new LifecycleHooks { Prestart = [new Hook { Path = "/bin/sh", Args = ["sh", "-c", "a\0b"] }] }, "$.hooks.prestart[0].args[2]", "without NUL bytes"),
+        ["NUL in a hook environment entry"] = (s => s.Hooks = new LifecycleHooks { Prestart = [new Hook { Path = "/bin/sh", Env = ["A=\0"] }] }, "$.hooks.prestart[0].env[0]", "without NUL bytes"),
+        ["NUL in a namespace path"] = (s => s.Linux!.Namespaces![1].Path = "/proc/1/ns/net\0", "$.linux.namespaces[1].path", "without NUL bytes"),
+        ["NUL in a sysctl name"] = (s => s.Linux!.Sysctl = new() { ["net.ipv4.ip_forward\0"] = "1" }, "$.linux.sysctl", "expected a sysctl name without NUL bytes"),
+        ["NUL in a sysctl value"] = (s => s.Linux!.Sysctl = new() { ["net.ipv4.ip_forward"] = "1\0" }, "$.linux.sysctl['net.ipv4.ip_forward']", "without NUL bytes"),
+        ["NUL in a device path"] = (s => s.Linux!.Devices = [new LinuxDevice { Type = "p", Path = "/dev/fifo\0" }], "$.linux.devices[0].path", "without NUL bytes"),
+        ["NUL in a masked path"] = (s => s.Linux!.MaskedPaths![0] = "/proc/acpi\0", "$.linux.maskedPaths[0]", "without NUL bytes"),
+        ["NUL in a read-only path"] = (s => s.Linux!.ReadonlyPaths![1] = "/proc/fs\0", "$.linux.readonlyPaths[1]", "without NUL bytes"),
+        ["NUL in the cgroups path"] = (s => s.Linux!.CgroupsPath = "/a\0b", "$.linux.cgroupsPath", "without NUL bytes"),
+        ["NUL in a seccomp syscall name"] = (s => Seccomp(s, "SCMP_ACT_ALLOW", Call("SCMP_ACT_ERRNO", "mount", "read\0x")), "$.linux.seccomp.syscalls[0].names[1]", "without NUL bytes"),
+        ["NUL in a seccomp listener path"] = (s => Seccomp(s).ListenerPath = "/run/a.sock\0", "$.linux.seccomp.listenerPath", "without NUL bytes"),
+        ["NUL in a cpuset"] = (s => s.Linux!.Resources!.Cpu = new LinuxCpu { Cpus = "0\01" }, "$.linux.resources.cpu.cpus", "without NUL bytes"),
+        ["NUL in a hugepage size"] = (s => s.Linux!.Resources!.HugepageLimits = [new LinuxHugepageLimit { PageSize = "2MB\0" }], "$.linux.resources.hugepageLimits[0].pageSize", "without NUL bytes"),
+        ["NUL in a unified cgroup file name"] = (s => s.Linux!.Resources!.Unified = new() { ["memory.high\0"] = "1" }, "$.linux.resources.unified", "expected a cgroup file name without NUL bytes"),
+        ["NUL in a unified cgroup value"] = (s => s.Linux!.Resources!.Unified = new() { ["memory.high"] = "1\0" }, "$.linux.resources.unified['memory.high']", "without NUL bytes"),
         ["time offsets without time namespace"] = (s => s.Linux!.TimeOffsets = new() { ["monotonic"] = new LinuxTimeOffset { Secs = 5 } }, "$.linux.timeOffsets", "time offsets need a time namespace"),
         ["time offsets for a joined time namespace"] = (s => { Add(s, "time", "/proc/1/ns/time"); s.Linux!.TimeOffsets = new() { ["boottime"] = new LinuxTimeOffset() }; }, "$.linux.timeOffsets", "cannot be set on an existing time namespace"),
         ["time offset for an unknown clock"] = (s => { Add(s, "time"); s.Linux!.TimeOffsets = new() { ["realtime"] = new LinuxTimeOffset() }; }, "$.linux.timeOffsets.realtime", "unknown clock \"realtime\"; expected monotonic or boottime"),
@@ -140,6 +180,50 @@ public class SpecValidatorTests
         var e = Assert.Throws<SpecValidationException>(() => SpecLoader.Parse(Encoding.UTF8.GetBytes(json), "/b/config.json"));
 
         Assert.Equal("/b/config.json: $.process.cwd: expected an absolute path, got \"work\"", e.Message);
+    }
+
+    [Fact]
+    public void Ids_up_to_2147483647_are_valid_everywhere()
+    {
+        var spec = Base();
+        spec.Process!.User = new User { Uid = 2147483647, Gid = 2147483647, AdditionalGids = [0, 2147483647] };
+        spec.Mounts![1].Options!.Add("uid=2147483647");
+        spec.Mounts[1].Options!.Add("gid=0");
+        spec.Mounts[1].Options!.Add("uid=nobody"); // not a number: the filesystem's to judge
+        UserNs(spec, new LinuxIdMapping { ContainerId = 2147418112, HostId = 2147418112, Size = 65536 });
+
+        SpecValidator.Validate(spec);
+    }
+
+    [Fact]
+    public void A_NUL_escaped_in_the_json_is_refused_naming_its_path_not_truncated()
+    {
+        var json = Encoding.UTF8.GetString(SpecJson.Serialize(Base())).Replace("\"args\":[\"sh\"]", "\"args\":[\"sh\",\"/tm\\u0000p\"]");
+        Assert.Contains("\\u0000", json);
+
+        var e = Assert.Throws<SpecValidationException>(() => SpecLoader.Parse(Encoding.UTF8.GetBytes(json), "/b/config.json"));
+        Assert.Equal("/b/config.json: $.process.args[1]: expected a string without NUL bytes (a C string ends at the first), got \"/tm\\u0000p\"", e.Message);
+
+        e = Assert.Throws<SpecValidationException>(() => SpecLoader.ParseProcess("{\"args\": [\"ls\"], \"cwd\": \"/tm\\u0000p\"}"u8, "process.json"));
+        Assert.Equal("process.json: $.cwd: expected a string without NUL bytes (a C string ends at the first), got \"/tm\\u0000p\"", e.Message);
+    }
+
+    [Fact]
+    public void A_resources_document_with_a_NUL_in_a_cgroup_file_name_is_refused()
+    {
+        var e = Assert.Throws<SpecValidationException>(() =>
+            SpecLoader.ParseResources("{\"unified\": {\"memory.max\\u0000x\": \"max\"}}"u8, "resources.json"));
+
+        Assert.Equal("resources.json: $.unified: expected a cgroup file name without NUL bytes, got \"memory.max\\u0000x\"", e.Message);
+    }
+
+    [Fact]
+    public void An_exec_process_with_uid_of_minus_one_is_refused_naming_its_path()
+    {
+        var e = Assert.Throws<SpecValidationException>(() =>
+            SpecLoader.ParseProcess("{\"args\": [\"id\"], \"cwd\": \"/\", \"user\": {\"uid\": 4294967295, \"gid\": 0}}"u8, "process.json"));
+
+        Assert.Equal("process.json: $.user.uid: uids and gids must be in range 0-2147483647, got 4294967295", e.Message);
     }
 
     [Fact]
