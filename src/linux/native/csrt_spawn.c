@@ -41,6 +41,7 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -52,6 +53,8 @@
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
+/* The kernel's _STK_LIM: a set-id exec lowers a larger soft RLIMIT_STACK to this. */
+#define STACK_LIMIT_KEPT_BY_SETID_EXEC (8UL * 1024 * 1024)
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
@@ -441,8 +444,13 @@ static __attribute__((noreturn)) void child(const struct csrt_spawn_request *req
     set_mask(0);
     if (exec_fd >= 0) {
         /* execve makes a process dumpable again unless its real and effective ids differ: run
-         * the init's first instructions (the loader, before csrt_start below) that way too. */
-        if (req->nondumpable_exec && syscall(SYS_setresuid, CSRT_INIT_EXEC_RUID, 0, 0) < 0)
+         * the init's first instructions (the loader, before csrt_start below) that way too. Such
+         * an exec also lowers a soft RLIMIT_STACK above the kernel's _STK_LIM (8 MiB) to it for
+         * good, which the container's process would inherit: with such a limit, csrt_start alone
+         * makes the init non-dumpable. */
+        struct rlimit stack;
+        if (req->nondumpable_exec && getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur <= STACK_LIMIT_KEPT_BY_SETID_EXEC &&
+            syscall(SYS_setresuid, CSRT_INIT_EXEC_RUID, 0, 0) < 0)
             fail(err_fd, CSRT_STAGE_UID, errno);
         syscall(SYS_execveat, exec_fd, "", req->argv, req->envp, AT_EMPTY_PATH);
     } else

@@ -119,7 +119,8 @@ struct csrt_spawn_request {
     const int32_t *cgroup_task_fds; /* cgroup v1 "tasks" files open for writing: the child writes
                                      * "0" to each first thing, joining those cgroups itself */
     int32_t nondumpable_exec;    /* 1: execveat(exec_fd) with real uid CSRT_INIT_EXEC_RUID (no user
-                                  * namespace; the runtime's init, whose constructor restores it) */
+                                  * namespace; the runtime's init, whose constructor restores it),
+                                  * unless the soft RLIMIT_STACK is above 8 MiB */
 };
 
 /* Returns the child's pid (the intermediate's when second_clone), or -errno. */
