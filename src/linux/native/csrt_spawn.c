@@ -11,10 +11,11 @@
  *
  * Stages of csrt_spawn (runc names them 0:PARENT, 1:CHILD, 2:INIT):
  *   parent   block every signal, clone (or clone3 into a cgroup v2), restore the mask.
- *   child    become non-dumpable; reset signal handlers; setns into the given namespaces (user first, mnt last);
- *            unshare the new ones; wait for the parent (it writes uid/gid maps, time offsets);
- *            become root of a user namespace; clone again with CLONE_PARENT when the process
- *            must land in a pid or time namespace that only affects children.
+ *   child    become non-dumpable; reset signal handlers; setns into the given namespaces (user
+ *            first, mnt last); unshare the new ones; wait for the parent (it writes uid/gid
+ *            maps, time offsets); become root of a user namespace; clone again with
+ *            CLONE_PARENT when the process must land in a pid or time namespace that only
+ *            affects children.
  *   final    close every fd but the ones it needs, arrange the fd table, session and
  *            controlling tty, then execve.
  * Any failure writes {stage, errno} to the CLOEXEC error pipe and _exit(127)s.
@@ -47,9 +48,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
@@ -494,21 +492,26 @@ int32_t csrt_spawn(const struct csrt_spawn_request *req)
  * sync socket, exec.fifo and the console socket. When csrt_spawn exec'd it with the real uid
  * CSRT_INIT_EXEC_RUID (non-dumpable from the kernel's side already), the real uid becomes 0 again.
  */
+static __attribute__((noreturn)) void die_at_start(const char *msg, size_t len)
+{
+    ssize_t n = write(2, msg, len);
+    (void)n;
+    _exit(127);
+}
+
 __attribute__((constructor(101))) static void csrt_start(int argc, char **argv, char **envp)
 {
+    static const char dumpable[] = "csrt init: prctl(PR_SET_DUMPABLE, 0) failed\n";
+    static const char uid[] = "csrt init: setresuid(0, 0, 0) after a non-dumpable exec failed\n";
     (void)envp;
     if (argc < 2 || !argv[1] || strcmp(argv[1], "init") != 0)
         return;
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-        _exit(127);
+        die_at_start(dumpable, sizeof dumpable - 1);
     uid_t r, e, s;
     if (getresuid(&r, &e, &s) == 0 && r == CSRT_INIT_EXEC_RUID && e == 0 && s == 0 &&
-        syscall(SYS_setresuid, 0, 0, 0) < 0) {
-        static const char msg[] = "csrt init: setresuid(0, 0, 0) after a non-dumpable exec failed\n";
-        ssize_t n = write(2, msg, sizeof msg - 1);
-        (void)n;
-        _exit(127);
-    }
+        syscall(SYS_setresuid, 0, 0, 0) < 0)
+        die_at_start(uid, sizeof uid - 1);
 }
 
 struct release_request {

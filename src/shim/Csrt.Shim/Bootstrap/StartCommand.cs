@@ -135,12 +135,12 @@ public static class StartCommand
         return group is { Length: > 0 } ? group : sandbox;
     }
 
-    /// <summary>Binds and listens; when the path is in use and a shim answers there, returns null
-    /// with <paramref name="existing"/> set; a stale socket nobody answers is replaced.</summary>
     /// <summary>The Go shim's: a burst of clients (every pod's CRI calls share one shim) must
     /// queue, not get EAGAIN. The kernel caps it at net.core.somaxconn.</summary>
     private const int ListenBacklog = 4096;
 
+    /// <summary>Binds and listens; when the path is in use and a shim answers there, returns null
+    /// with <paramref name="existing"/> set; a stale socket nobody answers is replaced.</summary>
     private static FileDescriptor? Bind(string path, out bool existing)
     {
         existing = false;
