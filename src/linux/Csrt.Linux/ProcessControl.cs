@@ -27,7 +27,7 @@ public enum ResourceLimit
 /// <summary>Process attributes: prctl, rlimits, hostname, ids, umask, oom score.</summary>
 public static unsafe class ProcessControl
 {
-    private const int PR_SET_PDEATHSIG = 1, PR_SET_NAME = 15, PR_SET_CHILD_SUBREAPER = 36,
+    private const int PR_SET_PDEATHSIG = 1, PR_SET_DUMPABLE = 4, PR_SET_NAME = 15, PR_SET_CHILD_SUBREAPER = 36,
         PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39;
 
     private static int Prctl(int option, nuint a2, string name) =>
@@ -53,6 +53,10 @@ public static unsafe class ProcessControl
     public static void SetNoNewPrivileges() => Prctl(PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS");
 
     public static bool HasNoNewPrivileges() => Prctl(PR_GET_NO_NEW_PRIVS, 0, "PR_GET_NO_NEW_PRIVS") == 1;
+
+    /// <summary>PR_SET_DUMPABLE: a non-dumpable process's /proc files (fds, memory, environ) are
+    /// closed to everyone without CAP_SYS_PTRACE; execve resets it.</summary>
+    public static void SetDumpable(bool on) => Prctl(PR_SET_DUMPABLE, on ? 1u : 0u, "PR_SET_DUMPABLE");
 
     public static void SetParentDeathSignal(int signal) => Prctl(PR_SET_PDEATHSIG, (nuint)signal, "PR_SET_PDEATHSIG");
 

@@ -97,6 +97,12 @@ public sealed class SpawnOptions
     public List<FileDescriptor> CgroupTaskFiles { get; } = new();
 
     public int ParentDeathSignal { get; set; }
+
+    /// <summary>Exec <see cref="ExecutableFd"/> (the runtime's own init, whose start-up restores
+    /// it) with a real uid other than the effective 0, so the kernel makes the new image
+    /// non-dumpable from its first instruction. Root only, and no user namespace: the uid must be
+    /// mapped.</summary>
+    public bool NonDumpableExec { get; set; }
 }
 
 /// <summary>A child failed before its execve; <see cref="Stage"/> says which step.</summary>
@@ -132,6 +138,7 @@ public sealed class SpawnException : SyscallException
         18 => "personality",
         19 => "clone",
         20 => "join cgroup (write tasks)",
+        21 => "prctl(PR_SET_DUMPABLE)",
         _ => $"stage {stage}",
     };
 }
@@ -322,12 +329,15 @@ public static unsafe class Spawn
             req->cgroup_fd = o.CgroupDirectory is null ? -1 : AddRef(refs, o.CgroupDirectory);
             req->parent_death_signal = o.ParentDeathSignal;
             req->become_root = o.BecomeRoot ? 1 : 0;
+            req->nondumpable_exec = o.NonDumpableExec ? 1 : 0;
             req->cgroup_task_count = o.CgroupTaskFiles.Count;
             req->cgroup_task_fds = arena.Alloc<int>(o.CgroupTaskFiles.Count);
             for (var i = 0; i < o.CgroupTaskFiles.Count; i++)
                 req->cgroup_task_fds[i] = AddRef(refs, o.CgroupTaskFiles[i]);
             if (o.ExecutableFd is null && o.ExecutablePath is null && o.Plan is null)
                 throw new ArgumentException("nothing to execute: set ExecutableFd, ExecutablePath or Plan");
+            if (o.NonDumpableExec && (o.ExecutableFd is null || o.Plan is not null))
+                throw new ArgumentException("NonDumpableExec applies to ExecutableFd (the runtime's init) only");
 
             var pid = NativeMethods.csrt_spawn(req);
             if (pid < 0)

@@ -11,11 +11,13 @@
  *
  * Stages of csrt_spawn (runc names them 0:PARENT, 1:CHILD, 2:INIT):
  *   parent   block every signal, clone (or clone3 into a cgroup v2), restore the mask.
- *   child    reset signal handlers; setns into the given namespaces (user first, mnt last);
- *            unshare the new ones; wait for the parent (it writes uid/gid maps, time offsets);
- *            become root of a user namespace; clone again with CLONE_PARENT when the process
- *            must land in a pid or time namespace that only affects children.
- *   final    arrange the fd table, session and controlling tty, then execve.
+ *   child    become non-dumpable; reset signal handlers; setns into the given namespaces (user
+ *            first, mnt last); unshare the new ones; wait for the parent (it writes uid/gid
+ *            maps, time offsets); become root of a user namespace; clone again with
+ *            CLONE_PARENT when the process must land in a pid or time namespace that only
+ *            affects children.
+ *   final    close every fd but the ones it needs, arrange the fd table, session and
+ *            controlling tty, then execve.
  * Any failure writes {stage, errno} to the CLOEXEC error pipe and _exit(127)s.
  *
  * At the end, csrt_release and csrt_release_and_open: dropping the process's view of its own
@@ -40,17 +42,17 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
+/* The kernel's _STK_LIM: a set-id exec lowers a larger soft RLIMIT_STACK to this. */
+#define STACK_LIMIT_KEPT_BY_SETID_EXEC (8UL * 1024 * 1024)
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
@@ -125,25 +127,73 @@ static ssize_t read_full(int fd, void *buf, size_t len)
     return (ssize_t)done;
 }
 
-static int raise_fd(int fd, int floor)
+/* close_range(lo, hi), or one close at a time up to a generous bound on kernels before 5.9. */
+static void close_fds(unsigned lo, unsigned hi)
 {
-    return fd < 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, floor);
+    if (syscall(SYS_close_range, lo, hi, 0) == 0)
+        return;
+    for (unsigned fd = lo; fd <= hi && fd < 65536; fd++)
+        close((int)fd);
 }
 
-/* Apply the fd table: every src is first copied above every dst (so no dup2 clobbers a src
- * still needed), then dup2'd into place; everything else becomes CLOEXEC. */
+/* Closes every fd but the n in keep (any order, duplicates and negatives allowed). */
+static void close_all_but(int *keep, int n)
+{
+    for (int i = 1; i < n; i++) /* insertion sort: no allocation, at most CSRT_MAX_FDS + 2 */
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    unsigned lo = 0;
+    for (int i = 0; i < n; i++) {
+        if (keep[i] < 0 || (unsigned)keep[i] < lo)
+            continue;
+        if ((unsigned)keep[i] > lo)
+            close_fds(lo, (unsigned)keep[i] - 1);
+        lo = (unsigned)keep[i] + 1;
+    }
+    close_fds(lo, ~0U);
+}
+
+/*
+ * Apply the fd table. First every fd the child does not need is closed (not merely marked
+ * CLOEXEC: the parent's descriptors have no business in the container, even until execve), so
+ * the copies made next land just above the targets whatever numbers the parent's fds had: a
+ * parent holding more fds than the child's RLIMIT_NOFILE (set by the parent before this) must
+ * not make F_DUPFD fail. Then every src is copied above every dst (so no dup2 clobbers a src
+ * still needed) and dup2'd into place, and everything but the targets, err_fd and exec_fd is
+ * closed. *err_fd is only replaced once its copy exists: a failure can always be reported.
+ */
 static int setup_fds(const struct csrt_fd_map *fds, int count, int *err_fd, int *exec_fd)
 {
+    int keep[CSRT_MAX_FDS + 2];
     int tmp[CSRT_MAX_FDS];
-    int max_dst = -1;
+    int max_dst = -1, n = 0;
     if (count > CSRT_MAX_FDS)
         return -E2BIG;
-    for (int i = 0; i < count; i++)
+    for (int i = 0; i < count; i++) {
+        keep[n++] = fds[i].src;
         if (fds[i].dst > max_dst)
             max_dst = fds[i].dst;
+    }
+    keep[n++] = *err_fd;
+    keep[n++] = *exec_fd;
+    close_all_but(keep, n);
+
     int floor = max_dst + 1;
-    *err_fd = raise_fd(*err_fd, floor);
-    *exec_fd = raise_fd(*exec_fd, floor);
+    if (*err_fd >= 0) {
+        int fd = fcntl(*err_fd, F_DUPFD_CLOEXEC, floor);
+        if (fd < 0)
+            return -errno;
+        *err_fd = fd;
+    }
+    if (*exec_fd >= 0) {
+        int fd = fcntl(*exec_fd, F_DUPFD_CLOEXEC, floor);
+        if (fd < 0)
+            return -errno;
+        *exec_fd = fd;
+    }
     for (int i = 0; i < count; i++) {
         tmp[i] = fcntl(fds[i].src, F_DUPFD_CLOEXEC, floor);
         if (tmp[i] < 0)
@@ -157,19 +207,12 @@ static int setup_fds(const struct csrt_fd_map *fds, int count, int *err_fd, int 
         if (r < 0)
             return -errno;
     }
-    for (int fd = 0; fd < floor; fd++) {
-        int mapped = 0;
-        for (int i = 0; i < count; i++)
-            if (fds[i].dst == fd)
-                mapped = 1;
-        if (!mapped)
-            fcntl(fd, F_SETFD, FD_CLOEXEC); /* EBADF for unused numbers is fine */
-    }
-    if (syscall(SYS_close_range, (unsigned)floor, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-        /* Kernels before 5.11: mark them one by one up to a generous bound. */
-        for (int fd = floor; fd < 65536; fd++)
-            fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
+    n = 0;
+    for (int i = 0; i < count; i++)
+        keep[n++] = fds[i].dst;
+    keep[n++] = *err_fd;
+    keep[n++] = *exec_fd;
+    close_all_but(keep, n);
     return 0;
 }
 
@@ -308,6 +351,12 @@ static __attribute__((noreturn)) void child(const struct csrt_spawn_request *req
     int err_fd = req->err_fd;
     int exec_fd = req->exec_fd;
 
+    /* First of all: until the user program's execve (which resets it) no process may open this
+     * one's /proc files, above all its fds, which are the runtime's (CVE-2016-9962). The cgroup
+     * joins and setns below put it within reach of the container's processes. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        fail(err_fd, CSRT_STAGE_DUMPABLE, errno);
+
     /* Every signal is blocked (the parent did it before clone); drop the .NET handlers so none
      * can ever run in this copy of the process. */
     reset_signals(1);
@@ -391,9 +440,18 @@ static __attribute__((noreturn)) void child(const struct csrt_spawn_request *req
     }
     reset_signals(1);
     set_mask(0);
-    if (exec_fd >= 0)
+    if (exec_fd >= 0) {
+        /* execve makes a process dumpable again unless its real and effective ids differ: run
+         * the init's first instructions (the loader, before csrt_start below) that way too. Such
+         * an exec also lowers a soft RLIMIT_STACK above the kernel's _STK_LIM (8 MiB) to it for
+         * good, which the container's process would inherit: with such a limit, csrt_start alone
+         * makes the init non-dumpable. */
+        struct rlimit stack;
+        if (req->nondumpable_exec && getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur <= STACK_LIMIT_KEPT_BY_SETID_EXEC &&
+            syscall(SYS_setresuid, CSRT_INIT_EXEC_RUID, 0, 0) < 0)
+            fail(err_fd, CSRT_STAGE_UID, errno);
         syscall(SYS_execveat, exec_fd, "", req->argv, req->envp, AT_EMPTY_PATH);
-    else
+    } else
         execve(req->exec_path, req->argv, req->envp);
     fail(err_fd, CSRT_STAGE_EXEC, errno);
 }
@@ -425,6 +483,35 @@ int32_t csrt_spawn(const struct csrt_spawn_request *req)
         err = errno;
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof old);
     return pid < 0 ? -err : (int32_t)pid;
+}
+
+/*
+ * Start-up of both runtime executables, before the .NET runtime (glibc passes argc, argv and envp
+ * to constructors). A container init (`<binary> init`, inside the container's namespaces) turns
+ * non-dumpable at once, as every child of csrt_spawn was until its execve: the init holds the
+ * sync socket, exec.fifo and the console socket. When csrt_spawn exec'd it with the real uid
+ * CSRT_INIT_EXEC_RUID (non-dumpable from the kernel's side already), the real uid becomes 0 again.
+ */
+static __attribute__((noreturn)) void die_at_start(const char *msg, size_t len)
+{
+    ssize_t n = write(2, msg, len);
+    (void)n;
+    _exit(127);
+}
+
+__attribute__((constructor(101))) static void csrt_start(int argc, char **argv, char **envp)
+{
+    static const char dumpable[] = "csrt init: prctl(PR_SET_DUMPABLE, 0) failed\n";
+    static const char uid[] = "csrt init: setresuid(0, 0, 0) after a non-dumpable exec failed\n";
+    (void)envp;
+    if (argc < 2 || !argv[1] || strcmp(argv[1], "init") != 0)
+        return;
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        die_at_start(dumpable, sizeof dumpable - 1);
+    uid_t r, e, s;
+    if (getresuid(&r, &e, &s) == 0 && r == CSRT_INIT_EXEC_RUID && e == 0 && s == 0 &&
+        syscall(SYS_setresuid, 0, 0, 0) < 0)
+        die_at_start(uid, sizeof uid - 1);
 }
 
 struct release_request {

@@ -36,7 +36,15 @@ enum csrt_stage {
     CSRT_STAGE_PERSONALITY = 18,
     CSRT_STAGE_CLONE = 19,
     CSRT_STAGE_CGROUP = 20,
+    CSRT_STAGE_DUMPABLE = 21,
 };
+
+/* The real uid a child gets right before it execs the runtime's init when the request asks for
+ * nondumpable_exec: with a real uid other than the effective one (0) the kernel makes the new
+ * image non-dumpable at execve, so no process of the container can open the init's /proc files
+ * (its fds) before the init's first instruction. No validated config can use it (uids end at
+ * 2147483647), and the runtime's constructor (csrt_spawn.c) puts the real uid back to 0. */
+#define CSRT_INIT_EXEC_RUID 4294967294U
 
 /* The report written to the error pipe when a step fails: stage, then errno. */
 struct csrt_child_error {
@@ -110,6 +118,9 @@ struct csrt_spawn_request {
     int32_t cgroup_task_count;   /* entries of cgroup_task_fds */
     const int32_t *cgroup_task_fds; /* cgroup v1 "tasks" files open for writing: the child writes
                                      * "0" to each first thing, joining those cgroups itself */
+    int32_t nondumpable_exec;    /* 1: execveat(exec_fd) with real uid CSRT_INIT_EXEC_RUID (no user
+                                  * namespace; the runtime's init, whose constructor restores it),
+                                  * unless the soft RLIMIT_STACK is above 8 MiB */
 };
 
 /* Returns the child's pid (the intermediate's when second_clone), or -errno. */

@@ -81,6 +81,7 @@ internal unsafe struct csrt_spawn_request
     public int become_root;
     public int cgroup_task_count;
     public int* cgroup_task_fds;
+    public int nondumpable_exec;
 }
 
 internal static unsafe partial class NativeMethods

@@ -170,6 +170,9 @@ public sealed partial class ContainerRuntime
                 }
                 var binary = _options.InitBinary?.Invoke() ?? SealedExecutable.Self;
                 spawn.ExecutableFd = binary.Fd;
+                // Non-dumpable from its execve on (the container sees the init before its
+                // start-up code runs); the uid this takes is only mapped without a user namespace.
+                spawn.NonDumpableExec = (namespaces.All & CloneFlags.CLONE_NEWUSER) == 0 && ProcessControl.GetEffectiveUid() == 0;
                 spawn.Args = new[] { "csrt", ContainerInit.Sentinel };
                 spawn.Env = new[] { ContainerInit.SyncFdVariable + "=" + Text(syncFd) };
                 // The init is born in its cgroups instead of being moved there after its exec,

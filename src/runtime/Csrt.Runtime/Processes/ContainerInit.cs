@@ -25,6 +25,9 @@ public static class ContainerInit
 
     public static int Run()
     {
+        // The native start-up (csrt_start in csrt_spawn.c) did this before the runtime started;
+        // this is the backstop should that code ever not be linked in.
+        ProcessControl.SetDumpable(false);
         ProcessControl.SetName("csrt:[1:INIT]");
         var fdText = Environment.GetEnvironmentVariable(SyncFdVariable);
         if (fdText is null || !int.TryParse(fdText, NumberStyles.None, CultureInfo.InvariantCulture, out var fd))

@@ -135,6 +135,10 @@ public static class StartCommand
         return group is { Length: > 0 } ? group : sandbox;
     }
 
+    /// <summary>The Go shim's: a burst of clients (every pod's CRI calls share one shim) must
+    /// queue, not get EAGAIN. The kernel caps it at net.core.somaxconn.</summary>
+    private const int ListenBacklog = 4096;
+
     /// <summary>Binds and listens; when the path is in use and a shim answers there, returns null
     /// with <paramref name="existing"/> set; a stale socket nobody answers is replaced.</summary>
     private static FileDescriptor? Bind(string path, out bool existing)
@@ -144,7 +148,7 @@ public static class StartCommand
         {
             try
             {
-                var socket = UnixSockets.Listen(path, 64);
+                var socket = UnixSockets.Listen(path, ListenBacklog);
                 try
                 {
                     Files.Chmod(path, 0x180);
