@@ -122,7 +122,7 @@ public sealed class ExecStressTests
     [Fact]
     public async Task ConcurrentExecSyncs_IntoSeveralPods_AllEndWithTheirOutputAndExitCode_AndLeaveNoFifoOpen()
     {
-        const int Pods = 3, Workers = 4, ExecsPerWorker = 25;
+        const int Pods = 3, Workers = 4, ExecsPerWorker = 100;
         var pods = new List<CriPod>();
         try
         {
