@@ -141,7 +141,7 @@ public sealed class ProcessIo : IDisposable
     }
 
     /// <summary>How long a write end waits for the client's reader before it stops waiting.</summary>
-    private static readonly TimeSpan ClientReaderWait = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan ClientReaderWait = TimeSpan.FromSeconds(5);
 
     /// <summary>A write end for the process; the shim keeps a read handle it never reads.</summary>
     private FileDescriptor OpenFifoForWriting(string path)
