@@ -144,7 +144,7 @@ public static unsafe partial class Notifications
             int r;
             do
             {
-                r = poll((pollfd*)p, (ulong_t)(ulong)fds.Length, timeoutMilliseconds);
+                r = Interop.Libc.poll(p, (nuint)fds.Length, timeoutMilliseconds);
             } while (r < 0 && Sys.LastErrno == Errno.EINTR);
             return Sys.Check(r, "poll");
         }

@@ -16,7 +16,7 @@ public static unsafe class Polling
             p.fd = fd.Number;
             p.events = (short)(POLLIN | POLLHUP);
             var left = (int)Math.Max(0, deadline - Environment.TickCount64);
-            var r = poll(&p, 1, left);
+            var r = Interop.Libc.poll(&p, 1, left);
             if (r < 0 && Sys.LastErrno == Errno.EINTR)
                 continue;
             Sys.Check(r, "poll", fd.ToString());

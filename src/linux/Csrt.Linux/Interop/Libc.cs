@@ -15,6 +15,18 @@ internal static unsafe partial class Libc
     [LibraryImport(LibName, SetLastError = true)]
     internal static partial int close(int fd);
 
+    /// <summary>Tmds.LibC declares poll without SetLastError: its errno (an EINTR from the shim's
+    /// SIGCHLDs) would be lost and a stale value read in its place.</summary>
+    [LibraryImport(LibName, SetLastError = true)]
+    internal static partial int poll(void* fds, nuint nfds, int timeout);
+
+    [LibraryImport(LibName)]
+    internal static partial int gettid();
+
+    /// <summary>A signal to one thread (tests interrupt a blocked call with it).</summary>
+    [LibraryImport(LibName, SetLastError = true)]
+    internal static partial int tgkill(int tgid, int tid, int sig);
+
     [LibraryImport(LibName)]
     internal static partial byte* strerror_r(int errnum, byte* buf, nuint buflen);
 

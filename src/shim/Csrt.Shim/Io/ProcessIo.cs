@@ -140,12 +140,59 @@ public sealed class ProcessIo : IDisposable
         }
     }
 
+    /// <summary>How long a write end waits for the client's reader before it stops waiting.</summary>
+    private static readonly TimeSpan ClientReaderWait = TimeSpan.FromSeconds(5);
+
     /// <summary>A write end for the process; the shim keeps a read handle it never reads.</summary>
     private FileDescriptor OpenFifoForWriting(string path)
     {
-        var reader = Files.Open(path, OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK);
-        _held.Add(reader);
-        return Files.Open(path, OpenFlags.O_WRONLY);
+        var writer = OpenWriterOnceClientReads(path);
+        try
+        {
+            _held.Add(Files.Open(path, OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK));
+            return writer;
+        }
+        catch
+        {
+            writer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The write end, opened only once the client's read end is there, as the runc shim's blocking
+    /// open does. containerd's clients (CRI, ctr) open their read end in a blocking open(2) on a
+    /// goroutine, and such an open only returns when a writer opens after it began to wait: had
+    /// our writer opened (through our own reader) and closed again, with a quick process already
+    /// gone, before the client's open began, that open would wait for good, the client would never
+    /// see EOF, and it would never report the exec's exit nor delete it.
+    /// </summary>
+    private static FileDescriptor OpenWriterOnceClientReads(string path)
+    {
+        var deadline = Environment.TickCount64 + (long)ClientReaderWait.TotalMilliseconds;
+        var pause = 1;
+        while (true)
+        {
+            try
+            {
+                // Non-blocking, a write open fails with ENXIO while no reader is there.
+                var writer = Files.Open(path, OpenFlags.O_WRONLY | OpenFlags.O_NONBLOCK);
+                Files.SetNonBlocking(writer, false);
+                return writer;
+            }
+            catch (SyscallException e) when (e.Errno == Errno.ENXIO && Environment.TickCount64 < deadline)
+            {
+                Thread.Sleep(pause);
+                pause = Math.Min(pause * 2, 50);
+            }
+            catch (SyscallException e) when (e.Errno == Errno.ENXIO)
+            {
+                // No reader came: a client that never reads must not block the process.
+                Log.Warn($"no reader opened {path} within {ClientReaderWait.TotalSeconds:0} s; the process writes to it anyway");
+                using var reader = Files.Open(path, OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK);
+                return Files.Open(path, OpenFlags.O_WRONLY);
+            }
+        }
     }
 
     private void OpenFile(string path)

@@ -142,7 +142,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
             created.Rootfs.AddRange(request.Rootfs);
             _events.Publish("/tasks/create", created);
             if (Reaper.TryGetSeen(exits, init.Pid, out var early))
-                HandleExit(init, early.Status);
+                HandleEarlyExit(init, early.Status);
             return Task.FromResult(new TaskV2.CreateTaskResponse { Pid = (uint)init.Pid });
         }
         catch
@@ -203,9 +203,12 @@ public sealed class TaskService : TaskV2.Task.TaskBase
             }
             catch
             {
-                // Waiters must not hang on a process that never ran.
+                // Waiters must not hang on a process that never ran, and the client's copies of the
+                // FIFOs only see EOF once ours are closed (ctr waits for that before it reports the
+                // error), as the runc shim closes the IO of an exec that failed to start.
                 exec.ClaimExit();
                 exec.SetExited(127);
+                exec.Io.Dispose();
                 throw;
             }
             exec.Pid = result.Pid;
@@ -218,7 +221,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
                 _byPid[exec.Pid] = exec;
             _events.Publish("/tasks/exec-started", new Ev.TaskExecStarted { ContainerId = c.Id, ExecId = exec.Id, Pid = (uint)exec.Pid });
             if (Reaper.TryGetSeen(exits, exec.Pid, out var early))
-                HandleExit(exec, early.Status);
+                HandleEarlyExit(exec, early.Status);
         }
         return Task.FromResult(new TaskV2.StartResponse { Pid = (uint)exec.Pid });
     }
@@ -248,6 +251,10 @@ public sealed class TaskService : TaskV2.Task.TaskBase
                 exec.Require(new[] { ProcessState.Created, ProcessState.Stopped }, "delete");
                 exec.State = ProcessState.Deleted;
             }
+            // An exec deleted without ever running (created, or refused at Start) still answers
+            // the Wait that containerd made before Start: nothing will ever exit for it.
+            if (exec.ClaimExit())
+                exec.SetExited(0);
             exec.Io.WaitForCopiers(TimeSpan.FromSeconds(2));
             exec.Io.Dispose();
             lock (_lock)
@@ -536,6 +543,19 @@ public sealed class TaskService : TaskV2.Task.TaskBase
             _byPid.Remove(exit.Pid);
         }
         HandleExit(p, exit.Status);
+    }
+
+    /// <summary>An exit the spawner's subscription saw before the pid was registered: the reaper
+    /// found no one for it, so the entry registered since is stale and goes (a later process with
+    /// the same pid, once pids wrap, must not be taken for this one).</summary>
+    private void HandleEarlyExit(ShimProcess p, int status)
+    {
+        lock (_lock)
+        {
+            if (_byPid.TryGetValue(p.Pid, out var registered) && ReferenceEquals(registered, p))
+                _byPid.Remove(p.Pid);
+        }
+        HandleExit(p, status);
     }
 
     private void HandleExit(ShimProcess p, int status)

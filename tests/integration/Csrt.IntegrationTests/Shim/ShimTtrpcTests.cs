@@ -109,6 +109,7 @@ public sealed class ShimTtrpcTests
     {
         private readonly ShimUnderTest _shim;
         private readonly TestBundle _bundle;
+        private readonly List<Csrt.Linux.FileDescriptor> _readers = new();
 
         private DirectTask(ShimUnderTest shim, TestBundle bundle)
         {
@@ -150,6 +151,10 @@ public sealed class ShimTtrpcTests
             {
                 foreach (var fifo in new[] { task.Stdin, task.Stdout, task.Stderr })
                     Commands.RunOk("mkfifo", fifo);
+                // The output FIFOs' read ends, as containerd opens them before Create (the shim
+                // waits for them); O_RDWR never blocks.
+                foreach (var fifo in new[] { task.Stdout, task.Stderr })
+                    task._readers.Add(Csrt.Linux.Files.Open(fifo, Csrt.Linux.OpenFlags.O_RDWR));
                 var created = await shim.Client.CreateAsync(new TaskV2.CreateTaskRequest
                 {
                     Id = task.Id,
@@ -185,6 +190,7 @@ public sealed class ShimTtrpcTests
             catch (RpcException)
             {
             }
+            _readers.ForEach(r => r.Dispose());
             _bundle.Dispose();
         }
     }
