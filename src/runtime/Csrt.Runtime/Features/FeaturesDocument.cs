@@ -155,7 +155,8 @@ public sealed class FeaturesSupport
     /// field out. Not under "org.opencontainers.": the spec reserves that prefix for OCI projects.</summary>
     public IReadOnlyDictionary<string, string>? Annotations { get; init; } =
         new Dictionary<string, string>(StringComparer.Ordinal) { ["csrt.version"] = BuildInfo.Version };
-    public IReadOnlyList<string>? PotentiallyUnsafeConfigAnnotations { get; init; }
+    /// <summary>Empty, not unknown: csrt acts on no config.json annotation.</summary>
+    public IReadOnlyList<string>? PotentiallyUnsafeConfigAnnotations { get; init; } = [];
 }
 
 /// <summary>The seccomp vocabulary <see cref="SeccompProfileCompiler"/> compiles.</summary>

@@ -94,10 +94,10 @@ public class FeaturesDocumentTests
     [Fact]
     public void Unknown_values_are_left_out_rather_than_printed_as_false_or_empty()
     {
-        var seccomp = Ours(new FeaturesSupport { SeccompSupportedFlags = null }).GetProperty("linux").GetProperty("seccomp");
+        var doc = Ours(new FeaturesSupport { SeccompSupportedFlags = null, PotentiallyUnsafeConfigAnnotations = null });
 
-        Assert.False(seccomp.TryGetProperty("supportedFlags", out _), "unset supported flags mean unknown");
-        Assert.False(Ours().TryGetProperty("potentiallyUnsafeConfigAnnotations", out _));
+        Assert.False(doc.GetProperty("linux").GetProperty("seccomp").TryGetProperty("supportedFlags", out _), "unset supported flags mean unknown");
+        Assert.False(doc.TryGetProperty("potentiallyUnsafeConfigAnnotations", out _));
     }
 
     [Fact]
@@ -168,6 +168,12 @@ public class FeaturesDocumentTests
             Assert.True(MountOptions.IsKnown(option!), $"{option} is listed but MountOptions treats it as filesystem data");
         Assert.Equal(MountOptions.Known, listed);
         Assert.Contains("rro", listed);
+    }
+
+    [Fact]
+    public void No_config_annotation_is_claimed_to_weaken_isolation_since_csrt_reads_none()
+    {
+        Assert.Equal(0, Ours().GetProperty("potentiallyUnsafeConfigAnnotations").GetArrayLength());
     }
 
     [Fact]
