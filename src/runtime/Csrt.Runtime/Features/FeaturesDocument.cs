@@ -1,6 +1,8 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Csrt.Linux;
+using Csrt.Runtime.Security;
 using Csrt.Runtime.Spec;
 
 namespace Csrt.Runtime.Features;
@@ -109,59 +111,109 @@ public sealed class MountExtensionsFeatures
 }
 
 /// <summary>
-/// What the runtime supports, as input to <see cref="FeaturesDocument.Create"/>. The defaults
-/// describe the intended csrt: every namespace and known capability, cgroup v1 and v2 without
-/// systemd, seccomp with what libseccomp 2.5 (Debian 12) knows, and runc's mount option words.
-/// The lead sets the values that depend on what is finished or on the host.
+/// What the runtime supports, as input to <see cref="FeaturesDocument.Create"/>. The defaults are
+/// what this csrt implements, each taken from the code that implements it where the code has a
+/// list (the mount option table, the seccomp compiler, libseccomp's architectures), so
+/// <c>FeaturesDocument.Create()</c> is the document `csrt features` and the shim's -info print.
 /// </summary>
 public sealed class FeaturesSupport
 {
     public string OciVersionMin { get; init; } = "1.0.0";
     public string OciVersionMax { get; init; } = BuildInfo.OciVersion;
     public IReadOnlyList<string> Hooks { get; init; } = HookNames.All;
-    public IReadOnlyList<string> MountOptions { get; init; } = KnownMountOptions;
+    /// <summary>The words <see cref="Rootfs.MountOptions"/> acts on; filesystem data options
+    /// (mode=, size=, …) are passed through and not listed, per features.md. No idmap/ridmap:
+    /// id-mapped mounts are refused.</summary>
+    public IReadOnlyList<string> MountOptions { get; init; } = Rootfs.MountOptions.Known.ToList();
     public IReadOnlyList<string> Namespaces { get; init; } = NamespaceTypes.All;
     public IReadOnlyList<string> Capabilities { get; init; } = KnownCapabilities.All;
     public bool CgroupV1 { get; init; } = true;
     public bool CgroupV2 { get; init; } = true;
+    /// <summary>The systemd driver is refused (CgroupManager, CgroupPaths).</summary>
     public bool Systemd { get; init; }
     public bool SystemdUser { get; init; }
-    public bool CgroupRdma { get; init; }
-    public bool SeccompEnabled { get; init; } = true;
-    public IReadOnlyList<string> SeccompActions { get; init; } = SeccompNames.Actions;
+    /// <summary>linux.resources.rdma is applied on v1 and v2.</summary>
+    public bool CgroupRdma { get; init; } = true;
+    /// <summary>Whether libseccomp could be loaded: the compiler needs it.</summary>
+    public bool SeccompEnabled { get; init; } = SeccompSupport.Architectures.Count > 0;
+    public IReadOnlyList<string> SeccompActions { get; init; } = SeccompSupport.Actions;
     public IReadOnlyList<string> SeccompOperators { get; init; } = SeccompNames.Operators;
-    /// <summary>The architecture names libseccomp 2.5 accepts (the spec's list).</summary>
-    public IReadOnlyList<string> SeccompArchs { get; init; } = SeccompNames.Architectures;
+    /// <summary>The spec's architecture names the loaded libseccomp adds to a filter on this host.</summary>
+    public IReadOnlyList<string> SeccompArchs { get; init; } = SeccompSupport.Architectures;
     public IReadOnlyList<string> SeccompKnownFlags { get; init; } = SeccompNames.Flags;
-    /// <summary>Probed on the host by the seccomp code; null = unknown (left out).</summary>
-    public IReadOnlyList<string>? SeccompSupportedFlags { get; init; }
+    /// <summary>The known flags a filter can be loaded with; null = unknown (left out).</summary>
+    public IReadOnlyList<string>? SeccompSupportedFlags { get; init; } = SeccompSupport.UsableFlags;
+    /// <summary>Profiles and labels are reported as not applied (SpecValidator).</summary>
     public bool AppArmor { get; init; }
     public bool SELinux { get; init; }
     public bool IntelRdt { get; init; }
     public bool IntelRdtSchemata { get; init; }
+    /// <summary>Id-mapped mounts (uidMappings on a mount, idmap/ridmap) are refused (InitPlanBuilder).</summary>
     public bool IdMapMounts { get; init; }
     public bool NetDevices { get; init; }
     /// <summary>Implementation facts (runc adds its commit and libseccomp's version); null leaves the
     /// field out. Not under "org.opencontainers.": the spec reserves that prefix for OCI projects.</summary>
     public IReadOnlyDictionary<string, string>? Annotations { get; init; } =
         new Dictionary<string, string>(StringComparer.Ordinal) { ["csrt.version"] = BuildInfo.Version };
-    public IReadOnlyList<string>? PotentiallyUnsafeConfigAnnotations { get; init; }
+    /// <summary>Empty, not unknown: csrt acts on no config.json annotation.</summary>
+    public IReadOnlyList<string>? PotentiallyUnsafeConfigAnnotations { get; init; } = [];
+}
 
-    /// <summary>
-    /// The mount option words a runc-like runtime recognizes (mount flags, their r-recursive
-    /// mount_setattr forms, propagation, and runc's "tmpcopyup"), sorted as runc prints them.
-    /// Filesystem data options (mode=, size=, …) are passed through and not listed, per features.md.
-    /// </summary>
-    public static IReadOnlyList<string> KnownMountOptions { get; } =
-    [
-        "acl", "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion", "lazytime",
-        "loud", "mand", "noacl", "noatime", "nodev", "nodiratime", "noexec", "noiversion", "nolazytime", "nomand",
-        "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime",
-        "relatime", "remount", "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime",
-        "rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
-        "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent", "slave",
-        "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable",
-    ];
+/// <summary>The seccomp vocabulary <see cref="SeccompProfileCompiler"/> compiles.</summary>
+public static class SeccompSupport
+{
+    /// <summary>The spec's actions the compiler accepts (it refuses SCMP_ACT_NOTIFY: no listener support).</summary>
+    public static IReadOnlyList<string> Actions { get; } = SeccompNames.Actions.Where(Compiles).ToList();
+
+    /// <summary>WAIT_KILLABLE_RECV is only valid with a notification listener, which csrt never
+    /// asks for, so the kernel refuses a filter loaded with it. The others date from kernel 4.17.</summary>
+    public static IReadOnlyList<string> UsableFlags { get; } =
+        SeccompNames.Flags.Where(f => f != "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" || Actions.Contains("SCMP_ACT_NOTIFY")).ToList();
+
+    private static IReadOnlyList<string>? _architectures;
+
+    /// <summary>Asked of libseccomp on first use: the names a profile can use on this host.</summary>
+    public static IReadOnlyList<string> Architectures => _architectures ??= ResolveArchitectures();
+
+    private static bool Compiles(string action)
+    {
+        try
+        {
+            SeccompProfileCompiler.Action(action, null, "$");
+            return true;
+        }
+        catch (SpecValidationException)
+        {
+            return false;
+        }
+    }
+
+    private static List<string> ResolveArchitectures()
+    {
+        try
+        {
+            return SeccompNames.Architectures.Where(CanBeAdded).ToList();
+        }
+        catch (DllNotFoundException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>libseccomp knows the name and a filter of this host can hold it (one of the other
+    /// byte order is refused with EDOM).</summary>
+    private static bool CanBeAdded(string specName)
+    {
+        using var filter = new SeccompFilter(SeccompFilter.ActAllow);
+        try
+        {
+            return filter.AddArchitecture(SeccompProfileCompiler.ArchitectureName(specName));
+        }
+        catch (SyscallException)
+        {
+            return false;
+        }
+    }
 }
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNameCaseInsensitive = true)]

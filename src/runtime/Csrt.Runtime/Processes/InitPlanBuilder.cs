@@ -160,6 +160,7 @@ public static class InitPlanBuilder
     {
         if (m.UidMappings is { Count: > 0 } || m.GidMappings is { Count: > 0 })
             throw new SpecValidationException("config.json", path + ".uidMappings", "no id-mapped mounts", "id-mapped mounts are not supported by csrt");
+        CheckOptions(m, path);
         var parsed = MountOptions.Parse(m.Options);
         var destination = m.Destination.StartsWith('/') ? m.Destination : "/" + m.Destination;
         var step = new MountStep
@@ -193,5 +194,26 @@ public static class InitPlanBuilder
         if (step.CopyUp && m.Type != "tmpfs")
             throw new SpecValidationException("config.json", path + ".options", "tmpcopyup only on tmpfs", $"tmpcopyup is only valid for tmpfs mounts, not {m.Type}");
         return step;
+    }
+
+    /// <summary>Options csrt must not treat as filesystem data: id-mapped mounts (not implemented;
+    /// a bind ignores data, so they would vanish silently) and a recursive read-only mount that
+    /// receives or sends mount events: a mount propagated into it later would not be read-only, so
+    /// it must be private, as containerd's CRI requires.</summary>
+    private static void CheckOptions(Spec.Mount m, string path)
+    {
+        var options = m.Options;
+        if (options is null)
+            return;
+        var rro = options.Contains("rro");
+        for (var i = 0; i < options.Count; i++)
+        {
+            var at = $"{path}.options[{i}]";
+            if (options[i] is "idmap" or "ridmap")
+                throw new SpecValidationException("config.json", at, "no id-mapped mounts", $"id-mapped mounts (\"{options[i]}\") are not supported by csrt");
+            if (rro && MountOptions.IsSharedOrSlave(options[i]))
+                throw new SpecValidationException("config.json", at, "private propagation with rro",
+                    $"a recursive read-only mount (\"rro\") must be private, got \"{options[i]}\": mounts propagated into it would be writable");
+        }
     }
 }

@@ -13,6 +13,9 @@ public enum RecursiveAttributes : ulong
     MOUNT_ATTR_NOEXEC = 0x8,
     MOUNT_ATTR_NOATIME = 0x10,
     MOUNT_ATTR_STRICTATIME = 0x20,
+    /// <summary>The access-time mode field (relatime is 0 in it): a mode is set by clearing the
+    /// whole field and setting the mode, or the kernel refuses with EINVAL.</summary>
+    MOUNT_ATTR__ATIME = 0x70,
     MOUNT_ATTR_NODIRATIME = 0x80,
     MOUNT_ATTR_NOSYMFOLLOW = 0x200000,
 }
@@ -73,6 +76,7 @@ public static class MountOptions
         ["silent"] = (false, MountFlags.MS_SILENT),
         ["strictatime"] = (false, MountFlags.MS_STRICTATIME),
         ["suid"] = (true, MountFlags.MS_NOSUID),
+        ["symfollow"] = (true, MountFlags.MS_NOSYMFOLLOW),
         ["sync"] = (false, MountFlags.MS_SYNCHRONOUS),
     };
 
@@ -100,15 +104,43 @@ public static class MountOptions
         ["rexec"] = (true, RecursiveAttributes.MOUNT_ATTR_NOEXEC),
         ["rnodiratime"] = (false, RecursiveAttributes.MOUNT_ATTR_NODIRATIME),
         ["rdiratime"] = (true, RecursiveAttributes.MOUNT_ATTR_NODIRATIME),
-        ["rnoatime"] = (false, RecursiveAttributes.MOUNT_ATTR_NOATIME),
-        ["rstrictatime"] = (false, RecursiveAttributes.MOUNT_ATTR_STRICTATIME),
         ["rnosymfollow"] = (false, RecursiveAttributes.MOUNT_ATTR_NOSYMFOLLOW),
         ["rsymfollow"] = (true, RecursiveAttributes.MOUNT_ATTR_NOSYMFOLLOW),
     };
 
-    /// <summary>Every option name this runtime understands (for the features document).</summary>
+    /// <summary>
+    /// The recursive access-time options, each the mode it gives the whole tree (one mode at a
+    /// time; the last option wins). The "no"/"a" forms cannot just clear a bit as the flag options
+    /// do, so they pick a mode: ratime and rnostrictatime the kernel's default (relatime),
+    /// rnorelatime an update on every access (strictatime).
+    /// </summary>
+    private static readonly Dictionary<string, RecursiveAttributes> RecursiveAtimeOptions = new(StringComparer.Ordinal)
+    {
+        ["rnoatime"] = RecursiveAttributes.MOUNT_ATTR_NOATIME,
+        ["rstrictatime"] = RecursiveAttributes.MOUNT_ATTR_STRICTATIME,
+        ["rrelatime"] = RecursiveAttributes.None,
+        ["ratime"] = RecursiveAttributes.None,
+        ["rnostrictatime"] = RecursiveAttributes.None,
+        ["rnorelatime"] = RecursiveAttributes.MOUNT_ATTR_STRICTATIME,
+    };
+
+    private const string CopyUpOption = "tmpcopyup";
+
+    /// <summary>Every option word this runtime acts on, sorted: the source of the features
+    /// document's mountOptions. Anything else is filesystem data (mode=, size=, …).</summary>
     public static IEnumerable<string> Known =>
-        FlagOptions.Keys.Concat(PropagationOptions.Keys).Concat(RecursiveOptions.Keys).Append("tmpcopyup").Order(StringComparer.Ordinal);
+        FlagOptions.Keys.Concat(PropagationOptions.Keys).Concat(RecursiveOptions.Keys).Concat(RecursiveAtimeOptions.Keys)
+            .Append(CopyUpOption).Order(StringComparer.Ordinal);
+
+    /// <summary>Whether <paramref name="option"/> is one of <see cref="Known"/>.</summary>
+    public static bool IsKnown(string option) =>
+        FlagOptions.ContainsKey(option) || PropagationOptions.ContainsKey(option) || RecursiveOptions.ContainsKey(option) ||
+        RecursiveAtimeOptions.ContainsKey(option) || option == CopyUpOption;
+
+    /// <summary>Whether a propagation option makes the mount receive or send mount events.
+    /// A recursive read-only mount refuses those (see InitPlanBuilder).</summary>
+    public static bool IsSharedOrSlave(string option) =>
+        PropagationOptions.TryGetValue(option, out var p) && (p & (MountFlags.MS_SHARED | MountFlags.MS_SLAVE)) != 0;
 
     public static ParsedMountOptions Parse(IEnumerable<string>? options)
     {
@@ -151,7 +183,12 @@ public static class MountOptions
                     clearAttr &= ~r.Attr;
                 }
             }
-            else if (option == "tmpcopyup")
+            else if (RecursiveAtimeOptions.TryGetValue(option, out var mode))
+            {
+                setAttr = (setAttr & ~RecursiveAttributes.MOUNT_ATTR__ATIME) | mode;
+                clearAttr |= RecursiveAttributes.MOUNT_ATTR__ATIME;
+            }
+            else if (option == CopyUpOption)
             {
                 copyUp = true;
             }

@@ -2,6 +2,8 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using Csrt.Runtime.Features;
+using Csrt.Runtime.Rootfs;
+using Csrt.Runtime.Security;
 using Csrt.Runtime.Spec;
 using Xunit;
 
@@ -51,7 +53,7 @@ public class FeaturesDocumentTests
     }
 
     [Fact]
-    public void Mount_options_hooks_capabilities_and_seccomp_vocabulary_match_runc()
+    public void Mount_options_hooks_capabilities_and_seccomp_vocabulary_match_runc_but_notify()
     {
         var runc = Runc();
         var ours = Ours();
@@ -61,9 +63,12 @@ public class FeaturesDocumentTests
         Assert.Equal(Strings(runc.GetProperty("linux").GetProperty("capabilities")), Strings(ours.GetProperty("linux").GetProperty("capabilities")));
         var rs = runc.GetProperty("linux").GetProperty("seccomp");
         var os = ours.GetProperty("linux").GetProperty("seccomp");
-        Assert.Equal(Strings(rs.GetProperty("actions")), Strings(os.GetProperty("actions")));
+        Assert.Equal(Strings(rs.GetProperty("actions")).Where(a => a != "SCMP_ACT_NOTIFY"), Strings(os.GetProperty("actions")));
         Assert.Equal(Strings(rs.GetProperty("operators")), Strings(os.GetProperty("operators")));
-        Assert.Subset(Strings(os.GetProperty("archs")).ToHashSet(), Strings(rs.GetProperty("archs")).ToHashSet());
+        // A filter holds architectures of the host's byte order only; runc lists all it knows.
+        string[] bigEndian = ["SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_S390", "SCMP_ARCH_S390X"];
+        Assert.Subset(Strings(os.GetProperty("archs")).ToHashSet(), Strings(rs.GetProperty("archs")).Except(bigEndian).ToHashSet());
+        Assert.Empty(Strings(os.GetProperty("archs")).Intersect(bigEndian));
     }
 
     [Fact]
@@ -76,11 +81,11 @@ public class FeaturesDocumentTests
     }
 
     [Fact]
-    public void Defaults_claim_cgroup_v1_and_v2_without_systemd_and_seccomp_with_known_flags()
+    public void Defaults_claim_cgroup_v1_v2_and_rdma_without_systemd_and_seccomp_with_known_flags()
     {
         var linux = Ours().GetProperty("linux");
 
-        Assert.Equal("""{"v1":true,"v2":true,"systemd":false,"systemdUser":false,"rdma":false}""", Compact(linux.GetProperty("cgroup")));
+        Assert.Equal("""{"v1":true,"v2":true,"systemd":false,"systemdUser":false,"rdma":true}""", Compact(linux.GetProperty("cgroup")));
         Assert.True(linux.GetProperty("seccomp").GetProperty("enabled").GetBoolean());
         Assert.Equal(["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
             Strings(linux.GetProperty("seccomp").GetProperty("knownFlags")));
@@ -89,10 +94,10 @@ public class FeaturesDocumentTests
     [Fact]
     public void Unknown_values_are_left_out_rather_than_printed_as_false_or_empty()
     {
-        var seccomp = Ours().GetProperty("linux").GetProperty("seccomp");
+        var doc = Ours(new FeaturesSupport { SeccompSupportedFlags = null, PotentiallyUnsafeConfigAnnotations = null });
 
-        Assert.False(seccomp.TryGetProperty("supportedFlags", out _), "supported flags are host-probed; unset means unknown");
-        Assert.False(Ours().TryGetProperty("potentiallyUnsafeConfigAnnotations", out _));
+        Assert.False(doc.GetProperty("linux").GetProperty("seccomp").TryGetProperty("supportedFlags", out _), "unset supported flags mean unknown");
+        Assert.False(doc.TryGetProperty("potentiallyUnsafeConfigAnnotations", out _));
     }
 
     [Fact]
@@ -151,4 +156,75 @@ public class FeaturesDocumentTests
         Assert.True(doc.Linux.Apparmor!.Enabled);
         Assert.Equal("2.5.4", doc.Annotations!["io.github.seccomp.libseccomp.version"]);
     }
+
+    // ---- the document says what csrt does ------------------------------------------------------
+
+    [Fact]
+    public void Every_listed_mount_option_is_parsed_by_MountOptions_and_every_parsed_option_is_listed()
+    {
+        var listed = Strings(Ours().GetProperty("mountOptions"));
+
+        foreach (var option in listed)
+            Assert.True(MountOptions.IsKnown(option!), $"{option} is listed but MountOptions treats it as filesystem data");
+        Assert.Equal(MountOptions.Known, listed);
+        Assert.Contains("rro", listed);
+    }
+
+    [Fact]
+    public void No_config_annotation_is_claimed_to_weaken_isolation_since_csrt_reads_none()
+    {
+        Assert.Equal(0, Ours().GetProperty("potentiallyUnsafeConfigAnnotations").GetArrayLength());
+    }
+
+    [Fact]
+    public void Id_mapped_mounts_are_not_claimed()
+    {
+        var doc = Ours();
+
+        Assert.DoesNotContain("idmap", Strings(doc.GetProperty("mountOptions")));
+        Assert.DoesNotContain("ridmap", Strings(doc.GetProperty("mountOptions")));
+        Assert.False(doc.GetProperty("linux").GetProperty("mountExtensions").GetProperty("idmap").GetProperty("enabled").GetBoolean());
+    }
+
+    [Fact]
+    public void Every_listed_seccomp_action_operator_architecture_and_supported_flag_compiles()
+    {
+        var seccomp = Ours().GetProperty("linux").GetProperty("seccomp");
+        var archs = Strings(seccomp.GetProperty("archs"));
+
+        foreach (var action in Strings(seccomp.GetProperty("actions")))
+            Compile($$"""{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpid"],"action":"{{action}}"}]}""");
+        foreach (var op in Strings(seccomp.GetProperty("operators")))
+            Compile($$"""{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpid"],"action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"valueTwo":1,"op":"{{op}}"}]}]}""");
+        foreach (var arch in archs)
+            Compile($$"""{"defaultAction":"SCMP_ACT_ALLOW","architectures":["{{arch}}"]}""");
+        foreach (var flag in Strings(seccomp.GetProperty("supportedFlags")))
+            Compile($$"""{"defaultAction":"SCMP_ACT_ALLOW","flags":["{{flag}}"]}""");
+        Assert.Contains("SCMP_ARCH_X86_64", archs);
+    }
+
+    [Fact]
+    public void Notify_and_the_flag_that_needs_a_listener_are_not_claimed()
+    {
+        var seccomp = Ours().GetProperty("linux").GetProperty("seccomp");
+
+        Assert.Throws<SpecValidationException>(() => Compile("""{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["getpid"],"action":"SCMP_ACT_NOTIFY"}]}"""));
+        Assert.DoesNotContain("SCMP_ACT_NOTIFY", Strings(seccomp.GetProperty("actions")));
+        Assert.DoesNotContain("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", Strings(seccomp.GetProperty("supportedFlags")));
+        Assert.Contains("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", Strings(seccomp.GetProperty("knownFlags")));
+    }
+
+    [Fact]
+    public void The_linux_object_is_always_there_even_with_nothing_supported()
+    {
+        var doc = Ours(new FeaturesSupport { Namespaces = [], Capabilities = [], SeccompEnabled = false, CgroupV1 = false, CgroupV2 = false });
+
+        Assert.Equal(JsonValueKind.Object, doc.GetProperty("linux").ValueKind);
+        Assert.False(doc.GetProperty("linux").GetProperty("mountExtensions").GetProperty("idmap").GetProperty("enabled").GetBoolean());
+    }
+
+    private static CompiledSeccomp Compile(string seccompJson) =>
+        SeccompProfileCompiler.Compile(SpecLoader.Parse(Encoding.UTF8.GetBytes(
+            """{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}},"root":{"path":"rootfs"},"linux":{"namespaces":[{"type":"mount"}],"seccomp":"""
+            + seccompJson + "}}"), "config.json").Linux!.Seccomp!);
 }

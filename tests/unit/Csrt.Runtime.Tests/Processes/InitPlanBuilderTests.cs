@@ -135,6 +135,46 @@ public sealed class InitPlanBuilderTests : IDisposable
         Assert.Equal("$.mounts[0].options", e.JsonPath);
     }
 
+    [Theory]
+    [InlineData("rshared", 2)]
+    [InlineData("shared", 2)]
+    [InlineData("rslave", 2)]
+    [InlineData("slave", 2)]
+    public void ARecursiveReadOnlyMount_ThatIsSharedOrSlave_IsRefusedNamingTheOption(string propagation, int index)
+    {
+        var e = Assert.Throws<SpecValidationException>(() =>
+            Build($$"""[{ "destination": "/x", "type": "bind", "source": "/srv", "options": ["rbind", "rro", "{{propagation}}"] }]"""));
+
+        Assert.Equal($"$.mounts[0].options[{index}]", e.JsonPath);
+        Assert.Contains("private", e.Message, StringComparison.Ordinal);
+        Assert.Contains(propagation, e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("rprivate")]
+    [InlineData("private")]
+    [InlineData(null)]
+    public void ARecursiveReadOnlyMount_ThatIsPrivateOrInherits_IsAMountSetattrOfRdonly(string? propagation)
+    {
+        var options = propagation is null ? "\"rbind\", \"rro\"" : $"\"rbind\", \"{propagation}\", \"rro\"";
+        var plan = Build($$"""[{ "destination": "/x", "type": "bind", "source": "/srv", "options": [{{options}}] }]""");
+
+        Assert.Equal(0x1UL /* MOUNT_ATTR_RDONLY */, plan.Mounts[0].SetAttributes);
+        Assert.Equal((ulong)(MountFlags.MS_BIND | MountFlags.MS_REC), plan.Mounts[0].Flags);
+    }
+
+    [Theory]
+    [InlineData("idmap")]
+    [InlineData("ridmap")]
+    public void IdMappedMountOptions_AreRefused_NotIgnored(string option)
+    {
+        var e = Assert.Throws<SpecValidationException>(() =>
+            Build($$"""[{ "destination": "/x", "type": "bind", "source": "/srv", "options": ["rbind", "{{option}}"] }]"""));
+
+        Assert.Equal("$.mounts[0].options[1]", e.JsonPath);
+        Assert.Contains(option, e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void TheDefaultDevices_AreAdded_UnlessTheSpecListsThem()
     {

@@ -57,6 +57,46 @@ public sealed class MountOptionsTests
         Assert.Equal(RecursiveAttributes.MOUNT_ATTR_NOSYMFOLLOW, p.ClearAttributes);
     }
 
+    // mount_setattr takes one access-time mode for the tree, with the whole mode field cleared.
+    [Theory]
+    [InlineData("rnoatime", RecursiveAttributes.MOUNT_ATTR_NOATIME)]
+    [InlineData("rstrictatime", RecursiveAttributes.MOUNT_ATTR_STRICTATIME)]
+    [InlineData("rrelatime", RecursiveAttributes.None)]
+    [InlineData("ratime", RecursiveAttributes.None)]
+    [InlineData("rnostrictatime", RecursiveAttributes.None)]
+    [InlineData("rnorelatime", RecursiveAttributes.MOUNT_ATTR_STRICTATIME)]
+    public void RecursiveAtimeOptions_SetOneModeAndClearTheModeField(string option, RecursiveAttributes mode)
+    {
+        var p = MountOptions.Parse(["rro", "rnoatime", option]);
+
+        Assert.Equal(RecursiveAttributes.MOUNT_ATTR_RDONLY | mode, p.SetAttributes);
+        Assert.Equal(RecursiveAttributes.MOUNT_ATTR__ATIME, p.ClearAttributes);
+    }
+
+    [Fact]
+    public void Symfollow_ClearsNosymfollow()
+    {
+        var p = MountOptions.Parse(["nosymfollow", "symfollow"]);
+
+        Assert.Equal(MountFlags.None, p.Flags);
+        Assert.Equal(MountFlags.MS_NOSYMFOLLOW, p.ClearedFlags);
+    }
+
+    [Fact]
+    public void EveryKnownOption_HasAnEffect_AndIsNotData()
+    {
+        foreach (var option in MountOptions.Known)
+        {
+            var p = MountOptions.Parse([option]);
+
+            Assert.True(MountOptions.IsKnown(option), option);
+            Assert.Equal("", p.Data);
+            var acts = p.Flags != MountFlags.None || p.ClearedFlags != MountFlags.None || p.Propagation.Count > 0 ||
+                p.SetAttributes != RecursiveAttributes.None || p.ClearAttributes != RecursiveAttributes.None || p.CopyUp;
+            Assert.True(acts || option == "defaults", $"{option} is listed but changes nothing");
+        }
+    }
+
     [Fact]
     public void UnknownOptions_AreFilesystemData_JoinedByCommas()
     {
