@@ -141,18 +141,7 @@ internal static class InfoCommands
         var c = new Command("features", "show the enabled features");
         c.SetAction(parse => CommandLine.Act(parse, ctx =>
         {
-            var document = FeaturesDocument.Create(new FeaturesSupport
-            {
-                MountOptions = MountOptions.Known.ToList(),
-                CgroupV1 = true,
-                CgroupV2 = true,
-                Systemd = false,
-                SystemdUser = false,
-                SeccompEnabled = true,
-                SeccompSupportedFlags = new[] { "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW" },
-                AppArmor = false,
-                SELinux = false,
-            });
+            var document = CsrtFeatures.Document();
             CliContext.Write(FeaturesJson.Serialize(document));
             CliContext.Write("\n");
             return 0;
