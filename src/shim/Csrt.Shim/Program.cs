@@ -25,6 +25,19 @@ public static class Program
             Console.Out.Write($"containerd-shim-csrt-v2:\n  Version:  {Csrt.Runtime.BuildInfo.Version}\n  Revision: csrt\n  Go version: n/a (.NET NativeAOT)\n");
             return 0;
         }
+        if (flags.Info)
+        {
+            try
+            {
+                return InfoCommand.Run();
+            }
+            catch (Exception e)
+            {
+                // containerd shows stderr in "failed to run [<shim> -info]".
+                Console.Error.WriteLine($"containerd-shim-csrt-v2 -info: {e.Message}");
+                return 1;
+            }
+        }
         try
         {
             return flags.Action switch

@@ -17,6 +17,9 @@ public static class TypeUrls
     /// <summary>ExecProcessRequest.spec: JSON of an OCI <c>process</c> object.</summary>
     public const string OciProcess = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 
+    /// <summary>RuntimeInfo.features (the shim's -info): JSON of the OCI features document.</summary>
+    public const string OciFeatures = "types.containerd.io/opencontainers/runtime-spec/1/features/Features";
+
     /// <summary>UpdateTaskRequest.resources: JSON of OCI <c>linux.resources</c>.</summary>
     public const string OciLinuxResources = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 

@@ -52,14 +52,15 @@ public static class DeleteCommand
     }
 
     /// <summary>
-    /// A shim killed with SIGKILL cannot remove its socket file from /run/containerd/s. When nobody
-    /// listens on it any more (ECONNREFUSED), it goes; a live shim serving the pod's other
-    /// containers (the usual case: delete runs after every task delete) answers and keeps it.
+    /// A shim killed with SIGKILL cannot remove its socket file (in /run/containerd/s, or in
+    /// containerd 2.3's socket_dir). When nobody listens on it any more (ECONNREFUSED), it goes; a
+    /// live shim serving the pod's other containers (the usual case: delete runs after every task
+    /// delete) answers and keeps it.
     /// </summary>
     private static void RemoveDeadShimSocket(string bundle)
     {
         var address = Files.TryReadText(Path.Combine(bundle, "address"))?.Trim();
-        if (address is null || !address.StartsWith("unix://" + ShimPaths.SocketDirectory + "/", StringComparison.Ordinal))
+        if (address is null || !ShimPaths.IsShimSocketAddress(address))
             return;
         var path = address["unix://".Length..];
         try

@@ -15,11 +15,24 @@ public static class ShimPaths
     public const string GroupAnnotation = "io.containerd.csrt.v2.group";
 
     /// <summary>unix:///run/containerd/s/&lt;sha256 of "address/namespace/group"&gt;, as the runc shim computes it.</summary>
-    public static string SocketAddress(string containerdAddress, string ns, string group)
+    public static string SocketAddress(string containerdAddress, string ns, string group) =>
+        SocketAddress(SocketDirectory, containerdAddress, ns, group);
+
+    /// <summary>The same name in another directory (containerd 2.3's socket_dir).</summary>
+    public static string SocketAddress(string directory, string containerdAddress, string ns, string group)
     {
         var joined = Path.Join(containerdAddress, ns, group);
         var hash = Convert.ToHexStringLower(Sha256.Hash(Encoding.UTF8.GetBytes(joined)));
-        return "unix://" + SocketDirectory + "/" + hash;
+        return "unix://" + directory.TrimEnd('/') + "/" + hash;
+    }
+
+    /// <summary>Whether <paramref name="address"/> is a shim socket address as <see cref="SocketAddress(string, string, string, string)"/> makes them.</summary>
+    public static bool IsShimSocketAddress(string address)
+    {
+        if (!address.StartsWith("unix:///", StringComparison.Ordinal))
+            return false;
+        var name = address.AsSpan(address.LastIndexOf('/') + 1);
+        return name.Length == 64 && !name.ContainsAnyExcept("0123456789abcdef");
     }
 
     /// <summary>An empty directory: the bottom layer of the read-only overlay through which

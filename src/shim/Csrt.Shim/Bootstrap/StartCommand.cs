@@ -8,7 +8,10 @@ namespace Csrt.Shim.Bootstrap;
 /// `start`: containerd runs it for every task with the bundle as cwd. It prints the address of
 /// the shim serving the task's group (pod) and nothing else: the address of a live shim of the same
 /// group, or of a new daemon it spawns with the already-listening socket as fd 3, so containerd's
-/// connect never races the daemon's start-up.
+/// connect never races the daemon's start-up. The answer is that bare address for every
+/// containerd version: 1.6 and 1.7 read nothing else, and 2.0-2.3 fall back to it (2.3 after its
+/// stdout fails to parse as a protobuf BootstrapResult, which a unix:// address always does).
+/// stdin is read as <see cref="StartInput"/> describes.
 /// <para>
 /// It runs once per task, so it stays small (hack/bench/shim): raw syscalls for the socket and
 /// stdio (no System.Net.Sockets, no Console), a managed SHA-256 (no OpenSSL), and a scan of
@@ -21,11 +24,12 @@ public static class StartCommand
     {
         if (flags.Namespace.Length == 0)
             throw new ArgumentException("shim namespace cannot be empty (-namespace)");
-        ReadOptionsFromStdin();
+        // Checked before anything is created, so a refused start leaves nothing behind.
+        var input = StartInput.Parse(StartInput.ReadStdin(), flags.Id, flags.Namespace);
         var group = GroupId(flags.Id);
-        var address = ShimPaths.SocketAddress(flags.Address, flags.Namespace, group);
+        var address = ShimPaths.SocketAddress(input.SocketDirectory, flags.Address, flags.Namespace, group);
         var path = address["unix://".Length..];
-        Files.MakeDirectories(ShimPaths.SocketDirectory, 0x1c0);
+        Files.MakeDirectories(input.SocketDirectory, 0x1c0);
 
         var listener = Bind(path, out var existing);
         if (existing)
@@ -37,7 +41,7 @@ public static class StartCommand
         try
         {
             WriteAddressFile(address);
-            SpawnDaemon(flags, listener!);
+            SpawnDaemon(flags, input, listener!);
         }
         catch
         {
@@ -54,24 +58,6 @@ public static class StartCommand
     }
 
     private static void WriteStdout(string text) => Files.WriteAll(FileDescriptor.Borrow(1), Encoding.UTF8.GetBytes(text));
-
-    /// <summary>The options Any containerd writes on stdin (or /dev/null): read to EOF so
-    /// containerd's write never blocks. csrt needs none of runc's options.</summary>
-    private static void ReadOptionsFromStdin()
-    {
-        var stdin = FileDescriptor.Borrow(0);
-        Span<byte> buffer = stackalloc byte[4096];
-        try
-        {
-            while (Files.Read(stdin, buffer) > 0)
-            {
-            }
-        }
-        catch (SyscallException)
-        {
-            // Closed or not readable: nothing to drain.
-        }
-    }
 
     /// <summary>The pod's sandbox id, or an explicit group, or the task itself.</summary>
     private static string GroupId(string id)
@@ -178,14 +164,17 @@ public static class StartCommand
 
     /// <summary>Re-executes this binary in serve mode: new session, stdio on /dev/null (containerd
     /// waits for EOF on our stdout), the listening socket as fd 3.</summary>
-    private static void SpawnDaemon(ShimFlags flags, FileDescriptor listener)
+    private static void SpawnDaemon(ShimFlags flags, StartInput input, FileDescriptor listener)
     {
         var self = Files.ReadLink("/proc/self/exe");
         var args = new List<string> { self, "-namespace", flags.Namespace, "-id", flags.Id, "-address", flags.Address };
-        if (flags.Debug)
+        if (flags.Debug || input.Debug)
             args.Add("-debug");
         var env = new List<string>();
         var defaults = new Dictionary<string, string>(DaemonDefaults, StringComparer.Ordinal);
+        // containerd 2.3 still sets TTRPC_ADDRESS; its BootstrapParams copy is the fallback.
+        if (input.Params is { ContainerdTtrpcAddress.Length: > 0 } p)
+            defaults["TTRPC_ADDRESS"] = p.ContainerdTtrpcAddress;
         foreach (System.Collections.DictionaryEntry e in Environment.GetEnvironmentVariables())
         {
             var key = (string)e.Key;
