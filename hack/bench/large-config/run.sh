@@ -37,6 +37,7 @@ python3 - "$work/bundle/config.json" "$size" <<'PY'
 import json, sys
 path, mb = sys.argv[1], int(sys.argv[2])
 spec = json.load(open(path))
+spec["ociVersion"] = "1.0.2"  # the newest every compared runtime accepts
 spec["process"]["args"] = ["sleep", "60"]
 spec["process"]["terminal"] = False
 value = "x" * 1000
@@ -48,7 +49,10 @@ declare -A best
 for ((i = 1; i <= runs; i++)); do
     for r in csrt runc crun; do
         bin=$r; [[ $r == csrt ]] && bin=$repo/out/bin/csrt
-        kb=$( { /usr/bin/time -f '%M' "$bin" --root "$work/root-$r" create --bundle "$work/bundle" big >/dev/null 2>/dev/null; } 2>&1 | tail -n1)
+        status=0
+        /usr/bin/time -o "$work/time" -f '%M' "$bin" --root "$work/root-$r" create --bundle "$work/bundle" big >/dev/null 2>"$work/err" || status=$?
+        kb=$(tail -n1 "$work/time")
+        [[ $status -eq 0 ]] || { echo "$r run $i: create failed ($status): $(head -c 300 "$work/err")"; }
         "$bin" --root "$work/root-$r" delete -f big >/dev/null 2>&1 || true
         echo "$r run $i: max RSS $((kb / 1024)) MiB"
         if [[ -z ${best[$r]:-} || $kb -lt ${best[$r]} ]]; then best[$r]=$kb; fi
