@@ -306,6 +306,9 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         {
             if (init.State is ProcessState.Stopped or ProcessState.Deleted && !request.All)
                 throw CsrtException.NotFound("process already finished");
+            // A kill that finds the process gone is NOT_FOUND with the texts of containerd's runc
+            // shim (checkKillError), not the runtime's FAILED_PRECONDITION: containerd's CRI plugin takes
+            // NOT_FOUND as already stopped.
             try
             {
                 _runtime.Kill(init.ContainerId, signal, request.All);
@@ -456,6 +459,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         }
         catch (ContainerNotFoundException)
         {
+            // containerd's runc shim's text for a container without a cgroup.
             throw CsrtException.NotFound("cgroup does not exist");
         }
         var stats = cgroup.Stats();
