@@ -1,10 +1,6 @@
 using System.CommandLine;
-using Csrt.Linux;
-using Csrt.Runtime.Cgroups;
-using Csrt.Runtime.Hooks;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Lifecycle;
-using Csrt.Runtime.Processes;
-using Csrt.Runtime.Rootfs;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
 
@@ -78,24 +74,20 @@ internal static class CommandLine
             log.Debug($"{parse.CommandResult.Command.Name}: exit status {code}");
             return code;
         }
-        catch (Exception e) when (IsExpected(e))
-        {
-            log.Debug($"{parse.CommandResult.Command.Name}: {e}");
-            log.Error(e.Message);
-            return failure;
-        }
         catch (Exception e)
         {
             log.Debug($"{parse.CommandResult.Command.Name}: {e}");
-            log.Error($"{e.GetType().Name}: {e.Message}");
-            return failure;
+            var (code, message) = Report(e, failure);
+            log.Error(message);
+            return code;
         }
     }
 
-    private static bool IsExpected(Exception e) => e is SyscallException or SpecValidationException or ContainerNotFoundException
-        or ContainerExistsException or InvalidContainerStateException or ContainerInitException or ContainerStartException
-        or ContainerSetupException or HookFailedException or CgroupException or ArgumentException or NotSupportedException
-        or IOException or TimeoutException or InvalidOperationException or InvalidContainerIdException;
+    /// <summary>
+    /// The exit code and the message of a failed command: runc exits 1 whatever the
+    /// <see cref="ErrorKind"/>, and shows an expected failure's message alone.
+    /// </summary>
+    internal static (int Code, string Message) Report(Exception e, int failure = 1) => (failure, CsrtException.Describe(e));
 }
 
 /// <summary>Per-invocation state: the parse result, the log, and the runtime over --root.</summary>

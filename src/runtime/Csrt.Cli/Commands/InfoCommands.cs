@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Csrt.Linux;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Features;
 using Csrt.Runtime.Processes;
 using Csrt.Runtime.Rootfs;
@@ -90,7 +91,7 @@ internal static class InfoCommands
             var result = CommandRunner.Run(ps, new[] { "ps" }.Concat(options).ToList(), new[] { "PATH=" + ExecutableLookup.DefaultPath, "LC_ALL=C" },
                 default, TimeSpan.FromSeconds(30), maxOutput: 16 << 20);
             if (result.Exit.Status != 0)
-                throw new InvalidOperationException($"ps {string.Join(' ', options)} failed ({result.Exit.Status}): {result.Output.Trim()}");
+                throw CsrtException.Failed($"ps {string.Join(' ', options)} failed ({result.Exit.Status}): {result.Output.Trim()}");
             CliContext.Write(FilterPs(result.Output, pids));
             return 0;
         }));
@@ -105,7 +106,7 @@ internal static class InfoCommands
         var columns = header.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var pidColumn = Array.IndexOf(columns, "PID");
         if (pidColumn < 0)
-            throw new InvalidOperationException("ps output has no PID column; keep the default format or include pid");
+            throw CsrtException.InvalidArgument("ps output has no PID column; keep the default format or include pid");
         var wanted = pids.ToHashSet();
         var sb = new StringBuilder(header).Append('\n');
         foreach (var line in lines.Skip(1))

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Csrt.Linux;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Processes;
 
 namespace Csrt.Runtime.Hooks;
@@ -38,9 +39,9 @@ public static class HookRunner
 }
 
 /// <summary>An OCI hook failed, timed out or could not be started.</summary>
-public sealed class HookFailedException : Exception
+public sealed class HookFailedException : CsrtException
 {
-    public HookFailedException(string message, Exception? inner = null) : base(message, inner)
+    public HookFailedException(string message, Exception? inner = null) : base(ErrorKind.Failed, message, inner)
     {
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Csrt.Linux;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Namespaces;
 using Csrt.Runtime.Processes;
 using Csrt.Runtime.Spec;
@@ -116,7 +117,7 @@ public sealed partial class ContainerRuntime
             }
             catch (SpawnException e)
             {
-                throw new ContainerStartException($"exec \"{plan.Args[0]}\" in container {id}: {e.Message}", e);
+                throw CsrtException.Failed($"exec \"{plan.Args[0]}\" in container {id}: {e.Message}", e);
             }
             // The child waits at its sync point: put it in the container's cgroup and give it the
             // process's limits before it can exec anything.
@@ -136,7 +137,7 @@ public sealed partial class ContainerRuntime
                 }
                 catch (SyscallException e)
                 {
-                    throw new ContainerStartException($"exec in container {id}: process.rlimits {rl.Type} (soft {rl.Soft}, hard {rl.Hard}): {e.Message}", e);
+                    throw CsrtException.Failed($"exec in container {id}: process.rlimits {rl.Type} (soft {rl.Soft}, hard {rl.Hard}): {e.Message}", e);
                 }
             }
             if ((process.OomScoreAdj ?? spec?.Process?.OomScoreAdj) is { } adj)
@@ -148,7 +149,7 @@ public sealed partial class ContainerRuntime
             }
             catch (SpawnException e)
             {
-                throw new ContainerStartException($"exec \"{plan.Args[0]}\" in container {id}: {e.Message}", e);
+                throw CsrtException.Failed($"exec \"{plan.Args[0]}\" in container {id}: {e.Message}", e);
             }
             if (o.PidFile is not null)
                 Files.WriteAtomic(Path.GetFullPath(o.PidFile), Encoding.ASCII.GetBytes(Text(pid)));

@@ -1,4 +1,5 @@
 using Csrt.Runtime.Cgroups;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
 
@@ -12,7 +13,7 @@ public sealed partial class ContainerRuntime
         using var containerLock = Store.Lock(id);
         var r = LoadFor(id, "pause", ContainerStatus.Running, ContainerStatus.Created);
         if (Cgroups(r).Freeze() != FreezerState.Frozen)
-            throw new CgroupException(CgroupErrorKind.Failed, $"container {id}: the freezer did not reach FROZEN");
+            throw new CgroupException(ErrorKind.Failed, $"container {id}: the freezer did not reach FROZEN");
     }
 
     /// <summary>Thaws a paused container.</summary>
@@ -21,7 +22,7 @@ public sealed partial class ContainerRuntime
         using var containerLock = Store.Lock(id);
         var r = LoadFor(id, "resume", ContainerStatus.Paused);
         if (Cgroups(r).Thaw() != FreezerState.Thawed)
-            throw new CgroupException(CgroupErrorKind.Failed, $"container {id}: the freezer did not reach THAWED");
+            throw new CgroupException(ErrorKind.Failed, $"container {id}: the freezer did not reach THAWED");
     }
 
     /// <summary>Changes the resources of a created, running or paused container (`csrt update`).</summary>

@@ -1,4 +1,5 @@
 using Csrt.Runtime.Cgroups;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
 
@@ -24,7 +25,7 @@ public sealed partial class ContainerRuntime
                 var r = Store.Load(id);
                 states.Add(ToOciState(r, StatusOf(r)));
             }
-            catch (Exception e) when (e is ContainerNotFoundException or InvalidOperationException)
+            catch (CsrtException e)
             {
                 Warn(e.Message);
             }

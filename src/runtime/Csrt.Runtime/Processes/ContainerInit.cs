@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Csrt.Linux;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Hooks;
 using Csrt.Runtime.Rootfs;
 
@@ -64,7 +65,7 @@ public static class ContainerInit
         }
         catch (Exception e)
         {
-            var message = Describe(e);
+            var message = CsrtException.Describe(e);
             if (!ready)
             {
                 try
@@ -84,12 +85,6 @@ public static class ContainerInit
             return ready ? 127 : 1;
         }
     }
-
-    private static string Describe(Exception e) => e switch
-    {
-        ContainerSetupException or SyscallException or HookFailedException => e.Message,
-        _ => e.GetType().Name + ": " + e.Message,
-    };
 
     private static int Probe(SyncChannel sync, ProbeRequest request)
     {
@@ -148,7 +143,7 @@ public static class ContainerInit
             }
             catch (SyscallException e)
             {
-                throw new ContainerSetupException($"process.rlimits {r.Name} (soft {r.Soft}, hard {r.Hard}): {e.Message}", e);
+                throw CsrtException.Failed($"process.rlimits {r.Name} (soft {r.Soft}, hard {r.Hard}): {e.Message}", e);
             }
         }
         if (plan.OomScoreAdj is { } adj)
@@ -165,7 +160,7 @@ public static class ContainerInit
     private static FileDescriptor SetupConsole(InitPlan plan)
     {
         if (plan.ConsoleSocketFd < 0)
-            throw new ContainerSetupException("process.terminal is true but no console socket was given (--console-socket)");
+            throw CsrtException.Failed("process.terminal is true but no console socket was given (--console-socket)");
         FileDescriptor master;
         try
         {
@@ -173,7 +168,7 @@ public static class ContainerInit
         }
         catch (SyscallException e)
         {
-            throw new ContainerSetupException($"process.terminal is true but the container has no usable /dev/ptmx (is devpts mounted on /dev/pts?): {e.Message}", e);
+            throw CsrtException.Failed($"process.terminal is true but the container has no usable /dev/ptmx (is devpts mounted on /dev/pts?): {e.Message}", e);
         }
         using (master)
         {

@@ -1,4 +1,5 @@
 using Csrt.Linux;
+using Csrt.Runtime.Errors;
 
 namespace Csrt.Runtime.Processes;
 
@@ -22,23 +23,15 @@ public static class ExecutableLookup
             if (Files.TryStat(candidate) is { IsRegular: true } info && (info.Mode & 0x49) != 0)
                 return candidate;
         }
-        throw new ContainerStartException($"exec: \"{name}\": executable file not found in $PATH ({path})");
+        throw CsrtException.Failed($"exec: \"{name}\": executable file not found in $PATH ({path})");
     }
 
     private static void Check(string path, string name)
     {
-        var info = Files.TryStat(path) ?? throw new ContainerStartException($"exec: \"{name}\": no such file or directory");
+        var info = Files.TryStat(path) ?? throw CsrtException.Failed($"exec: \"{name}\": no such file or directory");
         if (info.IsDirectory)
-            throw new ContainerStartException($"exec: \"{name}\": is a directory");
+            throw CsrtException.Failed($"exec: \"{name}\": is a directory");
         if ((info.Mode & 0x49) == 0)
-            throw new ContainerStartException($"exec: \"{name}\": permission denied (not executable)");
-    }
-}
-
-/// <summary>The user process cannot be started (missing program, wrong cwd …).</summary>
-public sealed class ContainerStartException : Exception
-{
-    public ContainerStartException(string message, Exception? inner = null) : base(message, inner)
-    {
+            throw CsrtException.Failed($"exec: \"{name}\": permission denied (not executable)");
     }
 }

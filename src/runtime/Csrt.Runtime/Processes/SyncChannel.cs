@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Csrt.Linux;
+using Csrt.Runtime.Errors;
 
 namespace Csrt.Runtime.Processes;
 
@@ -95,7 +96,7 @@ public sealed class SyncChannel : IDisposable
     {
         var (got, payload) = Receive();
         if (got == SyncMessageType.Error)
-            throw new ContainerInitException(JsonSerializer.Deserialize(payload, SyncJsonContext.Default.ErrorReport)?.Message ?? "unknown error");
+            throw CsrtException.Failed(JsonSerializer.Deserialize(payload, SyncJsonContext.Default.ErrorReport)?.Message ?? "unknown error");
         if (got != type)
             throw new IOException($"sync protocol: expected {type}, got {got}");
         return payload;
@@ -110,12 +111,4 @@ public sealed class SyncChannel : IDisposable
     public void Dispose() => _socket.Dispose();
 
     internal static string Utf8(byte[] b) => Encoding.UTF8.GetString(b);
-}
-
-/// <summary>The container init reported a failure (the message names the step).</summary>
-public sealed class ContainerInitException : Exception
-{
-    public ContainerInitException(string message) : base(message)
-    {
-    }
 }

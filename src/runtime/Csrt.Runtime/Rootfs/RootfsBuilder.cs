@@ -1,4 +1,5 @@
 using Csrt.Linux;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Processes;
 
 namespace Csrt.Runtime.Rootfs;
@@ -80,7 +81,7 @@ public static class RootfsBuilder
             }
             catch (SyscallException e)
             {
-                throw new ContainerSetupException($"mounting {m.Type ?? "bind"} {m.Source} on {m.Destination}: {e.Message}", e);
+                throw CsrtException.Failed($"mounting {m.Type ?? "bind"} {m.Source} on {m.Destination}: {e.Message}", e);
             }
         }
     }
@@ -217,7 +218,7 @@ public static class RootfsBuilder
             Mounts.Mount("cgroup2", RootDirectory.ProcPath(target), "cgroup2", flags & ~MountFlags.MS_REC, null);
             return;
         }
-        Mounts.Mount(m.Source ?? throw new ContainerSetupException("no cgroup2 directory for the container"), RootDirectory.ProcPath(target), null, MountFlags.MS_BIND | MountFlags.MS_REC);
+        Mounts.Mount(m.Source ?? throw CsrtException.Failed("no cgroup2 directory for the container"), RootDirectory.ProcPath(target), null, MountFlags.MS_BIND | MountFlags.MS_REC);
         if ((flags & ~MountFlags.MS_REC) != MountFlags.None)
         {
             using var mounted = root.Open(m.Destination);
@@ -237,7 +238,7 @@ public static class RootfsBuilder
             }
             catch (SyscallException e)
             {
-                throw new ContainerSetupException($"creating device {d.Path}: {e.Message}", e);
+                throw CsrtException.Failed($"creating device {d.Path}: {e.Message}", e);
             }
         }
         if (!plan.SetupDev)
@@ -287,7 +288,7 @@ public static class RootfsBuilder
             'c' => StatInfo.S_IFCHR,
             'b' => StatInfo.S_IFBLK,
             'p' => StatInfo.S_IFIFO,
-            _ => throw new ContainerSetupException($"device {d.Path}: unknown type '{d.Type}'"),
+            _ => throw CsrtException.Failed($"device {d.Path}: unknown type '{d.Type}'"),
         };
         if (inUserNamespace && d.Type != 'p')
         {
@@ -385,7 +386,7 @@ public static class RootfsBuilder
             }
             catch (SyscallException e)
             {
-                throw new ContainerSetupException($"masking {path}: {e.Message}", e);
+                throw CsrtException.Failed($"masking {path}: {e.Message}", e);
             }
         }
         foreach (var path in plan.ReadonlyPaths)
@@ -401,7 +402,7 @@ public static class RootfsBuilder
             }
             catch (SyscallException e)
             {
-                throw new ContainerSetupException($"making {path} read-only: {e.Message}", e);
+                throw CsrtException.Failed($"making {path} read-only: {e.Message}", e);
             }
         }
         if (plan.RootfsReadonly)
@@ -420,13 +421,5 @@ public static class RootfsBuilder
             var path = "/proc/sys/" + key.Replace('.', '/');
             Files.WriteText(path, value);
         }
-    }
-}
-
-/// <summary>The container's environment could not be set up (a mount, a device, a path).</summary>
-public sealed class ContainerSetupException : Exception
-{
-    public ContainerSetupException(string message, Exception? inner = null) : base(message, inner)
-    {
     }
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Csrt.Runtime.Errors;
 
 namespace Csrt.Runtime.Spec;
 
@@ -53,7 +54,7 @@ public static class ContainerId
 }
 
 /// <summary>An id that breaks <see cref="ContainerId"/>'s rules; the message says which rule.</summary>
-public sealed class InvalidContainerIdException(string id, string message) : Exception(message)
+public sealed class InvalidContainerIdException(string id, string message) : CsrtException(ErrorKind.InvalidArgument, message)
 {
     public string Id { get; } = id;
 }

@@ -1,3 +1,5 @@
+using Csrt.Runtime.Errors;
+
 namespace Csrt.Runtime.Spec;
 
 /// <summary>
@@ -5,10 +7,10 @@ namespace Csrt.Runtime.Spec;
 /// file, then the JSON path when there is one: <c>config.json: $.process.user.uid: expected an
 /// unsigned 32-bit integer, got "abc"</c>.
 /// </summary>
-public sealed class SpecValidationException : Exception
+public sealed class SpecValidationException : CsrtException
 {
     public SpecValidationException(string file, string? jsonPath, string? expected, string detail, Exception? inner = null)
-        : base(Compose(file, jsonPath, detail), inner)
+        : base(ErrorKind.InvalidArgument, Compose(file, jsonPath, detail), inner)
     {
         File = file;
         JsonPath = jsonPath;

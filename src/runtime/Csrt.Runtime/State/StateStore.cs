@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Csrt.Linux;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Spec;
 
 namespace Csrt.Runtime.State;
@@ -79,7 +80,7 @@ public sealed class StateStore
         }
         catch (JsonException e)
         {
-            throw new InvalidOperationException($"container {id}: its state file {path} is corrupt ({e.Message}); remove the container with `delete --force`", e);
+            throw CsrtException.Failed($"container {id}: its state file {path} is corrupt ({e.Message}); remove the container with `delete --force`", e);
         }
     }
 
@@ -134,9 +135,9 @@ public sealed class ContainerLock : IDisposable
 }
 
 /// <summary>No container with that id exists under the root.</summary>
-public sealed class ContainerNotFoundException : Exception
+public sealed class ContainerNotFoundException : CsrtException
 {
-    public ContainerNotFoundException(string id) : base($"container \"{id}\" does not exist")
+    public ContainerNotFoundException(string id) : base(ErrorKind.NotFound, $"container \"{id}\" does not exist")
     {
         Id = id;
     }
@@ -145,9 +146,9 @@ public sealed class ContainerNotFoundException : Exception
 }
 
 /// <summary>A container with that id already exists under the root.</summary>
-public sealed class ContainerExistsException : Exception
+public sealed class ContainerExistsException : CsrtException
 {
-    public ContainerExistsException(string id) : base($"container with id \"{id}\" already exists")
+    public ContainerExistsException(string id) : base(ErrorKind.AlreadyExists, $"container with id \"{id}\" already exists")
     {
         Id = id;
     }
@@ -156,10 +157,10 @@ public sealed class ContainerExistsException : Exception
 }
 
 /// <summary>The operation is not allowed in the container's current state.</summary>
-public sealed class InvalidContainerStateException : Exception
+public sealed class InvalidContainerStateException : CsrtException
 {
     public InvalidContainerStateException(string id, ContainerStatus current, string operation, string? hint = null)
-        : base($"cannot {operation} container \"{id}\": it is {current.ToString().ToLowerInvariant()}" + (hint is null ? "" : $" ({hint})"))
+        : base(ErrorKind.FailedPrecondition, $"cannot {operation} container \"{id}\": it is {current.ToString().ToLowerInvariant()}" + (hint is null ? "" : $" ({hint})"))
     {
         Id = id;
         Current = current;

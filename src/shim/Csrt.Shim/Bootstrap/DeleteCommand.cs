@@ -1,4 +1,5 @@
 using Csrt.Linux;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Lifecycle;
 using Csrt.Runtime.State;
 using Google.Protobuf;
@@ -25,7 +26,7 @@ public static class DeleteCommand
         {
             pid = runtime.Store.Load(flags.Id).InitPid;
         }
-        catch (Exception e) when (e is ContainerNotFoundException or InvalidOperationException or Csrt.Runtime.Spec.InvalidContainerIdException)
+        catch (CsrtException)
         {
         }
         try

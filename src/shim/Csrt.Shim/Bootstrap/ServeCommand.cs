@@ -48,7 +48,7 @@ public static class ServeCommand
         var server = new TtrpcServer(new TtrpcServerOptions
         {
             RequireSameUser = true,
-            ExceptionMapper = StatusMapping.Map,
+            ExceptionMapper = ErrorStatus.Map,
             ErrorLog = (message, e) => Log.Error(message, e),
         });
         TaskV2.Task.BindService(server, service);

@@ -1,3 +1,4 @@
+using Csrt.Runtime.Errors;
 using Csrt.Shim.Io;
 using Google.Protobuf.WellKnownTypes;
 
@@ -16,7 +17,7 @@ public enum ProcessState
 
 /// <summary>
 /// One process the shim manages: a container's init or an exec. Its state object refuses illegal
-/// operations with <see cref="InvalidProcessStateException"/> (FAILED_PRECONDITION on the wire), so
+/// operations with <see cref="ErrorKind.FailedPrecondition"/> (FAILED_PRECONDITION on the wire), so
 /// the task service stays a list of calls. All transitions happen under <see cref="Lock"/>.
 /// </summary>
 public abstract class ShimProcess
@@ -111,7 +112,7 @@ public abstract class ShimProcess
     public void Require(ProcessState[] allowed, string operation)
     {
         if (Array.IndexOf(allowed, State) < 0)
-            throw new InvalidProcessStateException($"cannot {operation} a {State.ToString().ToLowerInvariant()} process");
+            throw CsrtException.FailedPrecondition($"cannot {operation} a {State.ToString().ToLowerInvariant()} process");
     }
 }
 
@@ -143,28 +144,4 @@ public sealed class ExecProcess : ShimProcess
     public override bool IsInit => false;
 
     public Csrt.Runtime.Spec.Process Spec { get; }
-}
-
-/// <summary>An operation is not allowed in the process's current state.</summary>
-public sealed class InvalidProcessStateException : Exception
-{
-    public InvalidProcessStateException(string message) : base(message)
-    {
-    }
-}
-
-/// <summary>A request names a container or process the shim does not hold.</summary>
-public sealed class NotFoundException : Exception
-{
-    public NotFoundException(string message) : base(message)
-    {
-    }
-}
-
-/// <summary>An exec id already in use.</summary>
-public sealed class AlreadyExistsException : Exception
-{
-    public AlreadyExistsException(string message) : base(message)
-    {
-    }
 }

@@ -1,6 +1,7 @@
 using Containerd;
 using Csrt.Linux;
 using Csrt.Runtime.Cgroups;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Lifecycle;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
@@ -73,7 +74,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
     private Container Get(string id)
     {
         lock (_lock)
-            return _containers.TryGetValue(id, out var c) ? c : throw new NotFoundException("container not created");
+            return _containers.TryGetValue(id, out var c) ? c : throw CsrtException.NotFound("container not created");
     }
 
     private ShimProcess Get(string id, string execId)
@@ -83,7 +84,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
             return c.Init;
         lock (_lock)
             // null: an id reserved by an Exec still opening its IO, not a process yet.
-            return c.Execs.TryGetValue(execId, out var e) && e is not null ? e : throw new NotFoundException($"process does not exist {execId}");
+            return c.Execs.TryGetValue(execId, out var e) && e is not null ? e : throw CsrtException.NotFound($"process does not exist {execId}");
     }
 
     public override Task<TaskV2.CreateTaskResponse> Create(TaskV2.CreateTaskRequest request, ServerCallContext context)
@@ -92,10 +93,10 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         lock (_lock)
         {
             if (_containers.ContainsKey(request.Id))
-                throw new AlreadyExistsException($"container {request.Id}");
+                throw CsrtException.AlreadyExists($"container {request.Id}");
         }
         if (request.Checkpoint.Length > 0)
-            throw new NotSupportedException("restoring a checkpoint is not supported by csrt");
+            throw CsrtException.Unsupported("restoring a checkpoint is not supported by csrt");
         var bundle = request.Bundle;
         var rootfs = Path.Combine(bundle, "rootfs");
         RootfsMounts.MountAll(rootfs, request.Rootfs);
@@ -188,7 +189,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         {
             exec.Require(new[] { ProcessState.Created }, "start");
             if (c.Init.State is ProcessState.Stopped or ProcessState.Deleted)
-                throw new InvalidProcessStateException($"container {c.Id} init process is not running");
+                throw CsrtException.FailedPrecondition($"container {c.Id} init process is not running");
             using var exits = _reaper.Subscribe();
             ExecResult result;
             try
@@ -247,7 +248,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
             lock (exec.Lock)
             {
                 if (exec.State == ProcessState.Deleted)
-                    throw new NotFoundException($"process does not exist {exec.Id}");
+                    throw CsrtException.NotFound($"process does not exist {exec.Id}");
                 exec.Require(new[] { ProcessState.Created, ProcessState.Stopped }, "delete");
                 exec.State = ProcessState.Deleted;
             }
@@ -265,7 +266,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         lock (init.Lock)
         {
             if (init.State == ProcessState.Deleted)
-                throw new NotFoundException("container not created");
+                throw CsrtException.NotFound("container not created");
             init.Require(new[] { ProcessState.Created, ProcessState.Stopped }, "delete");
             init.State = ProcessState.Deleted;
         }
@@ -304,30 +305,33 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         if (p is InitProcess init)
         {
             if (init.State is ProcessState.Stopped or ProcessState.Deleted && !request.All)
-                throw new NotFoundException("process already finished");
+                throw CsrtException.NotFound("process already finished");
+            // A kill that finds the process gone is NOT_FOUND with the texts of containerd's runc
+            // shim (checkKillError), not the runtime's FAILED_PRECONDITION: containerd's CRI plugin takes
+            // NOT_FOUND as already stopped.
             try
             {
                 _runtime.Kill(init.ContainerId, signal, request.All);
             }
             catch (InvalidContainerStateException)
             {
-                throw new NotFoundException("process already finished");
+                throw CsrtException.NotFound("process already finished");
             }
             catch (ContainerNotFoundException)
             {
-                throw new NotFoundException("no such container");
+                throw CsrtException.NotFound("no such container");
             }
             return Task.FromResult(new Empty());
         }
         switch (p.State)
         {
             case ProcessState.Created:
-                throw new InvalidProcessStateException("process not created");
+                throw CsrtException.FailedPrecondition("process not created");
             case ProcessState.Stopped or ProcessState.Deleted:
-                throw new NotFoundException("process already finished");
+                throw CsrtException.NotFound("process already finished");
         }
         if (!Signals.Send(p.Pid, signal))
-            throw new NotFoundException("process already finished");
+            throw CsrtException.NotFound("process already finished");
         return Task.FromResult(new Empty());
     }
 
@@ -379,7 +383,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
     }
 
     public override Task<Empty> Checkpoint(TaskV2.CheckpointTaskRequest request, ServerCallContext context) =>
-        throw new RpcException(new Status(StatusCode.Unimplemented, "checkpoint is not implemented by csrt (no CRIU support yet): not implemented"));
+        throw CsrtException.Unsupported("checkpoint is not implemented by csrt (no CRIU support yet)");
 
     public override Task<Empty> Exec(TaskV2.ExecProcessRequest request, ServerCallContext context)
     {
@@ -395,7 +399,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         lock (_lock)
         {
             if (c.Execs.ContainsKey(request.ExecId))
-                throw new AlreadyExistsException($"id {request.ExecId}");
+                throw CsrtException.AlreadyExists($"id {request.ExecId}");
             // Reserve the id before opening IO (FIFO opens may take a moment).
             c.Execs[request.ExecId] = null!;
         }
@@ -455,7 +459,8 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         }
         catch (ContainerNotFoundException)
         {
-            throw new NotFoundException("cgroup does not exist");
+            // containerd's runc shim's text for a container without a cgroup.
+            throw CsrtException.NotFound("cgroup does not exist");
         }
         var stats = cgroup.Stats();
         var any = cgroup.Layout == CgroupLayout.Unified ? TypeUrls.Pack(MetricsMapper.ToV2(stats)) : TypeUrls.Pack(MetricsMapper.ToV1(stats));

@@ -129,6 +129,17 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void AMissingProgram_IsRefusedInRuncsWords_WithoutAnExceptionTypeName()
+    {
+        var bundle = _csrt.Bundle(["no-such-program"]);
+
+        var result = CreateFails(bundle);
+
+        Assert.Contains("exec: \"no-such-program\": executable file not found in $PATH", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ADuplicateId_IsRefused_AndTheExistingContainerIsUntouched()
     {
         var bundle = _csrt.Bundle(["sleep", "1000"]);

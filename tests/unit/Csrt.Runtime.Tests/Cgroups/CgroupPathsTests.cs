@@ -1,4 +1,5 @@
 using Csrt.Runtime.Cgroups;
+using Csrt.Runtime.Errors;
 using Xunit;
 
 namespace Csrt.Runtime.Tests.Cgroups;
@@ -39,7 +40,7 @@ public class CgroupPathsTests
     {
         var e = Assert.Throws<CgroupException>(() => CgroupPaths.Inner(given, "id"));
 
-        Assert.Equal(CgroupErrorKind.InvalidArgument, e.Kind);
+        Assert.Equal(ErrorKind.InvalidArgument, e.Kind);
         Assert.Contains($"\"{given}\"", e.Message);
         Assert.Contains(why, e.Message);
     }
@@ -49,7 +50,7 @@ public class CgroupPathsTests
     {
         var e = Assert.Throws<CgroupException>(() => CgroupPaths.Inner("kubepods-besteffort.slice:cri-containerd:abc", "abc"));
 
-        Assert.Equal(CgroupErrorKind.Unsupported, e.Kind);
+        Assert.Equal(ErrorKind.Unsupported, e.Kind);
         Assert.Contains("\"kubepods-besteffort.slice:cri-containerd:abc\"", e.Message);
         Assert.Contains("systemd cgroup driver is not implemented", e.Message);
     }
@@ -72,7 +73,7 @@ public class CgroupPathsTests
             new CgroupConfig { ContainerId = "c1", CgroupsPath = "/x", UseSystemd = true },
             CgroupSamples.Host(CgroupSamples.UnifiedMountinfo, "memory")));
 
-        Assert.Equal(CgroupErrorKind.Unsupported, e.Kind);
+        Assert.Equal(ErrorKind.Unsupported, e.Kind);
         Assert.Contains("--systemd-cgroup", e.Message);
         Assert.Contains("not implemented", e.Message);
     }

@@ -1,4 +1,5 @@
 using Csrt.Runtime.Cgroups;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Spec;
 using Xunit;
 
@@ -117,7 +118,7 @@ public sealed class CgroupV1ManagerTests : IDisposable
 
         var e = Assert.Throws<CgroupException>(() => _m.Update(new LinuxResources { Memory = new LinuxMemory { Limit = 1 << 20, Swap = 2 << 20 } }));
 
-        Assert.Equal(CgroupErrorKind.Unsupported, e.Kind);
+        Assert.Equal(ErrorKind.Unsupported, e.Kind);
         Assert.Contains("swap accounting", e.Message);
     }
 
@@ -170,7 +171,7 @@ public sealed class CgroupV1ManagerTests : IDisposable
             new CgroupHost(new[] { new CgroupMount(_tree.Root + "/memory", "/", new[] { "memory" }, false) }, Array.Empty<string>()));
 
         var e = Assert.Throws<CgroupException>(() => noPids.Update(new LinuxResources { Pids = new LinuxPids { Limit = 10 } }));
-        Assert.Equal(CgroupErrorKind.Unsupported, e.Kind);
+        Assert.Equal(ErrorKind.Unsupported, e.Kind);
         Assert.Contains("pids", e.Message);
 
         noPids.Update(new LinuxResources { Pids = new LinuxPids { Limit = -1 }, BlockIO = new LinuxBlockIO() });

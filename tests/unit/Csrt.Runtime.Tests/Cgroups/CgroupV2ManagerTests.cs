@@ -1,4 +1,5 @@
 using Csrt.Runtime.Cgroups;
+using Csrt.Runtime.Errors;
 using Csrt.Runtime.Spec;
 using Xunit;
 
@@ -60,7 +61,7 @@ public sealed class CgroupV2ManagerTests : IDisposable
     {
         var e = Assert.Throws<CgroupException>(() => _m.Update(new LinuxResources { Cpu = new LinuxCpu { RealtimeRuntime = 950000 } }));
 
-        Assert.Equal(CgroupErrorKind.Unsupported, e.Kind);
+        Assert.Equal(ErrorKind.Unsupported, e.Kind);
         Assert.Contains("realtime", e.Message);
     }
 
@@ -206,7 +207,7 @@ public sealed class CgroupV2ManagerTests : IDisposable
 
         var e = Assert.Throws<CgroupException>(() => _m.Update(new LinuxResources { Memory = new LinuxMemory { Limit = 1 << 20 } }));
 
-        Assert.Equal(CgroupErrorKind.Unsupported, e.Kind);
+        Assert.Equal(ErrorKind.Unsupported, e.Kind);
         Assert.Contains("memory controller", e.Message);
         Assert.Contains("\"cpu io\"", e.Message);
     }
@@ -243,9 +244,9 @@ public sealed class CgroupV2ManagerTests : IDisposable
     }
 
     [Theory]
-    [InlineData("../cgroup.procs", CgroupErrorKind.InvalidArgument, "expected a cgroup v2 file name")]
-    [InlineData("memory.nonexistent", CgroupErrorKind.Unsupported, "is the memory controller enabled")]
-    public void Bad_unified_keys_are_refused_naming_the_key(string key, CgroupErrorKind kind, string why)
+    [InlineData("../cgroup.procs", ErrorKind.InvalidArgument, "expected a cgroup v2 file name")]
+    [InlineData("memory.nonexistent", ErrorKind.Unsupported, "is the memory controller enabled")]
+    public void Bad_unified_keys_are_refused_naming_the_key(string key, ErrorKind kind, string why)
     {
         var e = Assert.Throws<CgroupException>(() => _m.Update(new LinuxResources { Unified = new() { [key] = "1" } }));
 

@@ -1,4 +1,5 @@
 using Csrt.Cli;
+using Csrt.Runtime.Errors;
 using Xunit;
 
 namespace Csrt.Runtime.Tests.Cli;
@@ -102,7 +103,8 @@ public sealed class CliParsingTests
     [Fact]
     public void FilterPs_WithoutAPidColumn_SaysSo()
     {
-        var e = Assert.Throws<InvalidOperationException>(() => InfoCommands.FilterPs("USER COMMAND\nroot sleep\n", [1]));
+        var e = Assert.Throws<CsrtException>(() => InfoCommands.FilterPs("USER COMMAND\nroot sleep\n", [1]));
+        Assert.Equal(ErrorKind.InvalidArgument, e.Kind);
 
         Assert.Contains("PID", e.Message, StringComparison.Ordinal);
     }

@@ -1,4 +1,5 @@
 using Containerd;
+using Csrt.Runtime.Errors;
 using Csrt.Shim.Io;
 using Csrt.Shim.Tasks;
 using Xunit;
@@ -55,7 +56,8 @@ public sealed class ProcessStateTests
             "delete" => new[] { ProcessState.Created, ProcessState.Stopped },
             _ => new[] { ProcessState.Running },
         };
-        var e = Assert.Throws<InvalidProcessStateException>(() => p.Require(allowed, operation));
+        var e = Assert.Throws<CsrtException>(() => p.Require(allowed, operation));
+        Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
         Assert.Equal(message, e.Message);
     }
 
@@ -107,7 +109,8 @@ public sealed class ProcessStateTests
     public void BeginPause_RefusesAProcessThatIsNotRunning()
     {
         var p = Init();
-        var e = Assert.Throws<InvalidProcessStateException>(p.BeginPause);
+        var e = Assert.Throws<CsrtException>(p.BeginPause);
+        Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
         Assert.Equal("cannot pause a created process", e.Message);
         Assert.Equal(ProcessState.Created, p.State);
     }
