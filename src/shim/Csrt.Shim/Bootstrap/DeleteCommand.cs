@@ -20,7 +20,7 @@ public static class DeleteCommand
         if (flags.Namespace.Length == 0)
             throw new ArgumentException("shim namespace cannot be empty (-namespace)");
         var bundle = flags.Bundle.Length > 0 ? flags.Bundle : Directory.GetCurrentDirectory();
-        var runtime = new ContainerRuntime(new RuntimeOptions { Root = ShimPaths.RuntimeRoot(flags.Namespace), Warning = Warn });
+        var runtime = new ContainerRuntime(new RuntimeOptions { Root = ShimOptions.StateRootOf(bundle, flags.Namespace), Warning = Warn });
         var pid = 0;
         try
         {

@@ -57,7 +57,15 @@ public static class InfoCommand
         }
         if (options.TypeUrl.Length == 0)
             throw new InvalidDataException($"stdin ({stdin.Length} bytes) is not a google.protobuf.Any of runtime options: it has no type_url");
-        StartInput.CheckOptions(options, "stdin (google.protobuf.Any)");
+        try
+        {
+            ShimOptions.Decode(options, "stdin (google.protobuf.Any)");
+        }
+        catch (NotSupportedException)
+        {
+            // A setting csrt refuses (SystemdCgroup) fails each task's start with that message;
+            // the handler's features stay known.
+        }
         return options;
     }
 

@@ -34,9 +34,12 @@ public static class ServeCommand
         using var reaper = new Reaper();
         reaper.Start();
         var initBinary = InitBinary();
+        var options = ShimOptions.FromDaemonEnvironment();
+        foreach (var warning in options.Ignored())
+            Log.Warn(warning);
         var runtime = new ContainerRuntime(new RuntimeOptions
         {
-            Root = ShimPaths.RuntimeRoot(flags.Namespace),
+            Root = options.RuntimeRoot(flags.Namespace),
             ExitMonitor = reaper,
             Warning = Log.Warn,
             InitBinary = () => initBinary,
@@ -44,7 +47,7 @@ public static class ServeCommand
         var ttrpcAddress = Environment.GetEnvironmentVariable("TTRPC_ADDRESS") is { Length: > 0 } t ? t : flags.Address + ".ttrpc";
         var publisher = new EventPublisher(ttrpcAddress, flags.Namespace);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var service = new TaskService(flags.Namespace, runtime, reaper, publisher, () => done.TrySetResult());
+        var service = new TaskService(flags.Namespace, runtime, reaper, publisher, () => done.TrySetResult()) { Options = options };
         var server = new TtrpcServer(new TtrpcServerOptions
         {
             RequireSameUser = true,

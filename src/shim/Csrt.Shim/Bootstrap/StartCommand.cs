@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Csrt.Linux;
+using Google.Protobuf;
 
 namespace Csrt.Shim.Bootstrap;
 
@@ -189,6 +190,8 @@ public static class StartCommand
         // same sealed view of this binary as the container inits.
         var sealedBinary = ServeCommand.SealedSelf(self);
         env.Add(ServeCommand.SealedMarker + "=1");
+        if (input.Options is { } runtimeOptions)
+            env.Add(ShimOptions.DaemonEnvironment + "=" + Convert.ToBase64String(runtimeOptions.ToByteArray()));
         using var devNull = Files.Open("/dev/null", OpenFlags.O_RDWR);
         var options = new SpawnOptions { ExecutableFd = sealedBinary.Fd, Args = args, Env = env, NewSession = true };
         options.Files.Add((devNull, 0));

@@ -21,14 +21,14 @@ public sealed class StartInput
     /// <summary>Linux's sun_path holds 107 bytes and a NUL; the socket name is 64 hex digits and a '/'.</summary>
     public const int MaxSocketDirectoryLength = 107 - 65;
 
-    private const string RuncOptionsType = "containerd.runc.v1.Options";
-    private const string RuntimeOptionsType = "runtimeoptions.v1.Options";
-
     /// <summary>Set when containerd 2.3+ sent a BootstrapParams.</summary>
     public BootstrapParams? Params { get; private init; }
 
     /// <summary>The runtime options (runc's Options or CRI's runtimeoptions), if any were sent.</summary>
     public Any? Options { get; private init; }
+
+    /// <summary>csrt's settings from <see cref="Options"/> (checked: a refused setting fails `start`).</summary>
+    public ShimOptions Settings { get; private init; } = ShimOptions.None;
 
     /// <summary>BootstrapParams.socket_dir, else containerd's fixed directory.</summary>
     public string SocketDirectory => Params is { HasSocketDir: true, SocketDir.Length: > 0 } p ? p.SocketDir : ShimPaths.SocketDirectory;
@@ -67,8 +67,7 @@ public sealed class StartInput
             throw new InvalidDataException(
                 $"stdin ({stdin.Length} bytes) is neither a containerd.runtime.bootstrap.v1.BootstrapParams nor a google.protobuf.Any of runtime options: {e.Message}");
         }
-        CheckOptions(legacy, "stdin (google.protobuf.Any)");
-        return new StartInput { Options = legacy };
+        return new StartInput { Options = legacy, Settings = ShimOptions.Decode(legacy, "stdin (google.protobuf.Any)") };
     }
 
     private static StartInput FromParams(BootstrapParams p, string id, string ns)
@@ -87,6 +86,7 @@ public sealed class StartInput
                     $"BootstrapParams.socket_dir \"{dir}\" is longer than {MaxSocketDirectoryLength} bytes: the socket path would not fit in sun_path");
         }
         Any? options = null;
+        var settings = ShimOptions.None;
         for (var i = 0; i < p.Extensions.Count; i++)
         {
             var value = p.Extensions[i].Value;
@@ -95,11 +95,11 @@ public sealed class StartInput
             // Other extensions (sandbox or NRI configuration …) are for shims that use them.
             if (options is null && IsOptions(value))
             {
-                CheckOptions(value, $"BootstrapParams.extensions[{i}].value");
+                settings = ShimOptions.Decode(value, $"BootstrapParams.extensions[{i}].value");
                 options = value;
             }
         }
-        return new StartInput { Params = p, Options = options };
+        return new StartInput { Params = p, Options = options, Settings = settings };
     }
 
     private static bool HasBootstrapOnlyFields(BootstrapParams p) =>
@@ -109,24 +109,7 @@ public sealed class StartInput
     private static bool IsOptions(Any any)
     {
         var name = Containerd.TypeUrls.TypeName(any.TypeUrl);
-        return name.SequenceEqual(RuncOptionsType) || name.SequenceEqual(RuntimeOptionsType);
-    }
-
-    /// <summary>Options of a type csrt reads must decode; other types are carried, not read.</summary>
-    internal static void CheckOptions(Any any, string where)
-    {
-        var name = Containerd.TypeUrls.TypeName(any.TypeUrl);
-        try
-        {
-            if (name.SequenceEqual(RuncOptionsType))
-                Containerd.Runc.V1.Options.Parser.ParseFrom(any.Value);
-            else if (name.SequenceEqual(RuntimeOptionsType))
-                Containerd.RuntimeOptions.V1.Options.Parser.ParseFrom(any.Value);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new InvalidDataException($"{where}: type {any.TypeUrl} does not decode: {e.Message}");
-        }
+        return name.SequenceEqual(ShimOptions.RuncOptionsType) || name.SequenceEqual(ShimOptions.RuntimeOptionsType);
     }
 
     /// <summary>Reads fd 0 to EOF (containerd's write must never block), at most <see cref="MaxBytes"/>.

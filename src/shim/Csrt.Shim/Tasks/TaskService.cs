@@ -29,6 +29,9 @@ namespace Csrt.Shim.Tasks;
 public sealed class TaskService : TaskV2.Task.TaskBase
 {
     private readonly string _namespace;
+
+    /// <summary>The runtime options `start` received; a task's own CreateTaskRequest.options override them.</summary>
+    public ShimOptions Options { get; init; } = ShimOptions.None;
     private readonly ContainerRuntime _runtime;
     private readonly Reaper _reaper;
     private readonly EventPublisher _events;
@@ -49,6 +52,9 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         /// <summary>The init's exit status while its exit waits for running execs to exit first.</summary>
         public int? PendingInitExit { get; set; }
         public bool RootfsMounted { get; init; }
+
+        /// <summary>The runtime options in force for this task (IoUid/IoGid also apply to its execs).</summary>
+        public ShimOptions Options { get; init; } = ShimOptions.None;
     }
 
     public TaskService(string ns, ContainerRuntime runtime, Reaper reaper, EventPublisher events, Action shutdown)
@@ -98,6 +104,11 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         if (request.Checkpoint.Length > 0)
             throw CsrtException.Unsupported("restoring a checkpoint is not supported by csrt");
         var bundle = request.Bundle;
+        var options = Options.ForTask(request.Options, _namespace);
+        foreach (var warning in options.Ignored())
+            Log.Warn(warning);
+        options.RecordStateRoot(bundle, _namespace);
+        options.ChownFifos(request.Stdin, request.Stdout, request.Stderr);
         var rootfs = Path.Combine(bundle, "rootfs");
         RootfsMounts.MountAll(rootfs, request.Rootfs);
         ProcessIo? io = null;
@@ -121,12 +132,14 @@ public sealed class TaskService : TaskV2.Task.TaskBase
                 Stdout = io.ProcessStdout ?? DevNull(),
                 Stderr = io.ProcessStderr ?? DevNull(),
                 ConsoleSocket = theirs,
+                NoPivot = options.NoPivotRoot,
+                NoNewKeyring = options.NoNewKeyring,
             });
             if (ours is not null)
                 io.AttachConsole(ConsoleSocket.ReceiveMaster(ours));
             io.ProcessStarted();
             var init = new InitProcess(request.Id, io, bundle, privatePid) { Pid = record.InitPid };
-            var container = new Container { Id = request.Id, Bundle = bundle, Init = init, RootfsMounted = request.Rootfs.Count > 0 };
+            var container = new Container { Id = request.Id, Bundle = bundle, Init = init, RootfsMounted = request.Rootfs.Count > 0, Options = options };
             lock (_lock)
             {
                 _containers[request.Id] = container;
@@ -405,6 +418,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         }
         try
         {
+            c.Options.ChownFifos(request.Stdin, request.Stdout, request.Stderr);
             var io = ProcessIo.Open(request.ExecId, _namespace, request.Stdin, request.Stdout, request.Stderr, request.Terminal);
             lock (_lock)
                 c.Execs[request.ExecId] = new ExecProcess(c.Id, request.ExecId, io, spec);

@@ -226,6 +226,21 @@ public class SpecValidatorTests
         Assert.Equal("process.json: $.user.uid: uids and gids must be in range 0-2147483647, got 4294967295", e.Message);
     }
 
+    // The versions containerd writes: 1.0.2-dev (1.6), 1.1.0 (1.7), 1.2.1 (2.1), 1.3.0 (2.3).
+    [Theory]
+    [InlineData("1.0.2-dev")]
+    [InlineData("1.1.0")]
+    [InlineData("1.2.1")]
+    [InlineData("1.3.0")]
+    [InlineData("1.3.1+dev")]
+    public void Every_ociVersion_containerd_writes_up_to_1_3_is_accepted(string version)
+    {
+        var spec = Base();
+        spec.OciVersion = version;
+
+        SpecValidator.Validate(spec);
+    }
+
     [Fact]
     public void A_config_without_process_is_accepted_when_the_command_does_not_run_it()
     {

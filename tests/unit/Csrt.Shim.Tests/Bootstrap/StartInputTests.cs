@@ -18,7 +18,7 @@ public sealed class StartInputTests
     private static Any CriOptions() => new()
     {
         TypeUrl = "runtimeoptions.v1.Options",
-        Value = new RuntimeOptions { ConfigBody = ByteString.CopyFromUtf8("SystemdCgroup = true\n") }.ToByteString(),
+        Value = new RuntimeOptions { ConfigBody = ByteString.CopyFromUtf8("Root = '/run/csrt-options-test'\n") }.ToByteString(),
     };
 
     private static BootstrapParams Params23() => new()
@@ -87,7 +87,7 @@ public sealed class StartInputTests
     [Fact]
     public void AnAnyThatParsesAsBootstrapParamsStaysTheLegacyOptions()
     {
-        var any = new Any { TypeUrl = "containerd.runc.v1.Options", Value = new Containerd.Runc.V1.Options { SystemdCgroup = true }.ToByteString() };
+        var any = new Any { TypeUrl = "containerd.runc.v1.Options", Value = new Containerd.Runc.V1.Options { NoNewKeyring = true }.ToByteString() };
         Assert.Equal("containerd.runc.v1.Options", BootstrapParams.Parser.ParseFrom(any.ToByteArray()).InstanceId);
         var input = StartInput.Parse(any.ToByteArray(), Id, Ns);
         Assert.Null(input.Params);
