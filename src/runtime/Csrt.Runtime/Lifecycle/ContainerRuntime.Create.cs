@@ -176,7 +176,7 @@ public sealed partial class ContainerRuntime
                 spawn.Args = new[] { "csrt", ContainerInit.Sentinel };
                 spawn.Env = new[] { ContainerInit.SyncFdVariable + "=" + Text(syncFd) };
                 // The init is born in its cgroups instead of being moved there after its exec,
-                // which would wait for an RCU grace period (~10 ms): clone3 into the cgroup2
+                // which would wait for an RCU grace period: clone3 into the cgroup2
                 // directory, and it writes itself into each v1 hierarchy's "tasks" first thing.
                 using var unified = cgroup.UnifiedPath is not null && !namespaces.WaitForParent && !namespaces.SecondClone ? cgroup.OpenUnifiedDirectory() : null;
                 spawn.CgroupDirectory = unified;

@@ -199,8 +199,7 @@ public static class ContainerInit
             return;
         var number = plan.ExecFifoFd.ToString(CultureInfo.InvariantCulture);
         // A created container can wait for hours: while it does, the runtime's code and read-only
-        // data mapped while building the container (3.5 MB in hack/bench/runtime) stay in the page cache, shared,
-        // instead of in this process's RSS. What exec needs faults back in after start.
+        // data mapped while building the container stay in the page cache, shared, instead of in this process's RSS. What exec needs faults back in after start.
         string memoryMap;
         using (smaps)
             memoryMap = Encoding.UTF8.GetString(Files.ReadToEnd(smaps!));
