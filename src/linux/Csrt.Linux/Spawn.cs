@@ -116,6 +116,8 @@ public sealed class SpawnException : SyscallException
 
     public string Stage { get; }
 
+    /// <summary>The name of a stage of csrt_spawn.h's <c>enum csrt_stage</c> (NativeLayoutTests
+    /// checks that every stage there has one).</summary>
     internal static string StageName(int stage) => stage switch
     {
         1 => "setns",
@@ -139,6 +141,7 @@ public sealed class SpawnException : SyscallException
         19 => "clone",
         20 => "join cgroup (write tasks)",
         21 => "prctl(PR_SET_DUMPABLE)",
+        22 => "prctl(PR_SET_PDEATHSIG)",
         _ => $"stage {stage}",
     };
 }

@@ -363,7 +363,7 @@ static __attribute__((noreturn)) void child(const struct csrt_spawn_request *req
     if (req->sync_peer_fd >= 0)
         close(req->sync_peer_fd);
     if (req->parent_death_signal > 0 && prctl(PR_SET_PDEATHSIG, req->parent_death_signal, 0, 0, 0) < 0)
-        fail(err_fd, CSRT_STAGE_SETNS, errno);
+        fail(err_fd, CSRT_STAGE_PDEATHSIG, errno);
 
     /* Join the container's cgroup v1 hierarchies as this (still single) thread: "0" in "tasks"
      * moves the writer alone and takes none of the global lock that moving a process by pid
