@@ -262,12 +262,6 @@ public static unsafe class Files
             Sys.Check(rmdir(p), "rmdir", path);
     }
 
-    public static void Unlink(string path)
-    {
-        fixed (byte* p = Sys.Z(path))
-            Sys.Check(unlink(p), "unlink", path);
-    }
-
     /// <summary>Unlinks; a missing file is not an error.</summary>
     public static bool TryUnlink(string path)
     {
@@ -287,13 +281,6 @@ public static unsafe class Files
             Sys.Check(unlinkat(dir.Number, p, directory ? AT_REMOVEDIR : 0), "unlinkat", name);
     }
 
-    public static void CreateSymlink(string target, string linkPath)
-    {
-        fixed (byte* t = Sys.Z(target))
-        fixed (byte* l = Sys.Z(linkPath))
-            Sys.Check(symlink(t, l), "symlink", $"{linkPath} → {target}");
-    }
-
     public static void CreateSymlinkAt(string target, FileDescriptor dir, string name)
     {
         fixed (byte* t = Sys.Z(target))
@@ -309,12 +296,6 @@ public static unsafe class Files
             n = readlink(p, buf, 4096);
         Sys.Check(n, "readlink", path);
         return Encoding.UTF8.GetString(buf, (int)n);
-    }
-
-    public static void MakeNode(string path, uint mode, ulong device)
-    {
-        fixed (byte* p = Sys.Z(path))
-            Sys.Check(Interop.Libc.mknodat(AT_FDCWD, p, mode, device), "mknod", path);
     }
 
     public static void MakeNodeAt(FileDescriptor dir, string name, uint mode, ulong device)
@@ -348,8 +329,6 @@ public static unsafe class Files
         Sys.Check(fchmod(fd.Number, (mode_t)mode), "fchmod", fd.ToString());
 
     public static StatInfo Stat(string path) => StatAt(AT_FDCWD, path, 0, path);
-
-    public static StatInfo Lstat(string path) => StatAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, path);
 
     public static StatInfo Stat(FileDescriptor fd) => StatAt(fd.Number, "", AT_EMPTY_PATH, fd.ToString());
 
