@@ -210,7 +210,7 @@ public static unsafe class Files
     }
 
     /// <summary>Writes a file atomically: a temporary file beside it, fsync, rename.</summary>
-    public static void WriteAtomic(string path, ReadOnlySpan<byte> data, uint mode = 0x1a4 /* 0644 */)
+    public static void WriteAtomic(string path, ReadOnlySpan<byte> data, uint mode = FileModes.UserReadWriteOthersRead)
     {
         var tmp = path + ".tmp-" + Environment.ProcessId;
         using (var fd = Open(tmp, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_TRUNC, mode))
@@ -227,14 +227,14 @@ public static unsafe class Files
             Sys.Check(Interop.Libc.rename(a, b), "rename", $"{from} → {to}");
     }
 
-    public static void MakeDirectory(string path, uint mode = 0x1ed /* 0755 */)
+    public static void MakeDirectory(string path, uint mode = FileModes.UserAllOthersReadExecute)
     {
         fixed (byte* p = Sys.Z(path))
             Sys.Check(mkdir(p, (mode_t)mode), "mkdir", path);
     }
 
     /// <summary>mkdir -p; existing directories are fine.</summary>
-    public static void MakeDirectories(string path, uint mode = 0x1ed)
+    public static void MakeDirectories(string path, uint mode = FileModes.UserAllOthersReadExecute)
     {
         if (path.Length == 0 || IsDirectory(path))
             return;
@@ -250,7 +250,7 @@ public static unsafe class Files
         }
     }
 
-    public static void MakeDirectoryAt(FileDescriptor dir, string name, uint mode = 0x1ed)
+    public static void MakeDirectoryAt(FileDescriptor dir, string name, uint mode = FileModes.UserAllOthersReadExecute)
     {
         fixed (byte* p = Sys.Z(name))
             Sys.Check(mkdirat(dir.Number, p, (mode_t)mode), "mkdirat", name);

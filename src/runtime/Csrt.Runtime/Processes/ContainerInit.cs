@@ -106,7 +106,7 @@ public static class ContainerInit
     {
         ProcessControl.SetUmask(0);
         if (plan.NewCgroupNamespace)
-            Csrt.Linux.Namespaces.Unshare(CloneFlags.CLONE_NEWCGROUP);
+            Namespaces.Unshare(CloneFlags.CLONE_NEWCGROUP);
         // exec.fifo is reopened for writing through /proc/self/fd after pivot_root: the container's
         // own /proc when it mounts one. Only without one is a handle on the host's /proc/self/fd
         // kept, because while the container waits in `created` a process exec'd into it with
@@ -183,7 +183,7 @@ public static class ContainerInit
                 Terminals.SetWindowSize(peer, plan.Process.ConsoleHeight, plan.Process.ConsoleWidth);
             if (!Files.Exists("/dev/console"))
             {
-                using var f = Files.Open("/dev/console", OpenFlags.O_CREAT | OpenFlags.O_WRONLY | OpenFlags.O_NOFOLLOW, 0x1a4);
+                using var f = Files.Open("/dev/console", OpenFlags.O_CREAT | OpenFlags.O_WRONLY | OpenFlags.O_NOFOLLOW, FileModes.UserReadWriteOthersRead);
             }
             Mounts.Mount(name, "/dev/console", null, MountFlags.MS_BIND);
             using var socket = FileDescriptor.Borrow(plan.ConsoleSocketFd);

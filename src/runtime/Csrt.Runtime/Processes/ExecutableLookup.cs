@@ -19,7 +19,7 @@ public static class ExecutableLookup
         foreach (var dir in path.Split(':'))
         {
             var candidate = (dir.Length == 0 ? "." : dir) + "/" + name;
-            if (Files.TryStat(candidate) is { IsRegular: true } info && (info.Mode & 0x49) != 0)
+            if (Files.TryStat(candidate) is { IsRegular: true } info && (info.Mode & FileModes.AnyExecute) != 0)
                 return candidate;
         }
         throw new ContainerStartException($"exec: \"{name}\": executable file not found in $PATH ({path})");
@@ -30,7 +30,7 @@ public static class ExecutableLookup
         var info = Files.TryStat(path) ?? throw new ContainerStartException($"exec: \"{name}\": no such file or directory");
         if (info.IsDirectory)
             throw new ContainerStartException($"exec: \"{name}\": is a directory");
-        if ((info.Mode & 0x49) == 0)
+        if ((info.Mode & FileModes.AnyExecute) == 0)
             throw new ContainerStartException($"exec: \"{name}\": permission denied (not executable)");
     }
 }
