@@ -138,15 +138,7 @@ internal sealed class AttackTarget : IDisposable
     {
         if (Via != Via.Shim)
             return _root.Run("delete", "--force", id);
-        _containerd!.Ctr("tasks", "kill", "-a", "-s", "KILL", id);
-        CommandResult deleted = _containerd.Ctr("tasks", "delete", "-f", id);
-        for (var i = 0; i < 50 && !deleted.Succeeded && !deleted.Stderr.Contains("not found", StringComparison.Ordinal); i++)
-        {
-            Thread.Sleep(100);
-            deleted = _containerd.Ctr("tasks", "delete", "-f", id);
-        }
-        _containerd.Ctr("containers", "delete", id);
-        return deleted;
+        return _containerd!.RemoveTask(id);
     }
 
     /// <summary>Asserts the container left nothing: state, cgroups, processes, mounts.</summary>
