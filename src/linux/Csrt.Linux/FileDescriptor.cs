@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 
 namespace Csrt.Linux;
 
@@ -36,13 +35,6 @@ public sealed class FileDescriptor : SafeHandle
         var fd = Number;
         SetHandleAsInvalid();
         return fd;
-    }
-
-    /// <summary>A SafeFileHandle over a duplicate of this fd, for .NET streams.</summary>
-    public SafeFileHandle ToSafeFileHandle()
-    {
-        var copy = Files.Duplicate(this);
-        return new SafeFileHandle(new IntPtr(copy.Release()), ownsHandle: true);
     }
 
     protected override bool ReleaseHandle() => Interop.Libc.close((int)handle.ToInt64()) == 0;

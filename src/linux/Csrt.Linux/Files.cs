@@ -210,7 +210,7 @@ public static unsafe class Files
     }
 
     /// <summary>Writes a file atomically: a temporary file beside it, fsync, rename.</summary>
-    public static void WriteAtomic(string path, ReadOnlySpan<byte> data, uint mode = 0x1a4 /* 0644 */)
+    public static void WriteAtomic(string path, ReadOnlySpan<byte> data, uint mode = FileModes.UserReadWriteOthersRead)
     {
         var tmp = path + ".tmp-" + Environment.ProcessId;
         using (var fd = Open(tmp, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_TRUNC, mode))
@@ -227,14 +227,14 @@ public static unsafe class Files
             Sys.Check(Interop.Libc.rename(a, b), "rename", $"{from} → {to}");
     }
 
-    public static void MakeDirectory(string path, uint mode = 0x1ed /* 0755 */)
+    public static void MakeDirectory(string path, uint mode = FileModes.UserAllOthersReadExecute)
     {
         fixed (byte* p = Sys.Z(path))
             Sys.Check(mkdir(p, (mode_t)mode), "mkdir", path);
     }
 
     /// <summary>mkdir -p; existing directories are fine.</summary>
-    public static void MakeDirectories(string path, uint mode = 0x1ed)
+    public static void MakeDirectories(string path, uint mode = FileModes.UserAllOthersReadExecute)
     {
         if (path.Length == 0 || IsDirectory(path))
             return;
@@ -250,7 +250,7 @@ public static unsafe class Files
         }
     }
 
-    public static void MakeDirectoryAt(FileDescriptor dir, string name, uint mode = 0x1ed)
+    public static void MakeDirectoryAt(FileDescriptor dir, string name, uint mode = FileModes.UserAllOthersReadExecute)
     {
         fixed (byte* p = Sys.Z(name))
             Sys.Check(mkdirat(dir.Number, p, (mode_t)mode), "mkdirat", name);
@@ -260,12 +260,6 @@ public static unsafe class Files
     {
         fixed (byte* p = Sys.Z(path))
             Sys.Check(rmdir(p), "rmdir", path);
-    }
-
-    public static void Unlink(string path)
-    {
-        fixed (byte* p = Sys.Z(path))
-            Sys.Check(unlink(p), "unlink", path);
     }
 
     /// <summary>Unlinks; a missing file is not an error.</summary>
@@ -287,13 +281,6 @@ public static unsafe class Files
             Sys.Check(unlinkat(dir.Number, p, directory ? AT_REMOVEDIR : 0), "unlinkat", name);
     }
 
-    public static void CreateSymlink(string target, string linkPath)
-    {
-        fixed (byte* t = Sys.Z(target))
-        fixed (byte* l = Sys.Z(linkPath))
-            Sys.Check(symlink(t, l), "symlink", $"{linkPath} → {target}");
-    }
-
     public static void CreateSymlinkAt(string target, FileDescriptor dir, string name)
     {
         fixed (byte* t = Sys.Z(target))
@@ -309,12 +296,6 @@ public static unsafe class Files
             n = readlink(p, buf, 4096);
         Sys.Check(n, "readlink", path);
         return Encoding.UTF8.GetString(buf, (int)n);
-    }
-
-    public static void MakeNode(string path, uint mode, ulong device)
-    {
-        fixed (byte* p = Sys.Z(path))
-            Sys.Check(Interop.Libc.mknodat(AT_FDCWD, p, mode, device), "mknod", path);
     }
 
     public static void MakeNodeAt(FileDescriptor dir, string name, uint mode, ulong device)
@@ -348,8 +329,6 @@ public static unsafe class Files
         Sys.Check(fchmod(fd.Number, (mode_t)mode), "fchmod", fd.ToString());
 
     public static StatInfo Stat(string path) => StatAt(AT_FDCWD, path, 0, path);
-
-    public static StatInfo Lstat(string path) => StatAt(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, path);
 
     public static StatInfo Stat(FileDescriptor fd) => StatAt(fd.Number, "", AT_EMPTY_PATH, fd.ToString());
 

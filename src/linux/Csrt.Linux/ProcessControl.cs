@@ -27,8 +27,7 @@ public enum ResourceLimit
 /// <summary>Process attributes: prctl, rlimits, hostname, ids, umask, oom score.</summary>
 public static unsafe class ProcessControl
 {
-    private const int PR_SET_PDEATHSIG = 1, PR_SET_DUMPABLE = 4, PR_SET_NAME = 15, PR_SET_CHILD_SUBREAPER = 36,
-        PR_GET_CHILD_SUBREAPER = 37, PR_SET_NO_NEW_PRIVS = 38, PR_GET_NO_NEW_PRIVS = 39;
+    private const int PR_SET_DUMPABLE = 4, PR_SET_NAME = 15, PR_SET_CHILD_SUBREAPER = 36;
 
     private static int Prctl(int option, nuint a2, string name) =>
         Sys.Check(Interop.Libc.prctl(option, a2, 0, 0, 0), "prctl", name);
@@ -43,22 +42,9 @@ public static unsafe class ProcessControl
 
     public static void SetChildSubreaper(bool on) => Prctl(PR_SET_CHILD_SUBREAPER, on ? 1u : 0u, "PR_SET_CHILD_SUBREAPER");
 
-    public static bool IsChildSubreaper()
-    {
-        int v = 0;
-        Prctl(PR_GET_CHILD_SUBREAPER, (nuint)(&v), "PR_GET_CHILD_SUBREAPER");
-        return v != 0;
-    }
-
-    public static void SetNoNewPrivileges() => Prctl(PR_SET_NO_NEW_PRIVS, 1, "PR_SET_NO_NEW_PRIVS");
-
-    public static bool HasNoNewPrivileges() => Prctl(PR_GET_NO_NEW_PRIVS, 0, "PR_GET_NO_NEW_PRIVS") == 1;
-
     /// <summary>PR_SET_DUMPABLE: a non-dumpable process's /proc files (fds, memory, environ) are
     /// closed to everyone without CAP_SYS_PTRACE; execve resets it.</summary>
     public static void SetDumpable(bool on) => Prctl(PR_SET_DUMPABLE, on ? 1u : 0u, "PR_SET_DUMPABLE");
-
-    public static void SetParentDeathSignal(int signal) => Prctl(PR_SET_PDEATHSIG, (nuint)signal, "PR_SET_PDEATHSIG");
 
     public static void SetHostname(string name)
     {
@@ -92,13 +78,6 @@ public static unsafe class ProcessControl
             throw new SyscallException("prlimit", errno, resource.ToString(),
                 $"soft {soft}, hard {hard}" + (errno == Errno.EPERM ? " (raising a hard limit needs CAP_SYS_RESOURCE)" : ""));
         }
-    }
-
-    public static (ulong Soft, ulong Hard) GetResourceLimit(int pid, ResourceLimit resource)
-    {
-        Interop.Libc.rlimit old;
-        Sys.Check(Interop.Libc.prlimit(pid, (int)resource, null, &old), "prlimit", resource.ToString());
-        return (old.rlim_cur, old.rlim_max);
     }
 
     public static int GetPid() => getpid();

@@ -93,7 +93,7 @@ public sealed class SpawnOptions
     /// <summary>cgroup v1 "tasks" files, open for writing: the child joins these cgroups itself,
     /// right after the clone, by writing "0" (itself, single-threaded) to each. Unlike moving a
     /// process by pid through cgroup.procs, that takes no global lock, whose writer waits for an
-    /// RCU grace period (~10 ms per container on this machine, docs/benchmarks.md).</summary>
+    /// RCU grace period per container (docs/benchmarks.md, runtime: the init born in its cgroups).</summary>
     public List<FileDescriptor> CgroupTaskFiles { get; } = new();
 
     public int ParentDeathSignal { get; set; }
@@ -116,6 +116,8 @@ public sealed class SpawnException : SyscallException
 
     public string Stage { get; }
 
+    /// <summary>The name of a stage of csrt_spawn.h's <c>enum csrt_stage</c> (NativeLayoutTests
+    /// checks that every stage there has one).</summary>
     internal static string StageName(int stage) => stage switch
     {
         1 => "setns",
@@ -139,6 +141,7 @@ public sealed class SpawnException : SyscallException
         19 => "clone",
         20 => "join cgroup (write tasks)",
         21 => "prctl(PR_SET_DUMPABLE)",
+        22 => "prctl(PR_SET_PDEATHSIG)",
         _ => $"stage {stage}",
     };
 }

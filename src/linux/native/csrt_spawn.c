@@ -2,8 +2,8 @@
  * csrt_spawn.c — the post-clone child path, the only C in csrt.
  *
  * Why C: a .NET process is multi-threaded from its first instruction, and a cloned child of it
- * must not run managed code (it can inherit a pending GC suspension that no thread will finish;
- * measured: 1 hang in about 10 clones under GC pressure). Like dotnet/runtime's pal_process.c and
+ * must not run managed code (it can inherit a pending GC suspension that no thread will finish,
+ * and then hangs). Like dotnet/runtime's pal_process.c and
  * runc's nsexec.c, the child here runs only async-signal-safe syscalls on memory the parent
  * prepared, and allocates nothing. Everything readable (mounts, pivot_root, cgroups, console)
  * stays in C#: the child either execs the runtime binary again (container init) or finishes
@@ -363,11 +363,11 @@ static __attribute__((noreturn)) void child(const struct csrt_spawn_request *req
     if (req->sync_peer_fd >= 0)
         close(req->sync_peer_fd);
     if (req->parent_death_signal > 0 && prctl(PR_SET_PDEATHSIG, req->parent_death_signal, 0, 0, 0) < 0)
-        fail(err_fd, CSRT_STAGE_SETNS, errno);
+        fail(err_fd, CSRT_STAGE_PDEATHSIG, errno);
 
     /* Join the container's cgroup v1 hierarchies as this (still single) thread: "0" in "tasks"
      * moves the writer alone and takes none of the global lock that moving a process by pid
-     * (cgroup.procs) takes, whose writer waits for an RCU grace period (~10 ms here). */
+     * (cgroup.procs) takes, whose writer waits for an RCU grace period. */
     for (int i = 0; i < req->cgroup_task_count; i++) {
         ssize_t n;
         do {

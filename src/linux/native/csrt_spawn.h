@@ -37,6 +37,7 @@ enum csrt_stage {
     CSRT_STAGE_CLONE = 19,
     CSRT_STAGE_CGROUP = 20,
     CSRT_STAGE_DUMPABLE = 21,
+    CSRT_STAGE_PDEATHSIG = 22,
 };
 
 /* The real uid a child gets right before it execs the runtime's init when the request asks for

@@ -6,9 +6,9 @@ namespace Csrt.Cli;
 /// <summary>
 /// The executable the container init of `create`/`run` runs from: this binary through a read-only
 /// overlay mounted nowhere, as runc 1.2 and the shim do (the container can neither write it nor
-/// reach its directory; ~0.1 ms, and the pages are the page cache every csrt process shares), or,
-/// where overlays cannot be made, a sealed memfd copy (SealedExecutable.Self: 4 ms of CPU and the
-/// 7 MB of the binary in memory per container).
+/// reach its directory; cheap, and the pages are the page cache every csrt process shares), or,
+/// where overlays cannot be made, a sealed memfd copy (SealedExecutable.Self: a copy of the whole
+/// binary, in CPU and in memory, per container).
 /// </summary>
 internal static class InitBinary
 {
@@ -44,7 +44,7 @@ internal static class InitBinary
     /// "#!/proc/self/exe" would run the host's csrt inside the container, where a container process
     /// can reopen it for writing through /proc/&lt;pid&gt;/exe once it exits (CVE-2019-5736, the exec
     /// variant). So `exec` first re-executes itself, once, from the same sealed view of this binary
-    /// as the container inits (one more process start per exec; not measured by hack/bench yet).
+    /// as the container inits (one more process start per exec).
     /// </summary>
     public static void ReexecSealed(string stateRoot)
     {

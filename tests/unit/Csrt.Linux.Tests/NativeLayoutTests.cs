@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.RegularExpressions;
 using Csrt.Linux;
 using Csrt.Linux.Native;
 using Xunit;
@@ -149,6 +150,21 @@ public sealed class NativeLayoutTests
 
         // glibc's SIGRTMIN and SIGRTMAX are functions (it keeps two real-time signals for itself): checked at run time.
         Xunit.Assert.Equal($"{Signals.SIGRTMIN} {Signals.SIGRTMAX}", output.Trim());
+    }
+
+    [Fact]
+    public void EveryChildStageOfTheHeader_HasAName()
+    {
+        var header = File.ReadAllText(Path.Combine(RepoRoot(), "src", "linux", "native", "csrt_spawn.h"));
+        var stages = Regex.Matches(header, @"\bCSRT_STAGE_(\w+) = (\d+),")
+            .Select(m => (Name: m.Groups[1].Value, Value: int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))
+            .Where(s => s.Name != "NONE")
+            .ToList();
+        Xunit.Assert.NotEmpty(stages);
+        foreach (var (name, value) in stages)
+            Xunit.Assert.False(SpawnException.StageName(value) == $"stage {value}", $"CSRT_STAGE_{name} ({value}) has no name in SpawnException.StageName");
+        var next = stages.Max(s => s.Value) + 1;
+        Xunit.Assert.Equal($"stage {next}", SpawnException.StageName(next));
     }
 
     private static IEnumerable<(string Name, object Value)> Constants(Type type) =>

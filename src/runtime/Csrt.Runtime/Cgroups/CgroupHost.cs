@@ -10,7 +10,7 @@ public enum CgroupLayout
     Unified,
 
     /// <summary>v1 controller hierarchies plus a cgroup2 mount (systemd's /sys/fs/cgroup/unified) that
-    /// holds the controllers v1 does not (often none, on this machine hugetlb).</summary>
+    /// holds the controllers v1 does not (often none; hugetlb where its v1 hierarchy is not mounted).</summary>
     Hybrid,
 
     /// <summary>cgroup v1 only.</summary>

@@ -66,7 +66,7 @@ public sealed class CgroupV1Manager : ICgroupManager
         return V1NameOf.TryGetValue(v2Controller, out var v1) && _host.HasV1(v1) ? null : u;
     }
 
-    /// <summary>Controllers of the cgroup2 hierarchy that no v1 hierarchy holds (this machine: hugetlb).</summary>
+    /// <summary>Controllers of the cgroup2 hierarchy that no v1 hierarchy holds (e.g. hugetlb where its v1 hierarchy is not mounted).</summary>
     private List<string> UnifiedOnlyControllers()
     {
         var list = new List<string>();

@@ -70,7 +70,7 @@ public interface ICgroupManager
 
     /// <summary>The directories in the v1 hierarchies (none on a unified host). A new process
     /// joins them itself, through SpawnOptions.CgroupTaskFiles ("tasks" in each), instead of
-    /// being moved by <see cref="Join"/>: that waits for an RCU grace period, ~10 ms.</summary>
+    /// being moved by <see cref="Join"/>: that waits for an RCU grace period.</summary>
     IReadOnlyList<string> LegacyDirectories { get; }
 
     /// <summary><see cref="Join"/> for the cgroup2 directory only (nothing without one): for a

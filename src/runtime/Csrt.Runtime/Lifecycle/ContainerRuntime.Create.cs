@@ -1,7 +1,7 @@
 using Csrt.Linux;
 using Csrt.Runtime.Cgroups;
 using Csrt.Runtime.Hooks;
-using Csrt.Runtime.Namespaces;
+using Csrt.Runtime.NamespaceSetup;
 using Csrt.Runtime.Processes;
 using Csrt.Runtime.Rootfs;
 using Csrt.Runtime.Spec;
@@ -53,7 +53,7 @@ public sealed partial class ContainerRuntime
     {
         var tmp = to + ".tmp-" + Environment.ProcessId;
         using (var source = new FileStream(from, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0))
-        using (var target = Files.Open(tmp, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_TRUNC, 0x180))
+        using (var target = Files.Open(tmp, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_TRUNC, FileModes.UserReadWrite))
         {
             var chunk = new byte[1 << 16];
             int n;
@@ -116,10 +116,10 @@ public sealed partial class ContainerRuntime
             }
 
             var fifoPath = Store.ExecFifoOf(o.Id);
-            Files.MakeFifo(fifoPath, 0x192 /* 0622 */);
+            Files.MakeFifo(fifoPath, FileModes.UserReadWriteOthersWrite);
             // As runc: 0622 whatever our umask, owned by the container's root, so an init that is
             // root of a user namespace mapped to another host uid can still open it for writing.
-            Files.Chmod(fifoPath, 0x192);
+            Files.Chmod(fifoPath, FileModes.UserReadWriteOthersWrite);
             if (namespaces.NewUserNamespace)
                 Files.Chown(fifoPath, HostIdOfRoot(linux.UidMappings), HostIdOfRoot(linux.GidMappings));
             using var fifo = Files.Open(fifoPath, OpenFlags.O_PATH);
@@ -143,7 +143,7 @@ public sealed partial class ContainerRuntime
             {
                 foreach (var (type, path) in namespaces.Joins)
                 {
-                    var fd = Csrt.Linux.Namespaces.Open(path);
+                    var fd = Namespaces.Open(path);
                     opened.Add(fd);
                     spawn.Joins.Add((fd, type));
                 }
@@ -176,7 +176,7 @@ public sealed partial class ContainerRuntime
                 spawn.Args = new[] { "csrt", ContainerInit.Sentinel };
                 spawn.Env = new[] { ContainerInit.SyncFdVariable + "=" + Text(syncFd) };
                 // The init is born in its cgroups instead of being moved there after its exec,
-                // which would wait for an RCU grace period (~10 ms): clone3 into the cgroup2
+                // which would wait for an RCU grace period: clone3 into the cgroup2
                 // directory, and it writes itself into each v1 hierarchy's "tasks" first thing.
                 using var unified = cgroup.UnifiedPath is not null && !namespaces.WaitForParent && !namespaces.SecondClone ? cgroup.OpenUnifiedDirectory() : null;
                 spawn.CgroupDirectory = unified;

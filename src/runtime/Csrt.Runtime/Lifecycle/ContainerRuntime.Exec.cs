@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Csrt.Linux;
 using Csrt.Runtime.Errors;
-using Csrt.Runtime.Namespaces;
+using Csrt.Runtime.NamespaceSetup;
 using Csrt.Runtime.Processes;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
@@ -70,12 +70,12 @@ public sealed partial class ContainerRuntime
             {
                 if ((all & type) == 0)
                     continue;
-                var name = Csrt.Linux.Namespaces.ProcName(type);
+                var name = Namespaces.ProcName(type);
                 var path = $"{proc}/ns/{name}";
                 // Joining one's own user namespace is EINVAL; joining any other one we are already in is a waste.
-                if (Csrt.Linux.Namespaces.Identity(path) == Csrt.Linux.Namespaces.Identity("/proc/self/ns/" + name))
+                if (Namespaces.Identity(path) == Namespaces.Identity("/proc/self/ns/" + name))
                     continue;
-                var fd = Csrt.Linux.Namespaces.Open(path);
+                var fd = Namespaces.Open(path);
                 opened.Add(fd);
                 spawn.Joins.Add((fd, type));
                 if (type is CloneFlags.CLONE_NEWPID or CloneFlags.CLONE_NEWTIME)

@@ -101,7 +101,7 @@ public static class ContainerInit
     {
         ProcessControl.SetUmask(0);
         if (plan.NewCgroupNamespace)
-            Csrt.Linux.Namespaces.Unshare(CloneFlags.CLONE_NEWCGROUP);
+            Namespaces.Unshare(CloneFlags.CLONE_NEWCGROUP);
         // exec.fifo is reopened for writing through /proc/self/fd after pivot_root: the container's
         // own /proc when it mounts one. Only without one is a handle on the host's /proc/self/fd
         // kept, because while the container waits in `created` a process exec'd into it with
@@ -178,7 +178,7 @@ public static class ContainerInit
                 Terminals.SetWindowSize(peer, plan.Process.ConsoleHeight, plan.Process.ConsoleWidth);
             if (!Files.Exists("/dev/console"))
             {
-                using var f = Files.Open("/dev/console", OpenFlags.O_CREAT | OpenFlags.O_WRONLY | OpenFlags.O_NOFOLLOW, 0x1a4);
+                using var f = Files.Open("/dev/console", OpenFlags.O_CREAT | OpenFlags.O_WRONLY | OpenFlags.O_NOFOLLOW, FileModes.UserReadWriteOthersRead);
             }
             Mounts.Mount(name, "/dev/console", null, MountFlags.MS_BIND);
             using var socket = FileDescriptor.Borrow(plan.ConsoleSocketFd);
@@ -194,8 +194,7 @@ public static class ContainerInit
             return;
         var number = plan.ExecFifoFd.ToString(CultureInfo.InvariantCulture);
         // A created container can wait for hours: while it does, the runtime's code and read-only
-        // data mapped while building the container (3.5 MB in hack/bench/runtime) stay in the page cache, shared,
-        // instead of in this process's RSS. What exec needs faults back in after start.
+        // data mapped while building the container stay in the page cache, shared, instead of in this process's RSS. What exec needs faults back in after start.
         string memoryMap;
         using (smaps)
             memoryMap = Encoding.UTF8.GetString(Files.ReadToEnd(smaps!));

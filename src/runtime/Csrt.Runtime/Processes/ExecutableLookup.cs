@@ -20,7 +20,7 @@ public static class ExecutableLookup
         foreach (var dir in path.Split(':'))
         {
             var candidate = (dir.Length == 0 ? "." : dir) + "/" + name;
-            if (Files.TryStat(candidate) is { IsRegular: true } info && (info.Mode & 0x49) != 0)
+            if (Files.TryStat(candidate) is { IsRegular: true } info && (info.Mode & FileModes.AnyExecute) != 0)
                 return candidate;
         }
         throw CsrtException.Failed($"exec: \"{name}\": executable file not found in $PATH ({path})");
@@ -31,7 +31,7 @@ public static class ExecutableLookup
         var info = Files.TryStat(path) ?? throw CsrtException.Failed($"exec: \"{name}\": no such file or directory");
         if (info.IsDirectory)
             throw CsrtException.Failed($"exec: \"{name}\": is a directory");
-        if ((info.Mode & 0x49) == 0)
+        if ((info.Mode & FileModes.AnyExecute) == 0)
             throw CsrtException.Failed($"exec: \"{name}\": permission denied (not executable)");
     }
 }

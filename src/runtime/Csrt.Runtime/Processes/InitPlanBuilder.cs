@@ -1,5 +1,5 @@
 using Csrt.Linux;
-using Csrt.Runtime.Namespaces;
+using Csrt.Runtime.NamespaceSetup;
 using Csrt.Runtime.Rootfs;
 using Csrt.Runtime.Security;
 using Csrt.Runtime.Spec;
@@ -15,12 +15,12 @@ public static class InitPlanBuilder
     /// <summary>The devices every container gets unless the spec lists them itself (runc's defaults).</summary>
     public static IReadOnlyList<DeviceNode> DefaultDevices { get; } = new[]
     {
-        new DeviceNode { Path = "/dev/null", Type = 'c', Major = 1, Minor = 3, FileMode = 0x1b6 },
-        new DeviceNode { Path = "/dev/zero", Type = 'c', Major = 1, Minor = 5, FileMode = 0x1b6 },
-        new DeviceNode { Path = "/dev/full", Type = 'c', Major = 1, Minor = 7, FileMode = 0x1b6 },
-        new DeviceNode { Path = "/dev/random", Type = 'c', Major = 1, Minor = 8, FileMode = 0x1b6 },
-        new DeviceNode { Path = "/dev/urandom", Type = 'c', Major = 1, Minor = 9, FileMode = 0x1b6 },
-        new DeviceNode { Path = "/dev/tty", Type = 'c', Major = 5, Minor = 0, FileMode = 0x1b6 },
+        new DeviceNode { Path = "/dev/null", Type = 'c', Major = 1, Minor = 3, FileMode = FileModes.AllReadWrite },
+        new DeviceNode { Path = "/dev/zero", Type = 'c', Major = 1, Minor = 5, FileMode = FileModes.AllReadWrite },
+        new DeviceNode { Path = "/dev/full", Type = 'c', Major = 1, Minor = 7, FileMode = FileModes.AllReadWrite },
+        new DeviceNode { Path = "/dev/random", Type = 'c', Major = 1, Minor = 8, FileMode = FileModes.AllReadWrite },
+        new DeviceNode { Path = "/dev/urandom", Type = 'c', Major = 1, Minor = 9, FileMode = FileModes.AllReadWrite },
+        new DeviceNode { Path = "/dev/tty", Type = 'c', Major = 5, Minor = 0, FileMode = FileModes.AllReadWrite },
     };
 
     public sealed class Options
@@ -79,7 +79,7 @@ public static class InitPlanBuilder
                 Type = d.Type.Length == 1 ? (d.Type[0] == 'u' ? 'c' : d.Type[0]) : throw new SpecValidationException("config.json", $"$.linux.devices[{i}].type", "c, b, u or p", $"expected c, b, u or p, got \"{d.Type}\""),
                 Major = d.Major ?? 0,
                 Minor = d.Minor ?? 0,
-                FileMode = d.FileMode ?? 0x1b6,
+                FileMode = d.FileMode ?? FileModes.AllReadWrite,
                 Uid = d.Uid ?? 0,
                 Gid = d.Gid ?? 0,
             });

@@ -4,8 +4,8 @@ namespace Csrt.Runtime.Processes;
 
 /// <summary>
 /// The <see cref="InitPlan"/> on the sync socket, in a compact binary form written and read by
-/// hand. System.Text.Json builds its metadata for every type of a graph on first use, about 1 ms
-/// per process under NativeAOT (docs/benchmarks.md): this way neither `create` nor the container
+/// hand. System.Text.Json builds its metadata for every type of a graph on first use, a cost every
+/// process would pay under NativeAOT (docs/benchmarks.md, runtime: the init plan in a binary form): this way neither `create` nor the container
 /// init pays it, and the init does not touch the serializer's code at all. Both ends are the same
 /// binary, so the layout needs no versioning: every property of the plan's types is written in
 /// declaration order, and InitPlanCodecTests fails when a property is added to them but not here.

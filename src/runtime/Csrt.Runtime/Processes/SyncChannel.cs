@@ -9,17 +9,22 @@ namespace Csrt.Runtime.Processes;
 
 /// <summary>
 /// The parent ↔ container-init protocol, one table (after runc's sync.go). Messages travel over a
-/// SOCK_SEQPACKET socketpair, so each is one datagram: a type byte, then a UTF-8 JSON payload.
+/// SOCK_SEQPACKET socketpair, so each is one datagram: a type byte, then the payload the table
+/// names (empty, the binary <see cref="InitPlanCodec"/> form, or UTF-8 JSON of a type below).
 ///
-/// | type          | direction     | payload           | meaning |
-/// |---------------|---------------|-------------------|---------|
-/// | Config        | parent → init | InitConfig        | what to build; the init starts working |
-/// | Probe         | parent → init | ProbeRequest      | diagnostic: set the hostname, report pid and hostname, exit (tests) |
-/// | ProbeReport   | init → parent | ProbeReport       | answer to Probe |
-/// | HooksPlease   | init → parent | (none)            | mounts are done: run prestart/createRuntime hooks now |
-/// | HooksDone     | parent → init | (none)            | hooks ran; continue (createContainer hooks, pivot_root …) |
-/// | Ready         | init → parent | (none)            | the container is created; the init now waits on exec.fifo |
-/// | Error         | init → parent | ErrorReport       | the init failed; the message says which step |
+/// | type          | direction     | payload                  | meaning |
+/// |---------------|---------------|--------------------------|---------|
+/// | Config        | parent → init | InitPlan (InitPlanCodec) | what to build; the init starts working |
+/// | HooksPlease   | init → parent | (none)                   | mounts are done: run prestart/createRuntime hooks now |
+/// | HooksDone     | parent → init | (none)                   | hooks ran; continue (createContainer hooks, pivot_root …) |
+/// | Ready         | init → parent | (none)                   | the container is created; the init now waits on exec.fifo |
+/// | Error         | init → parent | ErrorReport (JSON)       | the init failed; the message says which step |
+///
+/// The runtime sends only Config. Probe and ProbeReport exist for the child path's tests
+/// (ChildPath/InitSpawnTests), which spawn an init alone, without a container to build:
+///
+/// | Probe         | parent → init | ProbeRequest (JSON)      | set the hostname, report pid and hostname, exit |
+/// | ProbeReport   | init → parent | ProbeReport (JSON)       | answer to Probe |
 /// </summary>
 public enum SyncMessageType : byte
 {

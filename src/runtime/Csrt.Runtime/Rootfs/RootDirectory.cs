@@ -46,7 +46,7 @@ public sealed class RootDirectory : IDisposable
     /// <summary>mkdir -p inside the root; returns an O_PATH fd of the directory. A component that is a
     /// symlink to a missing directory gets its target created, inside the root (as runc's
     /// MkdirAllInRoot does): an image's "/etc -> /elsewhere" leads to &lt;rootfs&gt;/elsewhere, never the host's.</summary>
-    public FileDescriptor MakeDirectories(string path, uint mode = 0x1ed) => MakeDirectories(path, mode, 0);
+    public FileDescriptor MakeDirectories(string path, uint mode = FileModes.UserAllOthersReadExecute) => MakeDirectories(path, mode, 0);
 
     /// <summary>Linux's limit on symlinks followed in one lookup (MAXSYMLINKS).</summary>
     private const int MaxSymlinks = 40;
@@ -110,7 +110,7 @@ public sealed class RootDirectory : IDisposable
 
     /// <summary>Ensures a regular file exists at <paramref name="path"/> (for bind-mounting a file
     /// onto it); returns an O_PATH fd of it. A dangling symlink there gets its target created inside the root.</summary>
-    public FileDescriptor MakeFile(string path, uint mode = 0x1a4) => MakeFile(path, mode, 0);
+    public FileDescriptor MakeFile(string path, uint mode = FileModes.UserReadWriteOthersRead) => MakeFile(path, mode, 0);
 
     private FileDescriptor MakeFile(string path, uint mode, int symlinks)
     {

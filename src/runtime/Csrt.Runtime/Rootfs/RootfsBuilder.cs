@@ -307,11 +307,11 @@ public static class RootfsBuilder
             {
             }
             var dev = MakeDev(d.Major, d.Minor);
-            Files.MakeNodeAt(parent, name, typeBits | (d.FileMode & 0xfff), dev);
+            Files.MakeNodeAt(parent, name, typeBits | (d.FileMode & FileModes.Permissions), dev);
         }
         using var node = root.Open(d.Path, OpenFlags.O_PATH | OpenFlags.O_NOFOLLOW);
         Files.Chown(RootDirectory.ProcPath(node), d.Uid, d.Gid);
-        Files.Chmod(RootDirectory.ProcPath(node), d.FileMode & 0xfff);
+        Files.Chmod(RootDirectory.ProcPath(node), d.FileMode & FileModes.Permissions);
     }
 
     /// <summary>glibc's makedev.</summary>

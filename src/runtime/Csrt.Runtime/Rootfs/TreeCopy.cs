@@ -13,7 +13,7 @@ internal static class TreeCopy
             var info = Files.LstatAt(from, name);
             if (info.IsDirectory)
             {
-                Files.MakeDirectoryAt(to, name, info.Mode & 0xfff);
+                Files.MakeDirectoryAt(to, name, info.Mode & FileModes.Permissions);
                 using var sub = Files.OpenAt(from, name, OpenFlags.O_RDONLY | OpenFlags.O_DIRECTORY | OpenFlags.O_NOFOLLOW);
                 using var dst = Files.OpenAt(to, name, OpenFlags.O_RDONLY | OpenFlags.O_DIRECTORY | OpenFlags.O_NOFOLLOW);
                 Copy(sub, dst);
@@ -25,7 +25,7 @@ internal static class TreeCopy
             else if (info.IsRegular)
             {
                 using var src = Files.OpenAt(from, name, OpenFlags.O_RDONLY | OpenFlags.O_NOFOLLOW);
-                using var dst = Files.OpenAt(to, name, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_EXCL, info.Mode & 0xfff);
+                using var dst = Files.OpenAt(to, name, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_EXCL, info.Mode & FileModes.Permissions);
                 Files.CopyAll(src, dst);
             }
             else

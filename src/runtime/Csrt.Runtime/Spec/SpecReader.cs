@@ -4,9 +4,9 @@ namespace Csrt.Runtime.Spec;
 
 /// <summary>
 /// config.json read by hand with <see cref="Utf8JsonReader"/>: the fast path of
-/// <see cref="SpecLoader"/>. System.Text.Json builds metadata for all ~40 types of the spec model
-/// on first use, about 2 ms per `create` under NativeAOT, ten times the parse itself
-/// (docs/benchmarks.md). This reader only accepts what the serializer would read to the same
+/// <see cref="SpecLoader"/>. System.Text.Json builds metadata for every type of the spec model
+/// on first use, which under NativeAOT costs `create` far more than the parse itself
+/// (docs/benchmarks.md, runtime: `config.json` read by hand). This reader only accepts what the serializer would read to the same
 /// objects (SpecJsonContext's rules: property names in any letter case, unknown members skipped,
 /// strict numbers, null only where the model has a nullable, no comments or trailing commas,
 /// duplicate members: the last wins); anything else (a null, a string for a number, a number out

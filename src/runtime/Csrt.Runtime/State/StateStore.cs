@@ -36,11 +36,11 @@ public sealed class StateStore
     public ContainerLock CreateDirectory(string id)
     {
         ContainerId.Validate(id);
-        Files.MakeDirectories(Root, 0x1c0);
+        Files.MakeDirectories(Root, FileModes.UserAll);
         var dir = DirectoryOf(id);
         try
         {
-            Files.MakeDirectory(dir, 0x1c9 /* 0711 */);
+            Files.MakeDirectory(dir, FileModes.UserAllOthersExecute);
         }
         catch (SyscallException e) when (e.Errno == Errno.EEXIST)
         {
@@ -86,7 +86,7 @@ public sealed class StateStore
 
     public void Save(ContainerRecord record) =>
         Files.WriteAtomic(Path.Combine(DirectoryOf(record.Id), StateFile),
-            ContainerRecordJson.Write(record), 0x180);
+            ContainerRecordJson.Write(record), FileModes.UserReadWrite);
 
     /// <summary>Ids of the containers under the root (directories with a state file).</summary>
     public List<string> List()
@@ -126,7 +126,7 @@ public sealed class ContainerLock : IDisposable
 
     internal static ContainerLock Acquire(string path, string id)
     {
-        var fd = Files.Open(path, OpenFlags.O_RDWR | OpenFlags.O_CREAT, 0x180);
+        var fd = Files.Open(path, OpenFlags.O_RDWR | OpenFlags.O_CREAT, FileModes.UserReadWrite);
         Files.Lock(fd, Files.LockKind.Exclusive, path: path);
         return new ContainerLock(fd);
     }

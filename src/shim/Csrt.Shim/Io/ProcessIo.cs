@@ -199,8 +199,8 @@ public sealed class ProcessIo : IDisposable
     {
         var dir = Path.GetDirectoryName(path);
         if (!string.IsNullOrEmpty(dir))
-            Files.MakeDirectories(dir, 0x1ed);
-        var fd = Files.Open(path, OpenFlags.O_WRONLY | OpenFlags.O_APPEND | OpenFlags.O_CREAT, 0x1a4);
+            Files.MakeDirectories(dir, FileModes.UserAllOthersReadExecute);
+        var fd = Files.Open(path, OpenFlags.O_WRONLY | OpenFlags.O_APPEND | OpenFlags.O_CREAT, FileModes.UserReadWriteOthersRead);
         ProcessStdout = fd;
         ProcessStderr = fd;
     }

@@ -111,6 +111,17 @@ public sealed class InitSpawnTests
     }
 
     [Fact]
+    public void AParentDeathSignalTheKernelRefusesIsReportedAsThePdeathsigStep()
+    {
+        // 65 is above the kernel's last signal (64): prctl(PR_SET_PDEATHSIG) fails with EINVAL.
+        var options = new SpawnOptions { ExecutablePath = "/nonexistent/binary", Args = new[] { "x" }, ParentDeathSignal = 65 };
+        using var spawned = Spawn.Start(options);
+        var e = Assert.Throws<SpawnException>(() => spawned.Complete(ChildDeadline));
+        Assert.Equal("prctl(PR_SET_PDEATHSIG)", e.Stage);
+        Assert.Equal(Errno.EINVAL, e.Errno);
+    }
+
+    [Fact]
     public void ExecOfAMissingBinaryIsReportedAsExecveEnoent()
     {
         var options = new SpawnOptions { ExecutablePath = "/nonexistent/binary", Args = new[] { "x" } };

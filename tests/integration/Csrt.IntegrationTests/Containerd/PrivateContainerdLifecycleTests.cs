@@ -40,7 +40,7 @@ public sealed class PrivateContainerdLifecycleTests
         {
             var fake = Path.Combine(binDir, "containerd-shim-csrt-v2");
             File.WriteAllText(fake, $"#!/bin/sh\necho \"$* TTRPC_ADDRESS=$TTRPC_ADDRESS\" >> {record}\necho 'fake shim refuses' >&2\nexit 1\n");
-            File.SetUnixFileMode(fake, (UnixFileMode)0x1ED); // 0755
+            File.SetUnixFileMode(fake, (UnixFileMode)FileModes.UserAllOthersReadExecute);
             using var ctd = PrivateContainerd.Start(new PrivateContainerdOptions { BinDir = binDir });
 
             var run = ctd.Ctr("run", "--rm", "--runtime", PrivateContainerd.CsrtRuntime, TestImages.BusyboxImage, TestBundle.NewId("fake"), "true");

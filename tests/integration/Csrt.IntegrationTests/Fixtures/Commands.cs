@@ -34,6 +34,29 @@ public static class Commands
 
     public static CommandResult Run(string file, params string[] args) => Run(file, args, DefaultTimeout);
 
+    /// <summary>A start of <paramref name="file"/> with all three stdio streams redirected.</summary>
+    public static ProcessStartInfo StartInfo(string file, IEnumerable<string> args,
+        IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        if (environment is not null)
+        {
+            foreach (var (k, v) in environment)
+                psi.Environment[k] = v;
+        }
+        if (workingDirectory is not null)
+            psi.WorkingDirectory = workingDirectory;
+        return psi;
+    }
+
     /// <summary>
     /// Runs <paramref name="file"/> with <paramref name="args"/>, feeding <paramref name="stdin"/> (or an
     /// empty stdin), and waits at most <paramref name="timeout"/>; on timeout the process tree is killed and
@@ -42,22 +65,9 @@ public static class Commands
     public static CommandResult Run(string file, IEnumerable<string> args, TimeSpan timeout,
         string? stdin = null, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
-        if (environment is not null)
-            foreach (var (k, v) in environment)
-                psi.Environment[k] = v;
-        if (workingDirectory is not null)
-            psi.WorkingDirectory = workingDirectory;
+        var psi = StartInfo(file, args, environment, workingDirectory);
+        psi.StandardOutputEncoding = Encoding.UTF8;
+        psi.StandardErrorEncoding = Encoding.UTF8;
         var display = Describe(file, psi.ArgumentList);
 
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {display}");

@@ -165,6 +165,23 @@ public sealed class PrivateContainerd : IDisposable
     /// <summary>Like <see cref="Ctr(string[])"/> but throws <see cref="CommandFailedException"/> (with stderr) unless it exits 0; returns stdout.</summary>
     public string CtrOk(params string[] args) => Ctr(args).EnsureSuccess().Stdout;
 
+    /// <summary>Removes a test's task and container of the default namespace, whatever state they
+    /// are in: SIGKILL to every process, the task deleted once the kill has landed (delete refuses
+    /// a task that has not stopped; "not found" means it is gone), then the container. Returns the
+    /// last task delete's result.</summary>
+    public CommandResult RemoveTask(string id)
+    {
+        Ctr("tasks", "kill", "-a", "-s", "KILL", id);
+        var deleted = Ctr("tasks", "delete", "-f", id);
+        for (var i = 0; i < 50 && !deleted.Succeeded && !deleted.Stderr.Contains("not found", StringComparison.Ordinal); i++)
+        {
+            Thread.Sleep(100);
+            deleted = Ctr("tasks", "delete", "-f", id);
+        }
+        Ctr("containers", "delete", id);
+        return deleted;
+    }
+
     /// <summary>
     /// A gRPC channel to <see cref="Address"/> (HTTP/2 over the Unix socket) for CRI clients
     /// (<c>new Cri.V1.RuntimeService.RuntimeServiceClient(channel)</c>) or containerd's own API.

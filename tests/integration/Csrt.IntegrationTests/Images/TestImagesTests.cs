@@ -57,7 +57,7 @@ public sealed class TestImagesTests
         Assert.Contains("127.0.0.1\tlocalhost", File.ReadAllText(Path.Combine(rootfs, "etc/hosts")), StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(rootfs, "etc/resolv.conf")), "expected an /etc/resolv.conf placeholder");
 
-        Assert.Equal(UnixFileMode.StickyBit | (UnixFileMode)0x1FF, File.GetUnixFileMode(Path.Combine(rootfs, "tmp")));
+        Assert.Equal(UnixFileMode.StickyBit | (UnixFileMode)FileModes.AllReadWriteExecute, File.GetUnixFileMode(Path.Combine(rootfs, "tmp")));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(rootfs, "root")));
         foreach (var empty in new[] { "proc", "sys", "dev", "tmp", "root", "home/user" })
             Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(rootfs, empty)));

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Csrt.IntegrationTests.Fixtures;
+using Csrt.Linux;
 using Xunit;
 
 namespace Csrt.IntegrationTests.Runtime;
@@ -29,7 +30,7 @@ public sealed class HookTests : IDisposable
         var log = Path.Combine(RepoPaths.RunDir, TestBundle.NewId("hooklog"));
         var script = log + ".sh";
         File.WriteAllText(script, "#!/bin/sh\necho \"$1|$(cat)|$HOOK_ENV|$(readlink /proc/self/ns/mnt)\" >> \"$2\"\n");
-        File.SetUnixFileMode(script, (UnixFileMode)0x1ED);
+        File.SetUnixFileMode(script, (UnixFileMode)FileModes.UserAllOthersReadExecute);
         try
         {
             JsonObject HostHook(string stage) => Hook(script, ["hook", stage, log], ["HOOK_ENV=env-" + stage]);

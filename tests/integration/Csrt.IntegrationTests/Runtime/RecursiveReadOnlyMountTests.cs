@@ -11,7 +11,7 @@ public sealed class RecursiveReadOnlyMountTests : IDisposable
 {
     private readonly RuntimeRoot _csrt = RuntimeRoot.Csrt("rro");
     private readonly RuntimeRoot _runc = RuntimeRoot.Runc("rro");
-    private readonly List<string> _hostDirs = new();
+    private readonly HostDirectories _hostDirs = new();
 
     public void Dispose()
     {
@@ -22,21 +22,14 @@ public sealed class RecursiveReadOnlyMountTests : IDisposable
         }
         finally
         {
-            foreach (var dir in _hostDirs)
-            {
-                HostState.UnmountAllUnder(dir);
-                if (Directory.Exists(dir))
-                    Directory.Delete(dir, recursive: true);
-            }
+            _hostDirs.Dispose();
         }
     }
 
     /// <summary>A host directory holding "top" and a tmpfs submount "sub" holding "bar".</summary>
     private string TreeWithSubmount()
     {
-        var dir = Path.Combine(RepoPaths.RunDir, TestBundle.NewId("rro"));
-        Directory.CreateDirectory(dir);
-        _hostDirs.Add(dir);
+        var dir = _hostDirs.Create("rro");
         File.WriteAllText(Path.Combine(dir, "top"), "top\n");
         Directory.CreateDirectory(Path.Combine(dir, "sub"));
         Commands.RunOk("mount", "-t", "tmpfs", "-o", "size=1m", "rro-sub", Path.Combine(dir, "sub"));

@@ -11,7 +11,7 @@ public sealed class RootfsTests : IDisposable
 {
     private readonly RuntimeRoot _csrt = RuntimeRoot.Csrt("rootfs");
     private readonly RuntimeRoot _runc = RuntimeRoot.Runc("rootfs");
-    private readonly List<string> _hostDirs = new();
+    private readonly HostDirectories _hostDirs = new();
 
     public void Dispose()
     {
@@ -22,25 +22,11 @@ public sealed class RootfsTests : IDisposable
         }
         finally
         {
-            foreach (var dir in _hostDirs)
-            {
-                HostState.UnmountAllUnder(dir);
-                if (Directory.Exists(dir))
-                    Directory.Delete(dir, recursive: true);
-                if (File.Exists(dir))
-                    File.Delete(dir);
-            }
+            _hostDirs.Dispose();
         }
     }
 
-    /// <summary>A fresh directory on the host, removed (and unmounted) after the test.</summary>
-    private string HostDir(string name)
-    {
-        var dir = Path.Combine(RepoPaths.RunDir, TestBundle.NewId(name));
-        Directory.CreateDirectory(dir);
-        _hostDirs.Add(dir);
-        return dir;
-    }
+    private string HostDir(string name) => _hostDirs.Create(name);
 
     private static void AddMount(JsonObject config, string destination, string type, string source, params string[] options)
     {

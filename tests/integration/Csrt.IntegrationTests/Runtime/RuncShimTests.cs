@@ -1,4 +1,5 @@
 using Csrt.IntegrationTests.Fixtures;
+using Csrt.Linux;
 using Xunit;
 
 namespace Csrt.IntegrationTests.Runtime;
@@ -21,7 +22,7 @@ public sealed class RuncShimTests : IDisposable
         Directory.CreateDirectory(_dir);
         var csrt = RepoPaths.RequireBinary(RepoPaths.CsrtBinary);
         File.WriteAllText(Wrapper, $"#!/bin/sh\necho \"$*\" >> {CallLog}\nexec {csrt} \"$@\"\n");
-        File.SetUnixFileMode(Wrapper, (UnixFileMode)0x1ED);
+        File.SetUnixFileMode(Wrapper, (UnixFileMode)FileModes.UserAllOthersReadExecute);
     }
 
     private string Wrapper => Path.Combine(_dir, "csrt-as-runc");

@@ -32,7 +32,7 @@ internal sealed class AttackTarget : IDisposable
     private readonly RuntimeRoot _root;
     private readonly PrivateContainerd? _containerd;
     private readonly List<string> _shimIds = new();
-    private readonly List<string> _hostPaths = new();
+    private readonly HostDirectories _hostDirs = new();
 
     public AttackTarget(Via via, PrivateContainerd containerd, string name)
     {
@@ -62,13 +62,7 @@ internal sealed class AttackTarget : IDisposable
     }
 
     /// <summary>A fresh directory on the host, removed (and unmounted) on dispose.</summary>
-    public string HostDir(string name)
-    {
-        var dir = Path.Combine(RepoPaths.RunDir, TestBundle.NewId(name));
-        Directory.CreateDirectory(dir);
-        _hostPaths.Add(dir);
-        return dir;
-    }
+    public string HostDir(string name) => _hostDirs.Create(name);
 
     /// <summary>Runs the container in the foreground: its output and exit code (a refused create
     /// is a non-zero exit with the runtime's or ctr's error).</summary>
@@ -138,15 +132,7 @@ internal sealed class AttackTarget : IDisposable
     {
         if (Via != Via.Shim)
             return _root.Run("delete", "--force", id);
-        _containerd!.Ctr("tasks", "kill", "-a", "-s", "KILL", id);
-        CommandResult deleted = _containerd.Ctr("tasks", "delete", "-f", id);
-        for (var i = 0; i < 50 && !deleted.Succeeded && !deleted.Stderr.Contains("not found", StringComparison.Ordinal); i++)
-        {
-            Thread.Sleep(100);
-            deleted = _containerd.Ctr("tasks", "delete", "-f", id);
-        }
-        _containerd.Ctr("containers", "delete", id);
-        return deleted;
+        return _containerd!.RemoveTask(id);
     }
 
     /// <summary>Asserts the container left nothing: state, cgroups, processes, mounts.</summary>
@@ -170,12 +156,7 @@ internal sealed class AttackTarget : IDisposable
         }
         finally
         {
-            foreach (var path in _hostPaths)
-            {
-                HostState.UnmountAllUnder(path);
-                if (Directory.Exists(path))
-                    Directory.Delete(path, recursive: true);
-            }
+            _hostDirs.Dispose();
         }
     }
 

@@ -159,15 +159,7 @@ public sealed class ShimExecChildDumpableTests
         }
         finally
         {
-            _containerd.Ctr("tasks", "kill", "-a", "-s", "KILL", id);
-            for (var i = 0; i < 50; i++)
-            {
-                var r = _containerd.Ctr("tasks", "delete", "-f", id);
-                if (r.Succeeded || r.Stderr.Contains("not found", StringComparison.Ordinal))
-                    break;
-                Thread.Sleep(100);
-            }
-            _containerd.Ctr("containers", "delete", id);
+            _containerd.RemoveTask(id);
             Directory.Delete(outDir, recursive: true);
         }
     }

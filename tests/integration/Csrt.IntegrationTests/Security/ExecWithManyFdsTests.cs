@@ -54,19 +54,6 @@ public sealed class ShimWithManyClientsTests
     private void RunDetached(string id) =>
         _containerd.Ctr("run", "-d", "--runtime", PrivateContainerd.CsrtRuntime, TestImages.BusyboxImage, id, "sleep", "1000").EnsureSuccess();
 
-    private void Cleanup(string id)
-    {
-        _containerd.Ctr("tasks", "kill", "-a", "-s", "KILL", id);
-        for (var i = 0; i < 50; i++)
-        {
-            var r = _containerd.Ctr("tasks", "delete", "-f", id);
-            if (r.Succeeded || r.Stderr.Contains("not found", StringComparison.Ordinal))
-                break;
-            Thread.Sleep(100);
-        }
-        _containerd.Ctr("containers", "delete", id);
-    }
-
     /// <summary>The shim's socket path (from the address file containerd keeps in the bundle) and pid.</summary>
     private (string Socket, int Pid) Shim(string id)
     {
@@ -106,7 +93,7 @@ public sealed class ShimWithManyClientsTests
         finally
         {
             clients.ForEach(s => s.Dispose());
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 
@@ -149,7 +136,7 @@ public sealed class ShimWithManyClientsTests
             if (stopped > 0)
                 Signals.Send(stopped, Signals.SIGCONT);
             clients.ForEach(s => s.Dispose());
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 }

@@ -36,19 +36,6 @@ public sealed class ShimSocketAttackTests
         return (id, address["unix://".Length..]);
     }
 
-    private void RemoveTask(string id)
-    {
-        _containerd.Ctr("tasks", "kill", "-a", "-s", "KILL", id);
-        for (var i = 0; i < 50; i++)
-        {
-            var r = _containerd.Ctr("tasks", "delete", "-f", id);
-            if (r.Succeeded || r.Stderr.Contains("not found", StringComparison.Ordinal))
-                break;
-            Thread.Sleep(100);
-        }
-        _containerd.Ctr("containers", "delete", id);
-    }
-
     /// <summary>The client's one-line verdict, run as uid:gid in a container of <paramref name="target"/>.</summary>
     private string Connect(AttackTarget target, string socket, int uid, int gid)
     {
@@ -81,7 +68,7 @@ public sealed class ShimSocketAttackTests
         }
         finally
         {
-            RemoveTask(task);
+            _containerd.RemoveTask(task);
         }
     }
 
@@ -98,7 +85,7 @@ public sealed class ShimSocketAttackTests
         }
         finally
         {
-            RemoveTask(task);
+            _containerd.RemoveTask(task);
         }
     }
 }

@@ -172,21 +172,8 @@ public sealed class ValidationAttackTests : IDisposable
         }
         finally
         {
-            CtrCleanup(id);
+            _containerd.RemoveTask(id);
         }
-    }
-
-    private void CtrCleanup(string id)
-    {
-        _containerd.Ctr("tasks", "kill", "-a", "-s", "KILL", id);
-        for (var i = 0; i < 50; i++)
-        {
-            var r = _containerd.Ctr("tasks", "delete", "-f", id);
-            if (r.Succeeded || r.Stderr.Contains("not found", StringComparison.Ordinal))
-                break;
-            Thread.Sleep(100);
-        }
-        _containerd.Ctr("containers", "delete", id);
     }
 
     // ---- NUL bytes ----------------------------------------------------------------------------

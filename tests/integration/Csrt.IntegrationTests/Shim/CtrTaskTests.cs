@@ -18,19 +18,6 @@ public sealed class CtrTaskTests
         _log = log;
     }
 
-    private void Cleanup(string id)
-    {
-        _containerd.Ctr("tasks", "kill", "-a", "-s", "KILL", id);
-        for (var i = 0; i < 50; i++)
-        {
-            var r = _containerd.Ctr("tasks", "delete", "-f", id);
-            if (r.Succeeded || r.Stderr.Contains("not found", StringComparison.Ordinal))
-                break;
-            Thread.Sleep(100);
-        }
-        _containerd.Ctr("containers", "delete", id);
-    }
-
     /// <summary>Runs a ctr command line under <c>script</c>, which gives ctr a pty (ctr -t needs one), with a 33x99 window.</summary>
     private CommandResult CtrWithTty(string arguments)
     {
@@ -76,7 +63,7 @@ public sealed class CtrTaskTests
         }
         finally
         {
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 
@@ -99,7 +86,7 @@ public sealed class CtrTaskTests
         }
         finally
         {
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 
@@ -122,7 +109,7 @@ public sealed class CtrTaskTests
         }
         finally
         {
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 
@@ -157,7 +144,7 @@ public sealed class CtrTaskTests
         }
         finally
         {
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 
@@ -194,7 +181,7 @@ public sealed class CtrTaskTests
         }
         finally
         {
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 
@@ -224,7 +211,7 @@ public sealed class CtrTaskTests
         }
         finally
         {
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 
@@ -248,7 +235,7 @@ public sealed class CtrTaskTests
         }
         finally
         {
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 
@@ -286,8 +273,8 @@ public sealed class CtrTaskTests
         }
         finally
         {
-            Cleanup(polite);
-            Cleanup(stubborn);
+            _containerd.RemoveTask(polite);
+            _containerd.RemoveTask(stubborn);
         }
     }
 
@@ -308,7 +295,7 @@ public sealed class CtrTaskTests
         }
         finally
         {
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 
@@ -326,7 +313,7 @@ public sealed class CtrTaskTests
         }
         finally
         {
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 
@@ -361,7 +348,7 @@ public sealed class CtrTaskTests
         }
         finally
         {
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 }

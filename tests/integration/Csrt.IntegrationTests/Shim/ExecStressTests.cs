@@ -24,19 +24,6 @@ public sealed class ExecStressTests
         _log = log;
     }
 
-    private void Cleanup(string id)
-    {
-        _containerd.Ctr("tasks", "kill", "-a", "-s", "KILL", id);
-        for (var i = 0; i < 50; i++)
-        {
-            var r = _containerd.Ctr("tasks", "delete", "-f", id);
-            if (r.Succeeded || r.Stderr.Contains("not found", StringComparison.Ordinal))
-                break;
-            Thread.Sleep(100);
-        }
-        _containerd.Ctr("containers", "delete", id);
-    }
-
     private int RunDetachedAndFindShim(string id)
     {
         _containerd.Ctr("run", "-d", "--runtime", PrivateContainerd.CsrtRuntime, TestImages.BusyboxImage, id, "sleep", "1000").EnsureSuccess();
@@ -94,7 +81,7 @@ public sealed class ExecStressTests
         }
         finally
         {
-            Cleanup(id);
+            _containerd.RemoveTask(id);
         }
     }
 

@@ -81,22 +81,7 @@ internal static class RawCommand
     public static RawResult Run(string file, IEnumerable<string> args, byte[] stdin,
         IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null, TimeSpan? timeout = null)
     {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
-        if (environment is not null)
-        {
-            foreach (var (k, v) in environment)
-                psi.Environment[k] = v;
-        }
-        if (workingDirectory is not null)
-            psi.WorkingDirectory = workingDirectory;
+        var psi = Commands.StartInfo(file, args, environment, workingDirectory);
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {file}");
         using var stdout = new MemoryStream();
         var copy = p.StandardOutput.BaseStream.CopyToAsync(stdout);

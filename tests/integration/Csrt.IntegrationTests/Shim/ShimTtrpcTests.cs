@@ -73,7 +73,7 @@ public sealed class ShimTtrpcTests
             }
             catch
             {
-                Remove(containerd, id);
+                containerd.RemoveTask(id);
                 throw;
             }
         }
@@ -81,23 +81,10 @@ public sealed class ShimTtrpcTests
         public async Task<TaskV2.StateResponse> StateAsync(string id, string execId = "") =>
             await Client.StateAsync(new TaskV2.StateRequest { Id = id, ExecId = execId }, deadline: Deadline);
 
-        private static void Remove(PrivateContainerd containerd, string id)
-        {
-            containerd.Ctr("tasks", "kill", "-a", "-s", "KILL", id);
-            for (var i = 0; i < 50; i++)
-            {
-                var r = containerd.Ctr("tasks", "delete", "-f", id);
-                if (r.Succeeded || r.Stderr.Contains("not found", StringComparison.Ordinal))
-                    break;
-                Thread.Sleep(100);
-            }
-            containerd.Ctr("containers", "delete", id);
-        }
-
         public async ValueTask DisposeAsync()
         {
             await Channel.DisposeAsync();
-            Remove(_containerd, Id);
+            _containerd.RemoveTask(Id);
         }
     }
 

@@ -173,7 +173,7 @@ public sealed class CgroupV2ManagerTests : IDisposable
     public void Hugepage_limits_go_to_hugetlb_size_max()
     {
         if (!Conversions.HostHugePageSizes().Contains("2MB"))
-            return; // the page size check needs the host to have 2MB pages (this machine has)
+            return; // the page size check needs a host with 2MB huge pages
 
         _m.Update(new LinuxResources { HugepageLimits = new() { new() { PageSize = "2MB", Limit = 4 << 20 } } });
 

@@ -1,6 +1,6 @@
 using System.Text;
 using Csrt.Linux;
-using Csrt.Runtime.Namespaces;
+using Csrt.Runtime.NamespaceSetup;
 using Csrt.Runtime.Processes;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.Tests.Spec;
@@ -183,7 +183,7 @@ public sealed class InitPlanBuilderTests : IDisposable
         Assert.True(plan.SetupDev);
         Assert.Equal(["/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/null", "/dev/fuse"], plan.Devices.Select(d => d.Path));
         Assert.Equal(432u, plan.Devices.Single(d => d.Path == "/dev/null").FileMode);
-        Assert.Equal(0x1b6u, plan.Devices.Single(d => d.Path == "/dev/fuse").FileMode);
+        Assert.Equal(FileModes.AllReadWrite, plan.Devices.Single(d => d.Path == "/dev/fuse").FileMode);
         var tty = plan.Devices.Single(d => d.Path == "/dev/tty");
         Assert.Equal(('c', 5L, 0L), (tty.Type, tty.Major, tty.Minor));
     }

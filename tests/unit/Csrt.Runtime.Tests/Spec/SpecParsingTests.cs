@@ -164,7 +164,7 @@ public class SpecParsingTests
     {
         using var dir = new TempDir();
         var path = dir.File("process.fifo");
-        Csrt.Linux.Files.MakeFifo(path, 0x180);
+        Csrt.Linux.Files.MakeFifo(path, Csrt.Linux.FileModes.UserReadWrite);
         var writer = Task.Run(() => File.WriteAllText(path, """{"args": ["true"], "cwd": "/"}"""));
 
         var process = SpecLoader.LoadProcess(path);

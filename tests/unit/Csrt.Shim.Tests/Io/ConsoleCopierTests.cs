@@ -21,8 +21,8 @@ public sealed class ConsoleCopierTests : IDisposable
     {
         var stdin = Path.Combine(_dir, "stdin");
         var stdout = Path.Combine(_dir, "stdout");
-        Files.MakeFifo(stdin, 0x180);
-        Files.MakeFifo(stdout, 0x180);
+        Files.MakeFifo(stdin, FileModes.UserReadWrite);
+        Files.MakeFifo(stdout, FileModes.UserReadWrite);
         var io = ProcessIo.Open("e1", "default", stdin, stdout, "", terminal: true);
         var stdinWriter = Files.Open(stdin, OpenFlags.O_WRONLY);
         var stdoutReader = Files.Open(stdout, OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK);

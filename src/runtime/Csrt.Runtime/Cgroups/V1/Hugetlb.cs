@@ -8,18 +8,23 @@ internal static class Hugetlb
 {
     public static bool IsSet(List<LinuxHugepageLimit>? limits) => limits is { Count: > 0 };
 
-    public static void Set(string dir, List<LinuxHugepageLimit> limits)
+    public static void Set(string dir, List<LinuxHugepageLimit> limits) => SetLimits(dir, limits, "limit_in_bytes");
+
+    /// <summary>hugetlb.&lt;size&gt;.&lt;limitFile&gt; for each limit, and hugetlb.&lt;size&gt;.rsvd.&lt;limitFile&gt;
+    /// as long as the kernel has reservation accounting (the v1 and v2 controllers differ only in
+    /// the file's name).</summary>
+    internal static void SetLimits(string dir, List<LinuxHugepageLimit> limits, string limitFile)
     {
         var skipRsvd = false;
         foreach (var l in limits)
         {
             CheckPageSize(l.PageSize);
             var prefix = "hugetlb." + l.PageSize;
-            CgroupFs.Write(dir, prefix + ".limit_in_bytes", l.Limit);
+            CgroupFs.Write(dir, prefix + "." + limitFile, l.Limit);
             if (skipRsvd)
                 continue;
-            if (CgroupFs.Exists(dir, prefix + ".rsvd.limit_in_bytes"))
-                CgroupFs.Write(dir, prefix + ".rsvd.limit_in_bytes", l.Limit);
+            if (CgroupFs.Exists(dir, prefix + ".rsvd." + limitFile))
+                CgroupFs.Write(dir, prefix + ".rsvd." + limitFile, l.Limit);
             else
                 skipRsvd = true;
         }

@@ -5,22 +5,7 @@ namespace Csrt.Runtime.Cgroups.V2;
 /// <summary>v2 hugetlb controller: hugetlb.&lt;size&gt;.max (and .rsvd.max where present, as runc).</summary>
 internal static class Hugetlb
 {
-    public static void Set(string dir, List<LinuxHugepageLimit> limits)
-    {
-        var skipRsvd = false;
-        foreach (var l in limits)
-        {
-            V1.Hugetlb.CheckPageSize(l.PageSize);
-            var prefix = "hugetlb." + l.PageSize;
-            CgroupFs.Write(dir, prefix + ".max", l.Limit);
-            if (skipRsvd)
-                continue;
-            if (CgroupFs.Exists(dir, prefix + ".rsvd.max"))
-                CgroupFs.Write(dir, prefix + ".rsvd.max", l.Limit);
-            else
-                skipRsvd = true;
-        }
-    }
+    public static void Set(string dir, List<LinuxHugepageLimit> limits) => V1.Hugetlb.SetLimits(dir, limits, "max");
 
     public static void Stats(string dir, Dictionary<string, HugetlbStats> into)
     {

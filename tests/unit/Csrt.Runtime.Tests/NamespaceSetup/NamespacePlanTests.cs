@@ -1,9 +1,9 @@
 using Csrt.Linux;
-using Csrt.Runtime.Namespaces;
+using Csrt.Runtime.NamespaceSetup;
 using Csrt.Runtime.Spec;
 using Xunit;
 
-namespace Csrt.Runtime.Tests.Namespaces;
+namespace Csrt.Runtime.Tests.NamespaceSetup;
 
 /// <summary>How a container's namespaces are created and joined (fast path or two steps).</summary>
 public sealed class NamespacePlanTests

@@ -1,7 +1,7 @@
 using Csrt.Linux;
 using Csrt.Runtime.Spec;
 
-namespace Csrt.Runtime.Namespaces;
+namespace Csrt.Runtime.NamespaceSetup;
 
 /// <summary>
 /// Which namespaces a new container creates and which it joins, and how the C child gets there.
