@@ -22,6 +22,7 @@ packages=(
     tar                          # deterministic layer tarballs (--sort, --mtime, --owner)
     gzip
     coreutils
+    libcap2-bin                  # setcap: file capabilities in the capability attack tests
 )
 
 if [[ $(id -u) -ne 0 ]]; then
