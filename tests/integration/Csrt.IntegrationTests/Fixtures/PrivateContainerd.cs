@@ -246,6 +246,37 @@ public sealed class PrivateContainerd : IDisposable
     {
         Stop();
         Launch();
+        WaitForCriAfterRestart();
+    }
+
+    /// <summary>
+    /// containerd answers `ctr version` before its CRI plugin has reloaded its pods and containers;
+    /// until then every CRI call fails with "server is not initialized yet". Waits until CRI's
+    /// Status answers (a containerd without the CRI plugin answers Unimplemented: nothing to wait for).
+    /// </summary>
+    private void WaitForCriAfterRestart()
+    {
+        using var channel = OpenGrpcChannel();
+        var cri = new Cri.V1.RuntimeService.RuntimeServiceClient(channel);
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                cri.Status(new Cri.V1.StatusRequest(), deadline: DateTime.UtcNow.AddSeconds(5));
+                return;
+            }
+            catch (Grpc.Core.RpcException e) when (e.StatusCode == Grpc.Core.StatusCode.Unimplemented)
+            {
+                return;
+            }
+            catch (Grpc.Core.RpcException e)
+            {
+                if (deadline.Elapsed > options.StartTimeout)
+                    throw new TimeoutException($"containerd's CRI did not answer Status within {options.StartTimeout.TotalSeconds:0} s after a restart: {e.Status.Detail}; log:\n{LogTail()}");
+                Thread.Sleep(50);
+            }
+        }
     }
 
     public Task RestartAsync() => Task.Run(Restart);
