@@ -16,7 +16,7 @@ public static class RootfsMounts
     {
         if (mounts.Count == 0)
             return;
-        Files.MakeDirectories(rootfs, 0x1c9);
+        Files.MakeDirectories(rootfs, FileModes.UserAllOthersExecute);
         var done = 0;
         try
         {

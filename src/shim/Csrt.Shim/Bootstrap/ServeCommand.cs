@@ -29,7 +29,7 @@ public static class ServeCommand
         ProcessControl.SetName("csrt-shim");
         RedirectStderrToLogFifo();
         // shim.pid in the bundle, for operators and tools that look for the shim of a task.
-        Files.WriteAtomic(Path.GetFullPath("shim.pid"), System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)), 0x1a4);
+        Files.WriteAtomic(Path.GetFullPath("shim.pid"), System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)), FileModes.UserReadWriteOthersRead);
 
         using var reaper = new Reaper();
         reaper.Start();

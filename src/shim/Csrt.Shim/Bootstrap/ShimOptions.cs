@@ -300,7 +300,7 @@ public sealed record ShimOptions
     public void RecordStateRoot(string bundle, string ns)
     {
         if (Root.Length > 0)
-            Csrt.Linux.Files.WriteAtomic(Path.Combine(bundle, StateRootFile), Encoding.UTF8.GetBytes(RuntimeRoot(ns)), 0x1a4);
+            Csrt.Linux.Files.WriteAtomic(Path.Combine(bundle, StateRootFile), Encoding.UTF8.GetBytes(RuntimeRoot(ns)), Csrt.Linux.FileModes.UserReadWriteOthersRead);
     }
 
     /// <summary>The state root <see cref="RecordStateRoot"/> wrote, else the default.</summary>

@@ -30,7 +30,7 @@ public static class StartCommand
         var group = GroupId(flags.Id);
         var address = ShimPaths.SocketAddress(input.SocketDirectory, flags.Address, flags.Namespace, group);
         var path = address["unix://".Length..];
-        Files.MakeDirectories(input.SocketDirectory, 0x1c0);
+        Files.MakeDirectories(input.SocketDirectory, FileModes.UserAll);
 
         var listener = Bind(path, out var existing);
         if (existing)
@@ -138,7 +138,7 @@ public static class StartCommand
                 var socket = UnixSockets.Listen(path, ListenBacklog);
                 try
                 {
-                    Files.Chmod(path, 0x180);
+                    Files.Chmod(path, FileModes.UserReadWrite);
                 }
                 catch
                 {
@@ -161,7 +161,7 @@ public static class StartCommand
     }
 
     private static void WriteAddressFile(string address) =>
-        Files.WriteAtomic(Path.GetFullPath("address"), Encoding.UTF8.GetBytes(address), 0x1a4);
+        Files.WriteAtomic(Path.GetFullPath("address"), Encoding.UTF8.GetBytes(address), FileModes.UserReadWriteOthersRead);
 
     /// <summary>Re-executes this binary in serve mode: new session, stdio on /dev/null (containerd
     /// waits for EOF on our stdout), the listening socket as fd 3.</summary>
