@@ -6,16 +6,16 @@ namespace Csrt.Shim.Bootstrap;
 /// Gives back the memory the GC keeps committed after a burst of work. A shim lives as long as its
 /// pod and idles most of that time; after a Create, an exec or a run of stats calls the GC holds
 /// on to the pages its allocations went through (up to the 1 MiB gen0 budget, plus freed regions),
-/// a per-pod cost of 1-2 MB (hack/bench/shim). Every <c>period</c>: when at least
+/// a per-pod cost (docs/benchmarks.md). Every <c>period</c>: when at least
 /// <see cref="Threshold"/> bytes were allocated since the last trim and nothing was allocated
 /// during the last period (the burst is over), one full compacting collection in
 /// <see cref="GCCollectionMode.Aggressive"/> mode decommits what is free. The shim's live heap is
-/// about 100 KB, so that collection costs about a millisecond, at most once per burst.
+/// small, so that collection is cheap, and it runs at most once per burst.
 /// <para>
 /// After any work, once quiet, the shim also drops its view of the binary's code and read-only
 /// data (<see cref="Memory.ReleaseReadOnlyFileMappings"/>): pages shared with every other shim
-/// through the page cache, about half of an idle shim's RSS (hack/bench/shim: 10.6 MB two seconds
-/// after start, 5.2-5.5 MB settled); the next request faults back in the part it needs.
+/// through the page cache, a large part of an idle shim's RSS (docs/benchmarks.md); the next
+/// request faults back in the part it needs.
 /// </para>
 /// </summary>
 internal sealed class MemoryTrim : IDisposable

@@ -118,13 +118,13 @@ public static class ServeCommand
     /// <summary>
     /// This binary through a read-only overlay mounted nowhere (no copy; the page cache all shims
     /// share), opened while the file at <paramref name="self"/> is still the one we run; or, where
-    /// overlays cannot be made, a sealed memfd copy (6-8 MB of shared memory per shim).
+    /// overlays cannot be made, a sealed memfd copy (shared memory the size of the binary, per shim).
     /// </summary>
     internal static SealedExecutable SealedSelf(string self)
     {
         try
         {
-            Files.MakeDirectories(ShimPaths.EmptyDirectory, 0x1c0);
+            Files.MakeDirectories(ShimPaths.EmptyDirectory, FileModes.UserAll);
             if (SealedExecutable.TryOverlay(self, ShimPaths.EmptyDirectory) is { } overlay)
             {
                 // Replaced on disk between our exec and now (an upgrade)? Then copy what we run.
