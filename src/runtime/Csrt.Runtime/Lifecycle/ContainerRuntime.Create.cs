@@ -350,13 +350,7 @@ public sealed partial class ContainerRuntime
     private static string OwnerName()
     {
         var uid = ProcessControl.GetEffectiveUid();
-        var passwd = Files.TryReadText("/etc/passwd");
-        foreach (var line in passwd?.Split('\n') ?? Array.Empty<string>())
-        {
-            var f = line.Split(':');
-            if (f.Length > 2 && f[2] == uid.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                return f[0];
-        }
-        return "#" + uid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Passwd.Find(Files.TryReadText("/etc/passwd"), uid)?.Name
+            ?? "#" + uid.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 }

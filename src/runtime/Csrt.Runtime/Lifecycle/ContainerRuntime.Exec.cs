@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using Csrt.Linux;
 using Csrt.Runtime.Errors;
@@ -175,29 +174,19 @@ public sealed partial class ContainerRuntime
 
     /// <summary>HOME from the container's /etc/passwd (read through the init's root, never
     /// following links out of it) when the process has none.</summary>
-    private static List<string> WithHomeFromContainer(List<string> env, uint uid, string proc)
-    {
-        if (env.Any(e => e.StartsWith("HOME=", StringComparison.Ordinal)))
-            return env;
-        var home = "/";
-        try
+    private static List<string> WithHomeFromContainer(List<string> env, uint uid, string proc) =>
+        Passwd.WithHome(env, uid, () =>
         {
-            using var root = Files.Open(proc + "/root", OpenFlags.O_PATH | OpenFlags.O_DIRECTORY);
-            using var passwd = Files.OpenInRoot(root, "etc/passwd", OpenFlags.O_RDONLY);
-            foreach (var line in Encoding.UTF8.GetString(Files.ReadToEnd(passwd)).Split('\n'))
+            try
             {
-                var f = line.Split(':');
-                if (f.Length >= 6 && uint.TryParse(f[2], NumberStyles.None, CultureInfo.InvariantCulture, out var u) && u == uid)
-                {
-                    home = f[5].Length > 0 ? f[5] : "/";
-                    break;
-                }
+                using var root = Files.Open(proc + "/root", OpenFlags.O_PATH | OpenFlags.O_DIRECTORY);
+                using var passwd = Files.OpenInRoot(root, "etc/passwd", OpenFlags.O_RDONLY);
+                return Encoding.UTF8.GetString(Files.ReadToEnd(passwd));
             }
-        }
-        catch (SyscallException)
-        {
-            // No /etc/passwd in the image: "/" as runc does.
-        }
-        return new List<string>(env) { "HOME=" + home };
-    }
+            catch (SyscallException)
+            {
+                // No /etc/passwd in the image: "/" as runc does.
+                return null;
+            }
+        });
 }

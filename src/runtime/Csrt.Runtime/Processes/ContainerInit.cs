@@ -225,24 +225,6 @@ public static class ContainerInit
     private static bool SetgroupsDenied() => Files.TryReadText("/proc/self/setgroups")?.Trim() == "deny";
 
     /// <summary>runc sets HOME from the container's /etc/passwd when the spec does not.</summary>
-    internal static List<string> WithHome(List<string> env, uint uid)
-    {
-        if (env.Any(e => e.StartsWith("HOME=", StringComparison.Ordinal)))
-            return env;
-        var home = "/";
-        var passwd = Files.TryReadText("/etc/passwd");
-        if (passwd is not null)
-        {
-            foreach (var line in passwd.Split('\n'))
-            {
-                var f = line.Split(':');
-                if (f.Length >= 6 && uint.TryParse(f[2], NumberStyles.None, CultureInfo.InvariantCulture, out var u) && u == uid)
-                {
-                    home = f[5].Length > 0 ? f[5] : "/";
-                    break;
-                }
-            }
-        }
-        return new List<string>(env) { "HOME=" + home };
-    }
+    internal static List<string> WithHome(List<string> env, uint uid) =>
+        Passwd.WithHome(env, uid, static () => Files.TryReadText("/etc/passwd"));
 }
