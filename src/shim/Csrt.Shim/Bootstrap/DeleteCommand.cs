@@ -60,10 +60,8 @@ public static class DeleteCommand
     /// </summary>
     private static void RemoveDeadShimSocket(string bundle)
     {
-        var address = Files.TryReadText(Path.Combine(bundle, "address"))?.Trim();
-        if (address is null || !ShimPaths.IsShimSocketAddress(address))
+        if (ShimPaths.SocketNamedIn(Path.Combine(bundle, "address")) is not { } path)
             return;
-        var path = address["unix://".Length..];
         try
         {
             UnixSockets.Connect(path).Dispose();

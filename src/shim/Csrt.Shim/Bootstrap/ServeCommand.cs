@@ -157,8 +157,7 @@ public static class ServeCommand
 
     private static void RemoveSocketFile()
     {
-        var address = Files.TryReadText(Path.GetFullPath("address"))?.Trim();
-        if (address is not null && address.StartsWith("unix://", StringComparison.Ordinal))
-            Files.TryUnlink(address[7..]);
+        if (ShimPaths.SocketNamedIn(Path.GetFullPath("address")) is { } path)
+            Files.TryUnlink(path);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Csrt.Linux;
 
 namespace Csrt.Shim.Bootstrap;
 
@@ -33,6 +34,14 @@ public static class ShimPaths
             return false;
         var name = address.AsSpan(address.LastIndexOf('/') + 1);
         return name.Length == 64 && !name.ContainsAnyExcept("0123456789abcdef");
+    }
+
+    /// <summary>The path of the shim socket an `address` file names; null when there is no such file
+    /// or it names anything else (so nothing but a shim socket is ever unlinked from it).</summary>
+    public static string? SocketNamedIn(string addressFile)
+    {
+        var address = Files.TryReadText(addressFile)?.Trim();
+        return address is not null && IsShimSocketAddress(address) ? address["unix://".Length..] : null;
     }
 
     /// <summary>An empty directory: the bottom layer of the read-only overlay through which

@@ -515,11 +515,11 @@ public sealed class TaskService : TaskV2.Task.TaskBase
             bundle = _lastBundle;
         foreach (var file in new[] { bundle is null ? null : Path.Combine(bundle, "address"), Path.GetFullPath("address") })
         {
-            if (file is null || Files.TryReadText(file)?.Trim() is not { } address)
-                continue;
-            if (address.StartsWith("unix://" + ShimPaths.SocketDirectory + "/", StringComparison.Ordinal))
-                Files.TryUnlink(address["unix://".Length..]);
-            return;
+            if (file is not null && ShimPaths.SocketNamedIn(file) is { } path)
+            {
+                Files.TryUnlink(path);
+                return;
+            }
         }
     }
 

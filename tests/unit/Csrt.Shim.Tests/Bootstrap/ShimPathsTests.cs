@@ -57,4 +57,25 @@ public sealed class ShimPathsTests
         Assert.Equal("/run/containerd/csrt/k8s.io", ShimPaths.RuntimeRoot("k8s.io"));
         Assert.Equal("/run/containerd/csrt/default", ShimPaths.RuntimeRoot("default"));
     }
+
+    [Theory]
+    [InlineData("unix:///run/containerd/s/699427766ac5e0c5a14b52bcb38f4ec95ffdf517aa2d1f150e39d87e49d12478\n", "/run/containerd/s/699427766ac5e0c5a14b52bcb38f4ec95ffdf517aa2d1f150e39d87e49d12478")]
+    [InlineData("unix:///var/lib/sockets/699427766ac5e0c5a14b52bcb38f4ec95ffdf517aa2d1f150e39d87e49d12478", "/var/lib/sockets/699427766ac5e0c5a14b52bcb38f4ec95ffdf517aa2d1f150e39d87e49d12478")]
+    [InlineData("unix:///etc/passwd", null)]
+    [InlineData("/run/containerd/s/699427766ac5e0c5a14b52bcb38f4ec95ffdf517aa2d1f150e39d87e49d12478", null)]
+    public void SocketNamedIn_GivesOnlyAShimSocketPath(string content, string? expected)
+    {
+        var dir = Directory.CreateTempSubdirectory("csrt-address-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "address");
+            Assert.Null(ShimPaths.SocketNamedIn(file));
+            File.WriteAllText(file, content);
+            Assert.Equal(expected, ShimPaths.SocketNamedIn(file));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
 }
