@@ -12,28 +12,42 @@ public static unsafe class Directories
     {
         using var dir = Files.Open(path, OpenFlags.O_RDONLY | OpenFlags.O_DIRECTORY);
         var names = new List<string>();
+        foreach (var (name, type) in ReadEntries(dir, path, directoriesOnly: true))
+        {
+            if (type == DT_DIR || Files.IsDirectory(path + "/" + name))
+                names.Add(name);
+        }
+        return names;
+    }
+
+    /// <summary>The entries of <paramref name="dir"/> (no "." and "..") with their d_type, read to
+    /// the end; with <paramref name="directoriesOnly"/>, only those that are or may be directories
+    /// (DT_DIR, DT_UNKNOWN). A read interrupted by a signal is retried.</summary>
+    internal static List<(string Name, byte Type)> ReadEntries(FileDescriptor dir, string what, bool directoriesOnly)
+    {
+        var entries = new List<(string, byte)>();
         var buf = stackalloc byte[8192];
         while (true)
         {
             var n = Interop.Libc.getdents64(dir.Number, buf, 8192);
             if (n < 0 && Sys.LastErrno == Errno.EINTR)
                 continue;
-            Sys.Check(n, "getdents64", path);
+            Sys.Check(n, "getdents64", what);
             if (n == 0)
                 break;
             for (var off = 0; off < n;)
             {
                 var reclen = *(ushort*)(buf + off + 16);
                 var type = buf[off + 18];
-                if (type == DT_DIR || type == DT_UNKNOWN)
+                if (!directoriesOnly || type == DT_DIR || type == DT_UNKNOWN)
                 {
                     var name = Sys.FromZ(buf + off + 19);
-                    if (name != "." && name != ".." && (type == DT_DIR || Files.IsDirectory(path + "/" + name)))
-                        names.Add(name);
+                    if (name != "." && name != "..")
+                        entries.Add((name, type));
                 }
                 off += reclen;
             }
         }
-        return names;
+        return entries;
     }
 }

@@ -490,25 +490,6 @@ public static unsafe class Files
         return ListDirectory(dir, path);
     }
 
-    public static List<string> ListDirectory(FileDescriptor dir, string? what = null)
-    {
-        var names = new List<string>();
-        var buf = stackalloc byte[8192];
-        while (true)
-        {
-            var n = Interop.Libc.getdents64(dir.Number, buf, 8192);
-            Sys.Check(n, "getdents64", what ?? dir.ToString());
-            if (n == 0)
-                break;
-            for (var off = 0; off < n;)
-            {
-                var reclen = *(ushort*)(buf + off + 16);
-                var name = Sys.FromZ(buf + off + 19);
-                if (name != "." && name != "..")
-                    names.Add(name);
-                off += reclen;
-            }
-        }
-        return names;
-    }
+    public static List<string> ListDirectory(FileDescriptor dir, string? what = null) =>
+        Directories.ReadEntries(dir, what ?? dir.ToString(), directoriesOnly: false).ConvertAll(e => e.Name);
 }
