@@ -128,8 +128,7 @@ public sealed partial class ContainerRuntime
             for (var i = 0; i < rlimits.Count; i++)
             {
                 var rl = rlimits[i];
-                if (!KnownRlimits.TryGetResource(rl.Type, out var resource))
-                    throw new SpecValidationException("process", $"$.rlimits[{i}].type", "an RLIMIT_* name", $"unknown rlimit \"{rl.Type}\"");
+                var resource = KnownRlimits.GetResource(rl.Type, "process", $"$.rlimits[{i}].type");
                 try
                 {
                     ProcessControl.SetResourceLimit(child, (ResourceLimit)resource, rl.Soft, rl.Hard);

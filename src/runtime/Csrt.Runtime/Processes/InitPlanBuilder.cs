@@ -92,8 +92,7 @@ public static class InitPlanBuilder
         for (var i = 0; i < (process.Rlimits?.Count ?? 0); i++)
         {
             var r = process.Rlimits![i];
-            if (!KnownRlimits.TryGetResource(r.Type, out var resource))
-                throw new SpecValidationException("config.json", $"$.process.rlimits[{i}].type", "an RLIMIT_* name", $"unknown rlimit \"{r.Type}\"");
+            var resource = KnownRlimits.GetResource(r.Type, "config.json", $"$.process.rlimits[{i}].type");
             plan.Rlimits.Add(new RlimitStep { Resource = resource, Name = r.Type, Soft = r.Soft, Hard = r.Hard });
         }
         plan.OomScoreAdj = process.OomScoreAdj;

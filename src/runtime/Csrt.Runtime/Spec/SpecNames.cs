@@ -61,6 +61,13 @@ public static class KnownRlimits
     private static readonly Dictionary<string, int> Numbers = KnownCapabilities.IndexOf(All);
 
     public static bool TryGetResource(string name, out int resource) => Numbers.TryGetValue(name, out resource);
+
+    /// <summary>The resource number of <paramref name="name"/>; an unknown name is a spec error at
+    /// <paramref name="path"/> (the rlimit's type) in <paramref name="file"/>.</summary>
+    public static int GetResource(string name, string file, string path) =>
+        Numbers.TryGetValue(name, out var resource)
+            ? resource
+            : throw new SpecValidationException(file, path, "an RLIMIT_* name", $"unknown rlimit \"{name}\"");
 }
 
 /// <summary>linux.namespaces[].type values.</summary>
