@@ -219,10 +219,12 @@ public static class ContainerInit
         // ones closes on exec (the CVE-2024-21626 class).
         Files.CloseOnExecFrom(3 + plan.PreserveFds);
         var env = WithHome(p.Env, p.Uid);
-        Spawn.ExecFinal(p.ToExecPlan(env, plan.NewUserNamespace && SetgroupsDenied()));
+        Spawn.ExecFinal(p.ToExecPlan(env, plan.NewUserNamespace && SetgroupsDenied("/proc/self")));
     }
 
-    private static bool SetgroupsDenied() => Files.TryReadText("/proc/self/setgroups")?.Trim() == "deny";
+    /// <summary>Whether the user namespace of the process at <paramref name="proc"/> (a /proc/&lt;pid&gt;
+    /// directory) has setgroups denied: its processes' supplementary groups cannot be set.</summary>
+    internal static bool SetgroupsDenied(string proc) => Files.TryReadText(proc + "/setgroups")?.Trim() == "deny";
 
     /// <summary>runc sets HOME from the container's /etc/passwd when the spec does not.</summary>
     internal static List<string> WithHome(List<string> env, uint uid) =>
