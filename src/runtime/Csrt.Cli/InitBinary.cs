@@ -16,24 +16,17 @@ internal static class InitBinary
     /// is never seen): the state root, as runc uses its own.</param>
     public static SealedExecutable Get(string scratchLayer)
     {
+        string self;
         try
         {
-            var self = Files.ReadLink("/proc/self/exe");
-            if (SealedExecutable.TryOverlay(self, scratchLayer) is { } overlay)
-            {
-                // The file at our path must still be the one we run (not replaced by an upgrade).
-                var seen = Files.Stat(overlay.Fd);
-                var running = Files.Stat("/proc/self/exe");
-                if (seen.Inode == running.Inode && seen.Size == running.Size)
-                    return overlay;
-                overlay.Dispose();
-            }
+            self = Files.ReadLink("/proc/self/exe");
         }
         catch (SyscallException)
         {
-            // No readable /proc/self/exe link or stat: copy what we run instead.
+            // No readable /proc/self/exe link: copy what we run instead.
+            return SealedExecutable.Self;
         }
-        return SealedExecutable.Self;
+        return SealedExecutable.ForRunning(self, scratchLayer);
     }
 
     private const string SealedMarker = "_CSRT_EXEC_SEALED";

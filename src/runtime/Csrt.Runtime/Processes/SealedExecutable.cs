@@ -75,6 +75,32 @@ public sealed class SealedExecutable : IDisposable
     }
 
     /// <summary>
+    /// The executable for container inits: <paramref name="self"/> (the path this process was
+    /// started from) through <see cref="TryOverlay"/> while the file there is still the one this
+    /// process runs (same inode and size: not replaced by an upgrade since), else <see cref="Self"/>,
+    /// a copy of what runs.
+    /// </summary>
+    public static SealedExecutable ForRunning(string self, string emptyDirectory)
+    {
+        try
+        {
+            if (TryOverlay(self, emptyDirectory) is { } overlay)
+            {
+                var seen = Files.Stat(overlay.Fd);
+                var running = Files.Stat("/proc/self/exe");
+                if (seen.Inode == running.Inode && seen.Size == running.Size)
+                    return overlay;
+                overlay.Dispose();
+            }
+        }
+        catch (SyscallException)
+        {
+            // No stat of the view or of /proc/self/exe: copy what we run instead.
+        }
+        return Self;
+    }
+
+    /// <summary>
     /// The executable this process runs, opened through /proc/self/exe: for a process that was
     /// itself started from a sealed executable (the shim's daemon), whose own image is then as
     /// safe to hand to container inits as a fresh copy.

@@ -125,19 +125,13 @@ public static class ServeCommand
         try
         {
             Files.MakeDirectories(ShimPaths.EmptyDirectory, FileModes.UserAll);
-            if (SealedExecutable.TryOverlay(self, ShimPaths.EmptyDirectory) is { } overlay)
-            {
-                // Replaced on disk between our exec and now (an upgrade)? Then copy what we run.
-                if (Files.Stat(overlay.Fd).Size == Files.Stat("/proc/self/exe").Size)
-                    return overlay;
-                overlay.Dispose();
-            }
         }
         catch (SyscallException e)
         {
             Log.Warn($"no overlay view of {self}, copying it instead: {e.Message}");
+            return SealedExecutable.Self;
         }
-        return SealedExecutable.Self;
+        return SealedExecutable.ForRunning(self, ShimPaths.EmptyDirectory);
     }
 
     /// <summary>containerd created `log` (a FIFO) in the bundle and reads it; everything we log goes there.</summary>
