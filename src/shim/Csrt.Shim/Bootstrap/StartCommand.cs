@@ -213,8 +213,9 @@ public static class StartCommand
 
     /// <summary>
     /// The daemon's environment unless containerd's sets them: a shim lives as long as its pod and
-    /// its RSS is a per-pod cost (hack/bench/shim). gen0 budget 1 MiB instead of the cache-size
-    /// default (NativeAOT reads GC settings from the environment only).
+    /// its RSS is a per-pod cost (hack/bench/shim). A small gen0 budget instead of the cache-size
+    /// default keeps an idle shim's heap small (NativeAOT reads GC settings from the environment
+    /// only).
     /// </summary>
     private static readonly KeyValuePair<string, string>[] DaemonDefaults =
     [
