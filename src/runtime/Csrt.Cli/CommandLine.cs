@@ -2,7 +2,6 @@ using System.CommandLine;
 using Csrt.Runtime.Errors;
 using Csrt.Runtime.Lifecycle;
 using Csrt.Runtime.Spec;
-using Csrt.Runtime.State;
 
 namespace Csrt.Cli;
 
@@ -13,7 +12,7 @@ internal static class CommandLine
     internal static readonly Option<string> Root = new("--root")
     {
         Description = "root directory for storage of container state (this should be located in tmpfs)",
-        DefaultValueFactory = _ => StateStore.DefaultRoot,
+        DefaultValueFactory = _ => ContainerRuntime.DefaultStateRoot,
         Recursive = true,
     };
 
@@ -110,7 +109,7 @@ internal sealed class CliContext
         Root = Parse.GetValue(CommandLine.Root),
         SystemdCgroup = Parse.GetValue(CommandLine.SystemdCgroup),
         Warning = Log.Warning,
-        InitBinary = () => InitBinary.Get(_runtime!.Store.Root),
+        InitBinary = () => InitBinary.Get(_runtime!.StateRoot),
     });
 
     public T Get<T>(Option<T> option) => Parse.GetValue(option)!;

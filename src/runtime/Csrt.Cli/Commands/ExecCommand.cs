@@ -34,8 +34,9 @@ internal static class ExecCommand
         c.Arguments.Add(command);
         c.SetAction(parse => CommandLine.Act(parse, ctx =>
         {
-            InitBinary.ReexecSealed(ctx.Runtime.Store.Root);
+            InitBinary.ReexecSealed(ctx.Runtime.StateRoot);
             var containerId = ctx.Get(id);
+            var saved = ctx.Runtime.SavedSpec(containerId);
             Process spec;
             var processPath = ctx.Parse.GetValue(process);
             if (processPath is not null)
@@ -47,7 +48,7 @@ internal static class ExecCommand
                 var args = ctx.Parse.GetValue(command) ?? Array.Empty<string>();
                 if (args.Length == 0)
                     throw new ArgumentException("exec: no command given (and no --process)");
-                spec = FromContainerDefaults(ctx, containerId, args);
+                spec = FromContainerDefaults(saved, args);
                 if (ctx.Parse.GetValue(cwd) is { } dir)
                     spec.Cwd = dir;
                 foreach (var e in ctx.Parse.GetValue(env) ?? Array.Empty<string>())
@@ -76,6 +77,7 @@ internal static class ExecCommand
                 PidFile = ctx.Parse.GetValue(pidFile),
                 ConsoleSocketPath = socketPath,
                 PreserveFds = ctx.Get(preserveFds),
+                SavedSpec = saved,
             });
             if (detached)
             {
@@ -96,11 +98,9 @@ internal static class ExecCommand
 
     /// <summary>runc exec starts from the container's own process (env, cwd, user, capabilities,
     /// rlimits are not inherited: env, cwd, user, caps, no_new_privs, apparmor are).</summary>
-    private static Process FromContainerDefaults(CliContext ctx, string id, string[] args)
+    private static Process FromContainerDefaults(RuntimeSpec? saved, string[] args)
     {
-        var configPath = ctx.Runtime.Store.ConfigOf(id);
-        var spec = Csrt.Linux.Files.Exists(configPath) ? SpecLoader.Load(configPath) : null;
-        var defaults = spec?.Process;
+        var defaults = saved?.Process;
         return new Process
         {
             Args = args.ToList(),

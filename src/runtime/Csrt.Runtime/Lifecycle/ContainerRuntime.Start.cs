@@ -44,7 +44,8 @@ public sealed partial class ContainerRuntime
     }
 
     /// <summary>The config.json saved at create (hooks, process defaults, seccomp for exec).</summary>
-    private RuntimeSpec? LoadSavedSpec(string id)
+    /// <summary>The config.json saved at create (null when there is none, or no such container).</summary>
+    public RuntimeSpec? SavedSpec(string id)
     {
         var path = Store.ConfigOf(id);
         return Files.Exists(path) ? SpecLoader.Load(path) : null;
