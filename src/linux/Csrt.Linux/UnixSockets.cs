@@ -66,7 +66,7 @@ public static unsafe class UnixSockets
             do
             {
                 n = sendmsg(socket.Number, &msg, MSG_NOSIGNAL);
-            } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(n));
             Sys.Check(n, "sendmsg", socket.ToString());
             if (n != data.Length)
                 throw new SyscallException("sendmsg", Errno.EMSGSIZE, socket.ToString(), $"sent {n} of {data.Length} bytes");
@@ -83,7 +83,7 @@ public static unsafe class UnixSockets
         do
         {
             n = recv(socket.Number, &dummy, 0, MSG_PEEK | MSG_TRUNC);
-        } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(n));
         return (int)Sys.Check(n, "recv", socket.ToString());
     }
 
@@ -107,7 +107,7 @@ public static unsafe class UnixSockets
             do
             {
                 n = recvmsg(socket.Number, &msg, MSG_CMSG_CLOEXEC);
-            } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(n));
             Sys.Check(n, "recvmsg", socket.ToString());
             // Walk the control messages by hand (struct cmsghdr: size_t len, int level, int type,
             // data padded to 8 bytes); Tmds.LibC's CMSG_NXTHDR revisits the last header.
@@ -150,7 +150,7 @@ public static unsafe class UnixSockets
             do
             {
                 r = connect(fd.Number, (sockaddr*)&addr, (uint)sizeof(sockaddr_un));
-            } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(r));
             if (r < 0)
                 throw new SyscallException("connect", Sys.LastErrno, path);
             return fd;
@@ -193,7 +193,7 @@ public static unsafe class UnixSockets
         do
         {
             r = connect(fd.Number, (sockaddr*)&addr, (uint)sizeof(sockaddr_un));
-        } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(r));
         return r == 0 || Sys.LastErrno is Errno.EAGAIN or Errno.EINPROGRESS;
     }
 
