@@ -12,7 +12,7 @@ internal static class ExecCommand
     public static Command Build()
     {
         var c = new Command("exec", "execute new process inside the container");
-        var id = new Argument<string>("container-id");
+        var id = CommandLine.IdArgument();
         var command = new Argument<string[]>("command") { Arity = ArgumentArity.ZeroOrMore, Description = "the command and its arguments (or use --process)" };
         var consoleSocket = new Option<string?>("--console-socket") { Description = "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal" };
         var cwd = new Option<string?>("--cwd") { Description = "current working directory in the container" };
@@ -28,8 +28,7 @@ internal static class ExecCommand
         var noNewPrivs = new Option<bool>("--no-new-privs") { Description = "set the no new privileges value for the process" };
         var caps = new Option<string[]>("--cap", "-c") { Description = "add a capability to the bounding set for the process" };
         var preserveFds = new Option<int>("--preserve-fds") { Description = "pass N additional file descriptors to the container" };
-        foreach (var o in new Option[] { consoleSocket, cwd, env, tty, user, additionalGids, process, detach, pidFile, processLabel, apparmor, noNewPrivs, caps, preserveFds })
-            c.Options.Add(o);
+        c.AddOptions(consoleSocket, cwd, env, tty, user, additionalGids, process, detach, pidFile, processLabel, apparmor, noNewPrivs, caps, preserveFds);
         c.Arguments.Add(id);
         c.Arguments.Add(command);
         c.SetAction(parse => CommandLine.Act(parse, ctx =>
