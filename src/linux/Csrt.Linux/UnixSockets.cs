@@ -45,16 +45,10 @@ public static unsafe class UnixSockets
         new Span<byte>(control, Math.Max(controlLen, 1)).Clear();
         fixed (byte* d = data)
         {
-            iovec iov = default;
-            iov.iov_base = d;
-            iov.iov_len = (size_t)data.Length;
-            msghdr msg = default;
-            msg.msg_iov = &iov;
-            msg.msg_iovlen = 1;
+            iovec iov;
+            var msg = Message(&iov, d, data.Length, control, controlLen);
             if (!fds.IsEmpty)
             {
-                msg.msg_control = control;
-                msg.msg_controllen = (socklen_t)controlLen;
                 *(ulong*)control = (ulong)CmsgLen(sizeof(int) * fds.Length);
                 *(int*)(control + 8) = SOL_SOCKET;
                 *(int*)(control + 12) = SCM_RIGHTS;
@@ -71,6 +65,23 @@ public static unsafe class UnixSockets
             if (n != data.Length)
                 throw new SyscallException("sendmsg", Errno.EMSGSIZE, socket.ToString(), $"sent {n} of {data.Length} bytes");
         }
+    }
+
+    /// <summary>A message of one buffer, described in <paramref name="iov"/> (which must outlive its
+    /// use), with <paramref name="controlLength"/> bytes of control space (none when 0).</summary>
+    private static msghdr Message(iovec* iov, byte* data, int length, byte* control, int controlLength)
+    {
+        iov->iov_base = data;
+        iov->iov_len = (size_t)length;
+        msghdr msg = default;
+        msg.msg_iov = iov;
+        msg.msg_iovlen = 1;
+        if (controlLength > 0)
+        {
+            msg.msg_control = control;
+            msg.msg_controllen = (socklen_t)controlLength;
+        }
+        return msg;
     }
 
     /// <summary>The length of the next message of a datagram or seqpacket socket, without taking
@@ -95,14 +106,8 @@ public static unsafe class UnixSockets
         var control = stackalloc byte[controlLen];
         fixed (byte* d = buffer)
         {
-            iovec iov = default;
-            iov.iov_base = d;
-            iov.iov_len = (size_t)buffer.Length;
-            msghdr msg = default;
-            msg.msg_iov = &iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control;
-            msg.msg_controllen = (socklen_t)controlLen;
+            iovec iov;
+            var msg = Message(&iov, d, buffer.Length, control, controlLen);
             long n;
             do
             {
