@@ -43,8 +43,8 @@ public sealed partial class ContainerRuntime
         return r;
     }
 
-    /// <summary>The config.json saved at create (hooks, process defaults, seccomp for exec).</summary>
-    /// <summary>The config.json saved at create (null when there is none, or no such container).</summary>
+    /// <summary>The config.json saved at create (hooks, process defaults, seccomp for exec); null
+    /// when there is none, or no such container.</summary>
     public RuntimeSpec? SavedSpec(string id)
     {
         var path = Store.ConfigOf(id);
