@@ -70,6 +70,7 @@ internal static class ExecCommand
             var socketPath = ctx.Parse.GetValue(consoleSocket);
             if (spec.Terminal && detached && socketPath is null)
                 throw new ArgumentException("cannot allocate a tty when detaching (-d) without --console-socket");
+            using var foreground = detached ? null : Foreground.CatchSignals();
             var result = ctx.Runtime.Exec(containerId, new ExecOptions
             {
                 Process = spec,
@@ -78,14 +79,14 @@ internal static class ExecCommand
                 PreserveFds = ctx.Get(preserveFds),
                 SavedSpec = saved,
             });
-            if (detached)
+            if (foreground is null)
             {
                 result.Master?.Dispose();
                 return 0;
             }
             try
             {
-                return Foreground.Wait(result.Pid, result.Master);
+                return foreground.Wait(result.Pid, result.Master);
             }
             finally
             {

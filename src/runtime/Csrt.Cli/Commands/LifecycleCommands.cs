@@ -22,12 +22,14 @@ internal static class LifecycleCommands
             c.AddOptions(Bundle, ConsoleSocket, PidFile, NoPivot, NoNewKeyring, PreserveFds);
         }
 
-        public CreateOptions ToOptions(CliContext ctx, string id, RuntimeSpec? spec = null) => new()
+        /// <param name="consoleSocket">A connected console socket to use instead of --console-socket.</param>
+        public CreateOptions ToOptions(CliContext ctx, string id, RuntimeSpec? spec = null, FileDescriptor? consoleSocket = null) => new()
         {
             Id = id,
             Spec = spec,
             Bundle = ctx.Get(Bundle),
-            ConsoleSocketPath = ctx.Parse.GetValue(ConsoleSocket),
+            ConsoleSocketPath = consoleSocket is null ? ctx.Parse.GetValue(ConsoleSocket) : null,
+            ConsoleSocket = consoleSocket,
             PidFile = ctx.Parse.GetValue(PidFile),
             NoPivot = ctx.Get(NoPivot),
             NoNewKeyring = ctx.Get(NoNewKeyring),
@@ -95,20 +97,10 @@ internal static class LifecycleCommands
                 ? UnixSockets.Pair(UnixSockets.Kind.Stream)
                 : ((FileDescriptor?)null, (FileDescriptor?)null);
             int status;
+            using var foreground = Foreground.CatchSignals();
             try
             {
-                var record = ctx.Runtime.Create(new CreateOptions
-                {
-                    Id = containerId,
-                    Bundle = ctx.Get(flags.Bundle),
-                    Spec = spec,
-                    ConsoleSocketPath = theirs is null ? ctx.Parse.GetValue(flags.ConsoleSocket) : null,
-                    ConsoleSocket = theirs,
-                    PidFile = ctx.Parse.GetValue(flags.PidFile),
-                    NoPivot = ctx.Get(flags.NoPivot),
-                    NoNewKeyring = ctx.Get(flags.NoNewKeyring),
-                    PreserveFds = PreservedFdCount(ctx.Get(flags.PreserveFds)),
-                });
+                var record = ctx.Runtime.Create(flags.ToOptions(ctx, containerId, spec, consoleSocket: theirs));
                 theirs?.Dispose();
                 if (ours is not null)
                     master = ConsoleRelay.ReceiveMaster(ours);
@@ -121,7 +113,7 @@ internal static class LifecycleCommands
                     ctx.Runtime.Delete(containerId, force: true);
                     throw;
                 }
-                status = Foreground.Wait(record.InitPid, master);
+                status = foreground.Wait(record.InitPid, master);
             }
             finally
             {
