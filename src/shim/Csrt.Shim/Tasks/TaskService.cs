@@ -4,8 +4,6 @@ using Csrt.Runtime.Cgroups;
 using Csrt.Runtime.Errors;
 using Csrt.Runtime.Lifecycle;
 using Csrt.Runtime.Spec;
-using Csrt.Runtime.State;
-using Csrt.Runtime.Terminal;
 using Csrt.Shim.Bootstrap;
 using Csrt.Shim.Events;
 using Csrt.Shim.Io;
@@ -33,7 +31,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
     /// <summary>The runtime options `start` received; a task's own CreateTaskRequest.options override them.</summary>
     public ShimOptions Options { get; init; } = ShimOptions.None;
     private readonly ContainerRuntime _runtime;
-    private readonly IContainerControl _control;
+    private readonly ContainerCreator _creator;
     private readonly Reaper _reaper;
     private readonly EventPublisher _events;
     private readonly CgroupOomWatcher _oom;
@@ -47,7 +45,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
     {
         _namespace = ns;
         _runtime = runtime;
-        _control = new RuntimeControl(runtime);
+        _creator = new ContainerCreator(runtime, new RuntimeControl(runtime), ns);
         _reaper = reaper;
         _events = events;
         _shutdown = shutdown;
@@ -100,72 +98,24 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         }
         if (request.Checkpoint.Length > 0)
             throw CsrtException.Unsupported("restoring a checkpoint is not supported by csrt");
-        var bundle = request.Bundle;
-        var options = Options.ForTask(request.Options, _namespace);
-        foreach (var warning in options.Ignored())
-            Log.Warn(warning);
-        options.RecordStateRoot(bundle, _namespace);
-        options.ChownFifos(request.Stdin, request.Stdout, request.Stderr);
-        var rootfs = Path.Combine(bundle, "rootfs");
-        RootfsMounts.MountAll(rootfs, request.Rootfs);
-        ProcessIo? io = null;
-        FileDescriptor? ours = null, theirs = null;
-        try
+        using var exits = _reaper.Subscribe();
+        var c = _creator.Create(request, Options);
+        lock (_lock)
+            _containers[request.Id] = c;
+        Register(c, c.Init);
+        var created = new Ev.TaskCreate
         {
-            var spec = SpecLoader.Load(Path.Combine(bundle, "config.json"));
-            var privatePid = spec.Linux?.Namespaces?.Any(n => n.Type == NamespaceTypes.Pid && string.IsNullOrEmpty(n.Path)) == true;
-            io = ProcessIo.Open(request.Id, _namespace, request.Stdin, request.Stdout, request.Stderr, request.Terminal);
-            if (spec.Process is { } p)
-                p.Terminal = request.Terminal;
-            if (request.Terminal)
-                (ours, theirs) = UnixSockets.Pair(UnixSockets.Kind.Stream);
-            using var exits = _reaper.Subscribe();
-            var record = _runtime.Create(new CreateOptions
-            {
-                Id = request.Id,
-                Bundle = bundle,
-                Spec = spec,
-                Stdin = io.ProcessStdin ?? ProcessIo.DevNull,
-                Stdout = io.ProcessStdout ?? ProcessIo.DevNull,
-                Stderr = io.ProcessStderr ?? ProcessIo.DevNull,
-                ConsoleSocket = theirs,
-                NoPivot = options.NoPivotRoot,
-                NoNewKeyring = options.NoNewKeyring,
-            });
-            if (ours is not null)
-                io.AttachConsole(ConsoleSocket.ReceiveMaster(ours));
-            io.ProcessStarted();
-            var init = new InitProcess(request.Id, io, bundle, privatePid) { Pid = record.InitPid };
-            var container = new ShimContainer(init, _control, options, rootfsMounted: request.Rootfs.Count > 0);
-            lock (_lock)
-                _containers[request.Id] = container;
-            Register(container, init);
-            var created = new Ev.TaskCreate
-            {
-                ContainerId = request.Id,
-                Bundle = bundle,
-                Io = new Ev.TaskIO { Stdin = request.Stdin, Stdout = request.Stdout, Stderr = request.Stderr, Terminal = request.Terminal },
-                Checkpoint = request.Checkpoint,
-                Pid = (uint)init.Pid,
-            };
-            created.Rootfs.AddRange(request.Rootfs);
-            Publish(container, () => [new TaskEvent("/tasks/create", created)]);
-            if (Reaper.TryGetSeen(exits, init.Pid, out var early))
-                HandleEarlyExit(container, init, early.Status);
-            return Task.FromResult(new TaskV2.CreateTaskResponse { Pid = (uint)init.Pid });
-        }
-        catch
-        {
-            io?.Dispose();
-            if (request.Rootfs.Count > 0)
-                RootfsMounts.UnmountAll(rootfs);
-            throw;
-        }
-        finally
-        {
-            ours?.Dispose();
-            theirs?.Dispose();
-        }
+            ContainerId = c.Id,
+            Bundle = c.Bundle,
+            Io = new Ev.TaskIO { Stdin = request.Stdin, Stdout = request.Stdout, Stderr = request.Stderr, Terminal = request.Terminal },
+            Checkpoint = request.Checkpoint,
+            Pid = (uint)c.Init.Pid,
+        };
+        created.Rootfs.AddRange(request.Rootfs);
+        Publish(c, () => [new TaskEvent("/tasks/create", created)]);
+        if (Reaper.TryGetSeen(exits, c.Init.Pid, out var early))
+            HandleEarlyExit(c, c.Init, early.Status);
+        return Task.FromResult(new TaskV2.CreateTaskResponse { Pid = (uint)c.Init.Pid });
     }
 
     public override Task<TaskV2.StartResponse> Start(TaskV2.StartRequest request, ServerCallContext context)
