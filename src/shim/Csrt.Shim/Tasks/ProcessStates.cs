@@ -19,8 +19,9 @@ public enum ProcessStatus
 /// One state of a shim process, as containerd's runc shim has them (pkg/process/init_state.go,
 /// exec_state.go): one object per state, each answering an operation with the state after it or
 /// refusing it: FAILED_PRECONDITION for what the state forbids, NOT_FOUND for a process that is
-/// gone. The container applies the answer only once the runtime call it guards has succeeded.
-/// Exits always land (<see cref="Exit"/>). The refusal texts are containerd's runc shim's, which
+/// gone. The container applies the answer once the runtime call it guards has succeeded (a pause
+/// shows Pausing during the freeze, and goes back to Running if it fails). Exits always land
+/// (<see cref="Exit"/>). The refusal texts are containerd's runc shim's, which
 /// clients match (CRI takes "process already finished: not found" as already stopped).
 /// </summary>
 public abstract class ProcessState
