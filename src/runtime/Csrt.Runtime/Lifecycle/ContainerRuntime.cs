@@ -31,7 +31,7 @@ public sealed class RuntimeOptions
 /// The OCI runtime operations over one state root. The `csrt` CLI calls one method per command;
 /// the shim calls the same methods in-process. The methods that change a container (Create,
 /// Start, Kill, Pause, Resume, Update, Delete) take its lock, so they are serialised on one
-/// container. Exec and the queries (State, List, Pids, Stats, OomSourceOf, CgroupOf) take none:
+/// container. Exec and the queries (State, List, Pids, Stats, OomSourceOf, InitPidOf) take none:
 /// exec does not change the container's state, and state.json is replaced atomically, so a
 /// reader sees either the old record or the new one.
 /// </summary>
