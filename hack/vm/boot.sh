@@ -11,7 +11,7 @@
 # path in the guest. Software emulation (TCG) on purpose: a KVM guest hangs before its kernel prints.
 # Environment: CSRT_VM_IMAGE (an image directory; default: run hack/vm/image.sh), CSRT_VM_SHARE (the
 # directory shared read-only; default the repository), CSRT_VM_MEMORY (default 4G), CSRT_VM_BOOT_TIMEOUT
-# (seconds; default 600).
+# (seconds; default 600), CSRT_VM_OWNER_PID (power the guest off when this process ends).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -29,7 +29,8 @@ console_tail() {
 qemu_alive() {
     local pid
     pid=$(cat "$state/qemu.pid" 2>/dev/null) || return 1
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null
+    # A zombie (QEMU daemonizes; its new parent may never reap it) counts as gone.
+    [[ -n $pid && -r /proc/$pid/stat ]] && [[ $(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null) != Z ]]
 }
 
 g() { ssh -F "$state/ssh_config" guest "$@"; }
@@ -160,7 +161,7 @@ booted() {
         { echo "boot.sh: the guest's system bus does not answer" >&2; return 1; }
     g "modprobe -a 9p 9pnet_virtio &&
        mkdir -p '$share' '$state/share' &&
-       mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000 csrtrepo '$share' &&
+       mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose csrtrepo '$share' &&
        mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 csrtshare '$state/share'" ||
         { echo "boot.sh: mounting the 9p shares ($share, $state/share) in the guest failed" >&2; return 1; }
 }
@@ -168,5 +169,11 @@ if ! booted; then
     console_tail >&2
     down
     exit 1
+fi
+# With CSRT_VM_OWNER_PID set (the test process), a watchdog powers the guest off once that process is
+# gone, so a test run that is killed leaves no QEMU behind.
+if [[ -n ${CSRT_VM_OWNER_PID:-} ]]; then
+    setsid bash -c 'while kill -0 "$1" 2>/dev/null && [[ -f $2/qemu.pid ]]; do sleep 2; done; [[ -f $2/qemu.pid ]] && "$3" down "$2"' \
+        watchdog "$CSRT_VM_OWNER_PID" "$state" "$here/boot.sh" </dev/null >/dev/null 2>&1 &
 fi
 echo "boot.sh: guest up ($(g uname -r), systemd $(g 'systemctl --version | head -n1 | cut -d" " -f2'), ssh -F $state/ssh_config guest)" >&2

@@ -38,9 +38,14 @@ public sealed class GuestBundle : IAsyncDisposable
     {
         var bundle = new GuestBundle(guest, id ?? NewId());
         var json = Convert.ToBase64String(Encoding.UTF8.GetBytes(config.ToJsonString()));
-        await guest.OkAsync(
+        var r = await guest.RunAsync(
             $"set -e; mkdir -p {bundle.Dir}; cp -a {GuestFixture.Quote(guest.BusyboxRootfs)} {bundle.Dir}/rootfs; " +
-            $"echo {json} | base64 -d > {bundle.Dir}/config.json");
+            $"echo {json} | base64 -d > {bundle.Dir}/config.json", GuestFixture.DefaultTimeout);
+        if (!r.Succeeded)
+        {
+            await guest.RunAsync($"rm -rf {bundle.Dir}", GuestFixture.DefaultTimeout);
+            r.EnsureSuccess();
+        }
         return bundle;
     }
 
@@ -53,7 +58,7 @@ public sealed class GuestBundle : IAsyncDisposable
         var global = string.Join(' ', globalArgs.Select(GuestFixture.Quote));
         var r = await _guest.RunAsync(
             $"{_guest.Csrt} {global} run --detach --bundle {Dir} {Id} </dev/null >{OutputLog} 2>&1 || {{ s=$?; cat {OutputLog} >&2; exit $s; }}",
-            TimeSpan.FromSeconds(90));
+            GuestFixture.DefaultTimeout);
         r.EnsureSuccess();
     }
 
@@ -76,6 +81,6 @@ public sealed class GuestBundle : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _guest.RunAsync($"{_guest.Csrt} delete --force {Id} >/dev/null 2>&1; rm -rf {Dir}", TimeSpan.FromSeconds(60));
+        await _guest.RunAsync($"{_guest.Csrt} delete --force {Id} >/dev/null 2>&1; rm -rf {Dir}", GuestFixture.DefaultTimeout);
     }
 }

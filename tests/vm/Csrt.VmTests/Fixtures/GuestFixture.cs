@@ -64,7 +64,9 @@ public sealed class GuestFixture : IAsyncLifetime
                 throw new FileNotFoundException($"{required} does not exist; run hack/publish.sh and hack/images/build.sh first", required);
         }
         Directory.CreateDirectory(StateDir);
-        var boot = await RunHostAsync(Path.Combine(RepoRoot, "hack", "vm", "boot.sh"), ["up", StateDir], StartTimeout);
+        // The owner pid lets boot.sh's watchdog power the guest off should this process be killed.
+        var boot = await RunHostAsync(Path.Combine(RepoRoot, "hack", "vm", "boot.sh"), ["up", StateDir], StartTimeout,
+            environment: new Dictionary<string, string> { ["CSRT_VM_OWNER_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         if (boot.ExitCode != 0)
             throw new InvalidOperationException($"the guest did not boot: {boot}");
         (await RunAsync($"mkdir -p {BundlesDir}", TimeSpan.FromSeconds(30))).EnsureSuccess();
@@ -103,9 +105,12 @@ public sealed class GuestFixture : IAsyncLifetime
         return r with { Command = shellCommand };
     }
 
+    /// <summary>A bound for one guest command when the test gives none: generous, a TCG guest on a busy host is slow.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(2);
+
     /// <summary><see cref="RunAsync(string, TimeSpan)"/> that throws unless the command exited 0; returns its stdout.</summary>
     public async Task<string> OkAsync(string shellCommand, TimeSpan? timeout = null) =>
-        (await RunAsync(shellCommand, timeout ?? TimeSpan.FromSeconds(60))).EnsureSuccess().Stdout;
+        (await RunAsync(shellCommand, timeout ?? DefaultTimeout)).EnsureSuccess().Stdout;
 
     /// <summary>A string as one sh word.</summary>
     public static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
@@ -120,7 +125,8 @@ public sealed class GuestFixture : IAsyncLifetime
         return $"--- the last lines of {path}:\n" + string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
     }
 
-    private static async Task<GuestResult> RunHostAsync(string file, IReadOnlyList<string> args, TimeSpan timeout, string? stdin = null)
+    private static async Task<GuestResult> RunHostAsync(string file, IReadOnlyList<string> args, TimeSpan timeout, string? stdin = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(file)
         {
@@ -133,6 +139,8 @@ public sealed class GuestFixture : IAsyncLifetime
         };
         foreach (var a in args)
             psi.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>())
+            psi.Environment[k] = v;
         var display = $"{file} {string.Join(' ', args)}";
         using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {display}");
         var stdout = p.StandardOutput.ReadToEndAsync();
