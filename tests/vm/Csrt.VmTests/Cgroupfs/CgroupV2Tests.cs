@@ -139,8 +139,9 @@ public sealed class CgroupV2Tests(GuestFixture guest)
     [Fact]
     public async Task Io_WeightAndMax_AreWrittenForTheGuestsDisk()
     {
-        var dev = (await guest.OkAsync("cat /sys/block/vda/dev")).Trim().Split(':');
-        var (major, minor) = (int.Parse(dev[0]), int.Parse(dev[1]));
+        // Without BFQ the weight goes to io.weight (the guest's kernel has iocost).
+        await guest.OkAsync("modprobe -r bfq; test ! -e /sys/fs/cgroup/system.slice/io.bfq.weight");
+        var (major, minor) = await DiskAsync();
         await using var b = await StartAsync(["sleep", "1000"], c =>
             c.Resources()["blockIO"] = new JsonObject
             {
@@ -149,12 +150,40 @@ public sealed class CgroupV2Tests(GuestFixture guest)
                 ["throttleWriteIOPSDevice"] = new JsonArray(new JsonObject { ["major"] = major, ["minor"] = minor, ["rate"] = 100 }),
             });
 
-        var bfq = await guest.RunAsync($"cat {CgroupDir(b.Id)}/io.bfq.weight", Timeout);
-        if (bfq.Succeeded)
-            Assert.Equal("default 500", bfq.Stdout.Trim());
-        else
-            Assert.Equal("default 4950", await ReadAsync(b.Id, "io.weight")); // runc: 1 + (500 − 10) × 9999 / 990
+        Assert.Equal("default 4950", await ReadAsync(b.Id, "io.weight")); // runc: 1 + (500 − 10) × 9999 / 990
         Assert.Equal($"{major}:{minor} rbps=1048576 wbps=max riops=max wiops=100", await ReadAsync(b.Id, "io.max"));
+    }
+
+    [Fact]
+    public async Task Io_WithBfqLoaded_WeightAndPerDeviceWeight_GoToIoBfqWeight()
+    {
+        var (major, minor) = await DiskAsync();
+        // Per-device weights take effect (and are accepted) only where BFQ schedules the device.
+        var scheduler = (await guest.OkAsync("cat /sys/block/vda/queue/scheduler")).Trim().Split(' ').Single(s => s.StartsWith('['))[1..^1];
+        await guest.OkAsync("modprobe bfq && echo bfq > /sys/block/vda/queue/scheduler");
+        try
+        {
+            await using var b = await StartAsync(["sleep", "1000"], c =>
+                c.Resources()["blockIO"] = new JsonObject
+                {
+                    ["weight"] = 500,
+                    ["weightDevice"] = new JsonArray(new JsonObject { ["major"] = major, ["minor"] = minor, ["weight"] = 200 }),
+                });
+
+            var lines = (await ReadAsync(b.Id, "io.bfq.weight")).Split('\n', StringSplitOptions.TrimEntries);
+            Assert.Equal(["default 500", $"{major}:{minor} 200"], lines);
+            Assert.Equal("default 100", await ReadAsync(b.Id, "io.weight"));
+        }
+        finally
+        {
+            await guest.RunAsync($"echo {scheduler} > /sys/block/vda/queue/scheduler; modprobe -r bfq", Timeout);
+        }
+    }
+
+    private async Task<(int Major, int Minor)> DiskAsync()
+    {
+        var dev = (await guest.OkAsync("cat /sys/block/vda/dev")).Trim().Split(':');
+        return (int.Parse(dev[0]), int.Parse(dev[1]));
     }
 
     [Fact]
@@ -164,6 +193,8 @@ public sealed class CgroupV2Tests(GuestFixture guest)
             c.Resources()["hugepageLimits"] = new JsonArray(new JsonObject { ["pageSize"] = "2MB", ["limit"] = 4L << 20 }));
 
         Assert.Equal((4L << 20).ToString(), await ReadAsync(b.Id, "hugetlb.2MB.max"));
+        // The guest's kernel has reservation accounting; runc sets it to the same limit.
+        Assert.Equal((4L << 20).ToString(), await ReadAsync(b.Id, "hugetlb.2MB.rsvd.max"));
     }
 
     [Fact]
@@ -180,8 +211,7 @@ public sealed class CgroupV2Tests(GuestFixture guest)
     [Fact]
     public async Task Devices_AreEnforcedByEbpf_AnUnlistedDeviceIsDenied_AndAnAllowedOneReadable()
     {
-        var dev = (await guest.OkAsync("cat /sys/block/vda/dev")).Trim().Split(':');
-        var (major, minor) = (int.Parse(dev[0]), int.Parse(dev[1]));
+        var (major, minor) = await DiskAsync();
         JsonObject Disk() => new() { ["path"] = "/dev/disk0", ["type"] = "b", ["major"] = major, ["minor"] = minor };
         const string read = "head -c 512 /dev/disk0 | wc -c; head -c 1 /dev/zero | wc -c";
 
@@ -319,5 +349,118 @@ public sealed class CgroupV2Tests(GuestFixture guest)
         await CsrtAsync($"delete --force {id}");
 
         Assert.Equal("gone", (await guest.OkAsync($"test -e {expected} && echo present || echo gone")).Trim());
+    }
+    [Fact]
+    public async Task Exec_JoinsTheContainersCgroup_AndSeesItAsTheRoot()
+    {
+        await using var b = await StartAsync(["sleep", "1000"]);
+
+        var inside = await CsrtAsync($"exec {b.Id} cat /proc/self/cgroup");
+        // Detached, with stdio off ssh's pipes so the guest command ends.
+        await CsrtAsync($"exec --detach {b.Id} sleep 1001 </dev/null >/dev/null 2>&1");
+
+        // "/" in the container's cgroup namespace is the container's cgroup itself.
+        Assert.Equal("0::/", inside.Trim());
+        await guest.OkAsync($"for i in $(seq 100); do [ $(wc -l < {CgroupDir(b.Id)}/cgroup.procs) -eq 2 ] && exit 0; sleep 0.1; done; cat {CgroupDir(b.Id)}/cgroup.procs; exit 1");
+    }
+
+    [Fact]
+    public async Task KillAll_WithSigterm_SignalsEveryProcess_AndLeavesTheCgroupThawed()
+    {
+        await using var b = await StartAsync(["sh", "-c", "sleep 1000 & sleep 1001 & wait"]);
+        await guest.OkAsync($"for i in $(seq 100); do [ $(wc -l < {CgroupDir(b.Id)}/cgroup.procs) -ge 3 ] && exit 0; sleep 0.1; done; exit 1");
+
+        // Not SIGKILL, so not cgroup.kill: freeze, signal each process, thaw.
+        await CsrtAsync($"kill --all {b.Id} TERM");
+
+        await guest.OkAsync($"for i in $(seq 100); do [ -z \"$(cat {CgroupDir(b.Id)}/cgroup.procs)\" ] && exit 0; sleep 0.1; done; cat {CgroupDir(b.Id)}/cgroup.procs; exit 1");
+        Assert.Equal("0", await ReadAsync(b.Id, "cgroup.freeze"));
+    }
+
+    [Fact]
+    public async Task EventsStats_ReadTheV2Files_CpuMemoryPidsCpusetAndHugetlb()
+    {
+        // Busy first (CPU time to report), then exactly two processes: a sleep and the shell exec'd into another.
+        await using var b = await StartAsync(["sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 1000 & exec sleep 1001"], c =>
+        {
+            c.Resources()["memory"] = new JsonObject { ["limit"] = 64L << 20 };
+            c.Resources()["pids"] = new JsonObject { ["limit"] = 42 };
+            c.Resources()["cpu"] = new JsonObject { ["cpus"] = "0-1" };
+        });
+        await guest.OkAsync($"for i in $(seq 300); do [ $(wc -l < {CgroupDir(b.Id)}/cgroup.procs) -ge 2 ] && exit 0; sleep 0.1; done; exit 1");
+
+        var stats = JsonNode.Parse(await CsrtAsync($"events --stats {b.Id}"))!;
+
+        Assert.Equal("stats", stats["type"]!.GetValue<string>());
+        var data = stats["data"]!;
+        Assert.True(data["cpu"]!["usage"]!["total"]!.GetValue<ulong>() > 0, data["cpu"]!.ToJsonString());
+        Assert.Equal(64L << 20, data["memory"]!["usage"]!["limit"]!.GetValue<long>());
+        Assert.True(data["memory"]!["usage"]!["usage"]!.GetValue<ulong>() > 0);
+        Assert.Equal(42, data["pids"]!["limit"]!.GetValue<int>());
+        Assert.Equal(2, data["pids"]!["current"]!.GetValue<int>());
+        Assert.True(data["memory"]!["raw"]!.AsObject().ContainsKey("anon"), "memory.stat keys in raw");
+        Assert.Equal([0, 1], data["cpuset"]!["cpus"]!.AsArray().Select(n => n!.GetValue<int>()));
+        Assert.True(data["hugetlb"]!.AsObject().ContainsKey("2MB"), data["hugetlb"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task NestedCgroupsPath_EnablesControllersInEveryNewParent_AndDeleteRemovesTheLeaf()
+    {
+        var id = GuestBundle.NewId();
+        var path = $"/csrt-vm/nest-{id}/pod/{id}";
+        await using var b = await GuestBundle.CreateAsync(guest, GuestConfig.Default(["sleep", "1000"], path).Also(c =>
+            c.Resources()["memory"] = new JsonObject { ["limit"] = 64L << 20 }), id);
+        try
+        {
+            await b.RunDetachedAsync();
+
+            Assert.Equal((64L << 20).ToString(), (await guest.OkAsync($"cat /sys/fs/cgroup{path}/memory.max")).Trim());
+            var parent = (await guest.OkAsync($"cat /sys/fs/cgroup/csrt-vm/nest-{id}/pod/cgroup.subtree_control")).Split(' ', StringSplitOptions.TrimEntries);
+            Assert.Contains("memory", parent);
+            Assert.Contains("pids", parent);
+
+            await CsrtAsync($"delete --force {id}");
+
+            Assert.Equal("gone", (await guest.OkAsync($"test -e /sys/fs/cgroup{path} && echo present || echo gone")).Trim());
+        }
+        finally
+        {
+            await guest.RunAsync($"rmdir /sys/fs/cgroup/csrt-vm/nest-{id}/pod /sys/fs/cgroup/csrt-vm/nest-{id}", Timeout);
+        }
+    }
+
+    [Fact]
+    public async Task UnifiedKey_ThatTheKernelLacks_IsRefusedNamingTheFile_AndLeavesNothing()
+    {
+        var id = GuestBundle.NewId();
+        var config = GuestConfig.Default(["sleep", "1000"], CgroupsPath(id));
+        config.Resources()["unified"] = new JsonObject { ["memory.no_such_file"] = "1" };
+        await using var b = await GuestBundle.CreateAsync(guest, config, id);
+
+        var r = await guest.RunAsync($"{guest.Csrt} run --detach --bundle {b.Dir} {id} </dev/null", Timeout);
+
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("memory.no_such_file", r.Stderr);
+        Assert.Equal("gone", (await guest.OkAsync($"test -e {CgroupDir(id)} && echo present || echo gone")).Trim());
+        Assert.DoesNotContain(id, await CsrtAsync("list -q"));
+    }
+
+    [Fact]
+    public async Task Update_CpuSharesAndPeriodAlone_KeepTheOtherHalfOfCpuMax()
+    {
+        await using var b = await StartAsync(["sleep", "1000"], c =>
+            c.Resources()["cpu"] = new JsonObject { ["quota"] = 30_000, ["period"] = 100_000 });
+
+        await CsrtAsync($"update --cpu-share 2048 --cpu-period 50000 {b.Id}");
+
+        Assert.Equal("30000 50000", await ReadAsync(b.Id, "cpu.max"));
+        Assert.Equal(Conversions(2048), await ReadAsync(b.Id, "cpu.weight"));
+    }
+
+    /// <summary>runc's shares → weight formula (the one crun uses): 10^((log2(s)^2 + 125·log2(s)) / 612 − 7/34), rounded up.</summary>
+    private static string Conversions(ulong shares)
+    {
+        var l = Math.Log2(shares);
+        return ((ulong)Math.Ceiling(Math.Pow(10, (l * l + 125 * l) / 612.0 - 7.0 / 34.0))).ToString();
     }
 }

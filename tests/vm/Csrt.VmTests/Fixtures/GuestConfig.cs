@@ -77,3 +77,14 @@ public static class GuestConfig
 
     private static JsonArray Strings(IEnumerable<string> values) => new(values.Select(v => (JsonNode)JsonValue.Create(v)).ToArray());
 }
+
+/// <summary>Small helpers for building configs inline.</summary>
+public static class JsonObjectExtensions
+{
+    /// <summary>Runs <paramref name="edit"/> on <paramref name="o"/> and returns it.</summary>
+    public static JsonObject Also(this JsonObject o, Action<JsonObject> edit)
+    {
+        edit(o);
+        return o;
+    }
+}
