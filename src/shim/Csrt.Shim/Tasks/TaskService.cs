@@ -134,6 +134,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
                 ConsoleSocket = theirs,
                 NoPivot = options.NoPivotRoot,
                 NoNewKeyring = options.NoNewKeyring,
+                SystemdCgroup = options.SystemdCgroup,
             });
             if (ours is not null)
                 io.AttachConsole(ConsoleSocket.ReceiveMaster(ours));

@@ -81,7 +81,7 @@ public sealed class SystemdBus : IDisposable
             var reader = m.GetBodyReader();
             reader.ReadSignature("s");
             return reader.ReadString();
-        }, "reading systemd's Version");
+        }, "reading systemd's Version", null);
         _version = ParseVersion(text);
         return _version;
     }
@@ -306,10 +306,11 @@ public sealed class SystemdBus : IDisposable
                 reader.ReadString();
                 return (Job: job, Result: reader.ReadString());
             },
-            (Exception? e, (string Job, string Result) signal) =>
+            (Notification<(string Job, string Result)> n) =>
             {
-                if (e is not null)
+                if (!n.HasValue)
                     return;
+                var signal = n.Value;
                 lock (_jobsLock)
                 {
                     if (_waitingJobs.Remove(signal.Job, out var waiter))
@@ -317,7 +318,7 @@ public sealed class SystemdBus : IDisposable
                     else
                         _finishedJobs[signal.Job] = signal.Result;
                 }
-            }, null, false, ObserverFlags.None).AsTask(), $"subscribing to systemd's JobRemoved signals on {Address}");
+            }, ObserverFlags.None, false, null).AsTask(), $"subscribing to systemd's JobRemoved signals on {Address}");
         // systemd sends job signals to subscribed clients (and to the job's requester).
         Call(UnitCallNoArgs("Subscribe"), static (_, _) => true, "subscribing to systemd's manager signals", null);
     }
