@@ -9,7 +9,7 @@ namespace Csrt.Runtime.Cgroups.Systemd;
 /// <item>the unit is "prefix-name.scope" (an empty prefix gives "-name.scope", as runc names it),
 /// unless name already ends in ".slice": then the container's unit is that slice;</item>
 /// <item>the cgroup is the slice's expanded path ("a-b-c.slice" → /a.slice/a-b.slice/a-b-c.slice)
-/// plus the unit name, under the cgroup2 mount.</item>
+/// plus the unit name, under the cgroup2 mount (a slice unit: its own expanded name).</item>
 /// </list>
 /// Unlike runc, names systemd would refuse are refused here first, naming the field.
 /// </summary>
@@ -27,11 +27,15 @@ public sealed record SystemdCgroupPath(string Slice, string Prefix, string Name)
     /// <summary>The container's unit is a slice (name ends in ".slice"), not a scope.</summary>
     public bool IsSliceUnit => Name.EndsWith(".slice", StringComparison.Ordinal);
 
-    /// <summary>The cgroup below the cgroup2 mount, e.g. "/system.slice/runc-abc.scope".</summary>
+    /// <summary>The cgroup below the cgroup2 mount, e.g. "/system.slice/runc-abc.scope". A slice unit
+    /// lives where its own name puts it (systemd derives a slice's parent from its name, whatever the
+    /// slice field says).</summary>
     public string RelativePath
     {
         get
         {
+            if (IsSliceUnit)
+                return ExpandSlice(Name, "name");
             var slice = ExpandSlice(Slice, "slice");
             return (slice == "/" ? "" : slice) + "/" + UnitName;
         }
