@@ -29,7 +29,7 @@ internal static class CommandLine
 
     internal static readonly Option<bool> SystemdCgroup = new("--systemd-cgroup")
     {
-        Description = "use the systemd cgroup driver (not implemented: refused with an error)",
+        Description = "use the systemd cgroup driver: linux.cgroupsPath is \"slice:prefix:name\" and the container a transient scope (cgroup v2 hosts with systemd as init)",
         Recursive = true,
     };
 

@@ -129,8 +129,9 @@ public sealed class FeaturesSupport
     public IReadOnlyList<string> Capabilities { get; init; } = KnownCapabilities.All;
     public bool CgroupV1 { get; init; } = true;
     public bool CgroupV2 { get; init; } = true;
-    /// <summary>The systemd driver is refused (CgroupManager, CgroupPaths).</summary>
-    public bool Systemd { get; init; }
+    /// <summary>The systemd cgroup driver (Cgroups/Systemd; unified hosts with systemd as init).</summary>
+    public bool Systemd { get; init; } = true;
+    /// <summary>No driver for a user's systemd instance (rootless).</summary>
     public bool SystemdUser { get; init; }
     /// <summary>linux.resources.rdma is applied on v1 and v2.</summary>
     public bool CgroupRdma { get; init; } = true;

@@ -30,6 +30,9 @@ public sealed class CreateOptions
 
     public bool NoPivot { get; init; }
 
+    /// <summary>The cgroup driver of this container (the shim's per-task SystemdCgroup); null: the runtime's.</summary>
+    public bool? SystemdCgroup { get; init; }
+
     public bool NoNewKeyring { get; init; }
 
     /// <summary>Pass the caller's fds 3 … 3+N-1 to the container process.</summary>
@@ -85,7 +88,7 @@ public sealed partial class ContainerRuntime
         try
         {
             var namespaces = NamespacePlan.For(linux);
-            made.Cgroup = CreateCgroup(o.Id, linux);
+            made.Cgroup = CreateCgroup(o.Id, linux, o.SystemdCgroup ?? _options.SystemdCgroup);
             var plan = InitPlanBuilder.Build(spec, namespaces, new InitPlanBuilder.Options
             {
                 ContainerId = o.Id,
@@ -121,6 +124,7 @@ public sealed partial class ContainerRuntime
                 Owner = OwnerName(),
                 Annotations = spec.Annotations,
                 CgroupPaths = new Dictionary<string, string>(made.Cgroup.Paths),
+                Systemd = made.Cgroup is Cgroups.Systemd.SystemdCgroupManager,
                 Namespaces = (ulong)namespaces.All,
                 CreatedNamespaces = (ulong)namespaces.Created,
             };
@@ -164,13 +168,13 @@ public sealed partial class ContainerRuntime
     /// <summary>The runtime's own descriptors the init inherits after stdio and the preserved fds.</summary>
     private readonly record struct InitFds(FileDescriptor SyncChild, FileDescriptor ExecFifo, FileDescriptor? ConsoleSocket);
 
-    private ICgroupManager CreateCgroup(string id, LinuxConfig linux)
+    private ICgroupManager CreateCgroup(string id, LinuxConfig linux, bool systemd)
     {
         var cgroup = CgroupManager.Create(new CgroupConfig
         {
             ContainerId = id,
             CgroupsPath = linux.CgroupsPath,
-            UseSystemd = _options.SystemdCgroup,
+            UseSystemd = systemd,
             Warning = _options.Warning,
         });
         cgroup.Create(linux.Resources);

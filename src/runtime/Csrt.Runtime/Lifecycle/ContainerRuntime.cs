@@ -14,7 +14,8 @@ public sealed class RuntimeOptions
     /// <summary>State root (`--root`).</summary>
     public string? Root { get; init; }
 
-    /// <summary>`--systemd-cgroup`: refused until a systemd cgroup driver exists.</summary>
+    /// <summary>`--systemd-cgroup`: new containers get a systemd scope (Cgroups/Systemd); existing
+    /// ones keep the driver they were created with (ContainerRecord.Systemd).</summary>
     public bool SystemdCgroup { get; init; }
 
     /// <summary>How children's exits are observed (the shim passes its reaper).</summary>
@@ -42,8 +43,6 @@ public sealed partial class ContainerRuntime
     public ContainerRuntime(RuntimeOptions? options = null)
     {
         _options = options ?? new RuntimeOptions();
-        if (_options.SystemdCgroup)
-            throw new NotSupportedException("--systemd-cgroup: the systemd cgroup driver is not implemented in csrt; use the cgroupfs driver (the default)");
         Store = new StateStore(_options.Root);
     }
 
@@ -105,9 +104,7 @@ public sealed partial class ContainerRuntime
 
     private ICgroupManager Cgroups(ContainerRecord r)
     {
-        var m = CgroupManager.Open(r.CgroupPaths);
-        m.Warning = _options.Warning;
-        return m;
+        return CgroupManager.Open(r.CgroupPaths, systemd: r.Systemd, warning: _options.Warning);
     }
 
     private OciState ToOciState(ContainerRecord r, ContainerStatus status) => new()

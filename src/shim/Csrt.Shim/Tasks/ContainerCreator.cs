@@ -59,6 +59,7 @@ public sealed class ContainerCreator
                 ConsoleSocket = theirs,
                 NoPivot = options.NoPivotRoot,
                 NoNewKeyring = options.NoNewKeyring,
+                SystemdCgroup = options.SystemdCgroup,
             });
             if (ours is not null)
                 io.AttachConsole(ConsoleSocket.ReceiveMaster(ours));

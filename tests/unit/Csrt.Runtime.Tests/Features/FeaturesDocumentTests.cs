@@ -81,11 +81,11 @@ public class FeaturesDocumentTests
     }
 
     [Fact]
-    public void Defaults_claim_cgroup_v1_v2_and_rdma_without_systemd_and_seccomp_with_known_flags()
+    public void Defaults_claim_cgroup_v1_v2_rdma_and_systemd_without_systemd_user_and_seccomp_with_known_flags()
     {
         var linux = Ours().GetProperty("linux");
 
-        Assert.Equal("""{"v1":true,"v2":true,"systemd":false,"systemdUser":false,"rdma":true}""", Compact(linux.GetProperty("cgroup")));
+        Assert.Equal("""{"v1":true,"v2":true,"systemd":true,"systemdUser":false,"rdma":true}""", Compact(linux.GetProperty("cgroup")));
         Assert.True(linux.GetProperty("seccomp").GetProperty("enabled").GetBoolean());
         Assert.Equal(["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
             Strings(linux.GetProperty("seccomp").GetProperty("knownFlags")));
