@@ -110,7 +110,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
         options.RecordStateRoot(bundle, _namespace);
         options.ChownFifos(request.Stdin, request.Stdout, request.Stderr);
         var rootfs = Path.Combine(bundle, "rootfs");
-        RootfsMounts.MountAll(rootfs, request.Rootfs);
+        RootfsMounts.MountAll(rootfs, request.Rootfs, _reaper);
         ProcessIo? io = null;
         FileDescriptor? ours = null, theirs = null;
         try
