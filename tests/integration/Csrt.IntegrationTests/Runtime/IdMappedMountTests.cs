@@ -79,21 +79,22 @@ public sealed class IdMappedMountTests : IDisposable
     public void AVolumeIdMappedWithTheContainersMappings_ShowsHostIdsAsThemselves_AndWritesTheContainersIdsToDisk(bool optionOnly)
     {
         var vol = Volume();
-        var bundle = _csrt.Bundle(["sh", "-c", "stat -c '%n %u %g' /mnt/byroot /mnt/by3 /opt/byroot; touch /mnt/made"], c =>
+        // Existing directories: the container's root cannot make one in the image (host root's).
+        var bundle = _csrt.Bundle(["sh", "-c", "stat -c '%n %u %g' /tmp/byroot /tmp/by3 /home/byroot; touch /tmp/made"], c =>
         {
             MapContainer(c, 410000);
             if (optionOnly)
-                AddMount(c, "/mnt", vol, ["rbind", "rw", "idmap"]);
+                AddMount(c, "/tmp", vol, ["rbind", "rw", "idmap"]);
             else
-                AddMount(c, "/mnt", vol, ["rbind", "rw"], Range(0, 410000, 65536), Range(0, 410000, 65536));
+                AddMount(c, "/tmp", vol, ["rbind", "rw"], Range(0, 410000, 65536), Range(0, 410000, 65536));
             // The same directory without id-mapping: host root is unmapped in the container.
-            AddMount(c, "/opt", vol, ["rbind", "ro"]);
+            AddMount(c, "/home", vol, ["rbind", "ro"]);
         }, namespaces: UserNamespaced);
 
         var result = _csrt.RunForeground(bundle);
 
         Assert.True(result.Succeeded, result.ToString());
-        Assert.Equal(["/mnt/byroot 0 0", "/mnt/by3 3 4", "/opt/byroot 65534 65534"], Lines(result.Stdout));
+        Assert.Equal(["/tmp/byroot 0 0", "/tmp/by3 3 4", "/home/byroot 65534 65534"], Lines(result.Stdout));
         Assert.Equal((0u, 0u), Owner(Path.Combine(vol, "made")));
         _csrt.AssertNothingLeft(bundle);
     }
@@ -158,7 +159,7 @@ public sealed class IdMappedMountTests : IDisposable
         return _csrt.Bundle(args, c =>
         {
             MapContainer(c, specHost);
-            AddMount(c, "/mnt", vol, ["rbind", "rprivate", "rw"], Range(0, specHost, 65536), Range(0, specHost, 65536));
+            AddMount(c, "/tmp", vol, ["rbind", "rprivate", "rw"], Range(0, specHost, 65536), Range(0, specHost, 65536));
             var namespaces = c["linux"]!["namespaces"]!.AsArray();
             foreach (var ns in namespaces)
             {
@@ -174,7 +175,7 @@ public sealed class IdMappedMountTests : IDisposable
     {
         var vol = Volume();
         var (sandbox, pid) = Sandbox(420000);
-        var app = AppContainer(pid, 420000, vol, ["sh", "-c", "cat /proc/self/uid_map; readlink /proc/self/ns/user; stat -c '%u %g' /mnt/byroot; touch /mnt/by-app"]);
+        var app = AppContainer(pid, 420000, vol, ["sh", "-c", "cat /proc/self/uid_map; readlink /proc/self/ns/user; stat -c '%u %g' /tmp/byroot; touch /tmp/by-app"]);
 
         var result = _csrt.RunForeground(app);
 
