@@ -20,13 +20,8 @@ public sealed class UserNamespaceCtrTests : IDisposable
 
     public void Dispose() => _dirs.Dispose();
 
-    private string PinnedUserNamespace(uint host)
-    {
-        var file = Path.Combine(_dirs.Create("pinned-userns"), "user");
-        File.WriteAllText(file, "");
-        Commands.RunOk("unshare", $"--user={file}", $"--map-users=0:{host}:65536", $"--map-groups=0:{host}:65536", "true");
-        return file;
-    }
+    private string PinnedUserNamespace(uint host) =>
+        Fixtures.PinnedUserNamespace.Create(Path.Combine(_dirs.Create("pinned-userns"), "user"), host);
 
     private CommandResult CtrRun(string id, string pinned, uint specHost, params string[] command) =>
         _containerd.Ctr(new[]

@@ -31,14 +31,7 @@ public sealed class UserNamespacedPodContractTests : IDisposable
 
     private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
 
-    /// <summary>The pod's user namespace as CRI pins it: a bind-mounted nsfs file, no process in it.</summary>
-    private string PinnedUserNamespace(string dir)
-    {
-        var file = Path.Combine(dir, "user");
-        File.WriteAllText(file, "");
-        Commands.RunOk("unshare", $"--user={file}", $"--map-users=0:{PodHost}:65536", $"--map-groups=0:{PodHost}:65536", "true");
-        return file;
-    }
+    private static string PinnedUserNamespace(string dir) => Fixtures.PinnedUserNamespace.Create(Path.Combine(dir, "user"), PodHost);
 
     private static JsonArray Range(uint container, uint host, uint size) =>
         new(new JsonObject { ["containerID"] = container, ["hostID"] = host, ["size"] = size });
