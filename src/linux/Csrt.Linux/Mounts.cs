@@ -64,7 +64,7 @@ public static unsafe class Mounts
             do
             {
                 r = mount(ps, pt, pf, (ulong_t)(ulong)flags, pd);
-            } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(r));
         }
         if (r < 0)
         {
@@ -82,7 +82,7 @@ public static unsafe class Mounts
             do
             {
                 r = umount2(p, (int)flags);
-            } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(r));
         }
         Sys.Check(r, "umount2", target);
     }

@@ -47,7 +47,13 @@ public sealed partial class ContainerRuntime
         Store = new StateStore(_options.Root);
     }
 
+    /// <summary>The default state root (`--root`), runc's place for it under /run.</summary>
+    public const string DefaultStateRoot = StateStore.DefaultRoot;
+
     public StateStore Store { get; }
+
+    /// <summary>The state root directory of this runtime's containers.</summary>
+    public string StateRoot => Store.Root;
 
     private void Warn(string message) => _options.Warning?.Invoke(message);
 
