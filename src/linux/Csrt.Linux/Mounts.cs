@@ -142,8 +142,13 @@ public static unsafe class Mounts
         const nint OPEN_TREE_CLONE = 1, OPEN_TREE_CLOEXEC = 0x80000, AT_RECURSIVE = 0x8000, AT_FDCWD = -100;
         long r;
         fixed (byte* p = Sys.Z(path))
-            r = Interop.Libc.syscall(Interop.SyscallNumbers.open_tree, AT_FDCWD, (nint)p,
-                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0), 0, 0);
+        {
+            do
+            {
+                r = Interop.Libc.syscall(Interop.SyscallNumbers.open_tree, AT_FDCWD, (nint)p,
+                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0), 0, 0);
+            } while (Sys.Interrupted(r));
+        }
         return new FileDescriptor((int)Sys.Check(r, "open_tree", path));
     }
 
@@ -162,8 +167,12 @@ public static unsafe class Mounts
         attr[3] = (ulong)userNamespace.Number;
         fixed (byte* empty = Sys.Z(""))
         {
-            var r = Interop.Libc.syscall(Interop.SyscallNumbers.mount_setattr, mount.Number, (nint)empty,
-                AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), (nint)attr, 32);
+            long r;
+            do
+            {
+                r = Interop.Libc.syscall(Interop.SyscallNumbers.mount_setattr, mount.Number, (nint)empty,
+                    AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), (nint)attr, 32);
+            } while (Sys.Interrupted(r));
             if (r < 0)
                 throw new SyscallException("mount_setattr", Sys.LastErrno, what,
                     "MOUNT_ATTR_IDMAP" + (recursive ? " recursive" : "") + (Sys.LastErrno == Errno.EINVAL ? ": the filesystem cannot be id-mapped" : ""));
@@ -177,8 +186,12 @@ public static unsafe class Mounts
         const nint MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
         fixed (byte* empty = Sys.Z(""))
         {
-            var r = Interop.Libc.syscall(Interop.SyscallNumbers.move_mount, mount.Number, (nint)empty, target.Number, (nint)empty,
-                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+            long r;
+            do
+            {
+                r = Interop.Libc.syscall(Interop.SyscallNumbers.move_mount, mount.Number, (nint)empty, target.Number, (nint)empty,
+                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+            } while (Sys.Interrupted(r));
             Sys.Check(r, "move_mount", what);
         }
     }
@@ -190,7 +203,11 @@ public static unsafe class Mounts
         fixed (byte* empty = Sys.Z(""))
         fixed (byte* t = Sys.Z(target))
         {
-            var r = Interop.Libc.syscall(Interop.SyscallNumbers.move_mount, mount.Number, (nint)empty, AT_FDCWD, (nint)t, MOVE_MOUNT_F_EMPTY_PATH);
+            long r;
+            do
+            {
+                r = Interop.Libc.syscall(Interop.SyscallNumbers.move_mount, mount.Number, (nint)empty, AT_FDCWD, (nint)t, MOVE_MOUNT_F_EMPTY_PATH);
+            } while (Sys.Interrupted(r));
             Sys.Check(r, "move_mount", target);
         }
     }

@@ -124,6 +124,39 @@ public sealed class UserNamespacedPodContractTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(dir, "idmapped-layers")), "the id-mapped layer directories are still there");
     }
 
+    [Fact]
+    public async Task ASingleLayerBindRootfsWithUidmap_IsTheIdMappedLayer_ReadOnlyAsAsked()
+    {
+        var dir = _dirs.Create("userns-bind");
+        var pinned = PinnedUserNamespace(dir);
+        var bundle = Bundle(dir, pinned, Directory.CreateDirectory(Path.Combine(dir, "volume")).FullName,
+            ["sh", "-c", "stat -c '%u %g' /bin/busybox; touch /bin/new 2>&1"]);
+        var stdout = Path.Combine(dir, "stdout");
+        Commands.RunOk("mkfifo", stdout);
+        await using var shim = await ShimTtrpcTests.ShimUnderTest.StartAsync(_containerd);
+        var id = TestBundle.NewId("userns");
+        using var reader = Csrt.Linux.Files.Open(stdout, Csrt.Linux.OpenFlags.O_RDWR);
+        var request = new TaskV2.CreateTaskRequest { Id = id, Bundle = bundle, Stdout = stdout };
+        var rootfs = new Types.Mount { Type = "bind", Source = TestImages.Get().RootfsDir };
+        rootfs.Options.Add(["rbind", "ro", $"uidmap=0:{PodHost}:65536", $"gidmap=0:{PodHost}:65536"]);
+        request.Rootfs.Add(rootfs);
+        try
+        {
+            await shim.Client.CreateAsync(request, deadline: Deadline);
+            await shim.Client.StartAsync(new TaskV2.StartRequest { Id = id }, deadline: Deadline);
+            await shim.Client.WaitAsync(new TaskV2.WaitRequest { Id = id }, deadline: Deadline);
+            var lines = ReadAvailable(reader).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+            Assert.Equal("0 0", lines[0]);
+            Assert.Contains("Read-only file system", lines[1], StringComparison.Ordinal);
+        }
+        finally
+        {
+            await DeleteQuietly(shim, id);
+        }
+        Assert.Empty(HostState.MountsUnder(bundle));
+    }
+
     [Theory]
     [InlineData("0:460000:65536", null, "uidmap= and gidmap= come together")]
     [InlineData("0:x:65536", "0:460000:65536", "uidmap=: expected containerID:hostID:size")]
