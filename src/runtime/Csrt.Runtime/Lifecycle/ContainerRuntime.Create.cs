@@ -107,11 +107,14 @@ public sealed partial class ContainerRuntime
                 made.HostMountsBefore = HostMounts.IdsUnder(plan.Rootfs);
             }
 
+            var idMapRequests = InitPlanBuilder.IdMapRequests(spec, namespaces, bundle);
+            var joinedUser = IdMappedMounts.CheckJoinedUserNamespace(linux, namespaces, idMapRequests.Count > 0, _options.ExitMonitor);
+            using var idMapped = IdMappedMounts.Prepare(idMapRequests, linux, joinedUser, _options.ExitMonitor);
             using var fifo = MakeExecFifo(o.Id, linux, namespaces);
             var (parentEnd, childEnd) = UnixSockets.Pair(UnixSockets.Kind.SeqPacket);
             using var sync = new SyncChannel(parentEnd);
             using var consoleSocket = o.ConsoleSocket is null && o.ConsoleSocketPath is not null ? UnixSockets.Connect(o.ConsoleSocketPath) : null;
-            SpawnInit(o, spec, linux, namespaces, plan, made, new InitFds(childEnd, fifo, o.ConsoleSocket ?? consoleSocket));
+            SpawnInit(o, spec, linux, namespaces, plan, made, new InitFds(childEnd, fifo, o.ConsoleSocket ?? consoleSocket, idMapped));
 
             var record = new ContainerRecord
             {
@@ -166,7 +169,7 @@ public sealed partial class ContainerRuntime
     }
 
     /// <summary>The runtime's own descriptors the init inherits after stdio and the preserved fds.</summary>
-    private readonly record struct InitFds(FileDescriptor SyncChild, FileDescriptor ExecFifo, FileDescriptor? ConsoleSocket);
+    private readonly record struct InitFds(FileDescriptor SyncChild, FileDescriptor ExecFifo, FileDescriptor? ConsoleSocket, PreparedIdMappedMounts IdMapped);
 
     private ICgroupManager CreateCgroup(string id, LinuxConfig linux, bool systemd)
     {
@@ -267,7 +270,7 @@ public sealed partial class ContainerRuntime
 
     /// <summary>
     /// The init's fd table: stdio, the preserved fds, then the runtime's own (sync socket,
-    /// exec.fifo, console socket), whose numbers go into the plan. Returns the sync socket's number.
+    /// exec.fifo, console socket, id-mapped mounts), whose numbers go into the plan. Returns the sync socket's number.
     /// </summary>
     private static int AddInitFdTable(SpawnOptions spawn, CreateOptions o, RuntimeSpec spec, InitPlan plan, InitFds fds, List<FileDescriptor> opened)
     {
@@ -291,6 +294,11 @@ public sealed partial class ContainerRuntime
         {
             plan.ConsoleSocketFd = next++;
             spawn.Files.Add((fds.ConsoleSocket, plan.ConsoleSocketFd));
+        }
+        foreach (var (step, mount) in fds.IdMapped.Mounts)
+        {
+            plan.Mounts[step].MountFd = next++;
+            spawn.Files.Add((mount, plan.Mounts[step].MountFd));
         }
         return syncFd;
     }

@@ -108,7 +108,7 @@ public sealed partial class ContainerRuntime
                 spawn.Files.Add((FileDescriptor.Borrow(3 + i), 3 + i));
 
             var env = WithHomeFromContainer(plan.Env, plan.Uid, proc);
-            var setgroupsDenied = (r.CreatedNamespaces & (ulong)CloneFlags.CLONE_NEWUSER) != 0 && ContainerInit.SetgroupsDenied(proc);
+            var setgroupsDenied = (r.Namespaces & (ulong)CloneFlags.CLONE_NEWUSER) != 0 && ContainerInit.SetgroupsDenied(proc);
             spawn.Plan = plan.ToExecPlan(env, setgroupsDenied);
 
             spawned = Spawn.Start(spawn);

@@ -66,7 +66,7 @@ public static class RootfsBuilder
                 switch (m.Kind)
                 {
                     case MountKinds.Bind:
-                        MountBind(root, m, plan.NewUserNamespace);
+                        MountBind(root, m, plan.InUserNamespace);
                         break;
                     case MountKinds.CgroupV1:
                         MountCgroupV1(root, m, plan);
@@ -107,7 +107,7 @@ public static class RootfsBuilder
                 var hostPath = m.Type == "sysfs" ? "/sys" : "/dev/mqueue";
                 Mounts.Mount(hostPath, RootDirectory.ProcPath(target), null, MountFlags.MS_BIND | MountFlags.MS_REC);
                 using var mounted = root.Open(m.Destination);
-                Remount(mounted, flags, plan.NewUserNamespace);
+                Remount(mounted, flags, plan.InUserNamespace);
             }
         }
         ApplyPropagationAndAttributes(root, m);
@@ -130,10 +130,17 @@ public static class RootfsBuilder
     private static void MountBind(RootDirectory root, MountStep m, bool inUserNamespace)
     {
         var source = m.Source!;
-        var sourceInfo = Files.TryStat(source) ?? throw new SyscallException("stat", Errno.ENOENT, source, "the source of a bind mount must exist");
+        // Id-mapped: the runtime cloned and id-mapped the source (IdMappedMounts), and the init
+        // attaches that mount; the source path itself may not be searchable from a user namespace.
+        using var detached = m.MountFd >= 0 ? new FileDescriptor(m.MountFd) : null;
+        var sourceInfo = (detached is null ? Files.TryStat(source) : Files.Stat(detached))
+            ?? throw new SyscallException("stat", Errno.ENOENT, source, "the source of a bind mount must exist");
         using (var target = sourceInfo.IsDirectory ? root.MakeDirectories(m.Destination) : root.MakeFile(m.Destination))
         {
-            Mounts.Mount(source, RootDirectory.ProcPath(target), null, MountFlags.MS_BIND | ((MountFlags)m.Flags & MountFlags.MS_REC));
+            if (detached is not null)
+                Mounts.MoveMount(detached, target, $"{source} → {m.Destination}");
+            else
+                Mounts.Mount(source, RootDirectory.ProcPath(target), null, MountFlags.MS_BIND | ((MountFlags)m.Flags & MountFlags.MS_REC));
         }
         var extra = (MountFlags)m.Flags & ~(MountFlags.MS_BIND | MountFlags.MS_REC | MountFlags.MS_REMOUNT);
         if (extra != MountFlags.None)
@@ -188,7 +195,7 @@ public static class RootfsBuilder
             if (!plan.NewCgroupNamespace && (flags & ~(MountFlags.MS_BIND | MountFlags.MS_REC)) != MountFlags.None)
             {
                 using var mounted = root.Open(dir);
-                Remount(mounted, flags, plan.NewUserNamespace);
+                Remount(mounted, flags, plan.InUserNamespace);
             }
             foreach (var alias in source.Aliases)
             {
@@ -222,7 +229,7 @@ public static class RootfsBuilder
         if ((flags & ~MountFlags.MS_REC) != MountFlags.None)
         {
             using var mounted = root.Open(m.Destination);
-            Remount(mounted, flags, plan.NewUserNamespace);
+            Remount(mounted, flags, plan.InUserNamespace);
         }
     }
 
@@ -234,7 +241,7 @@ public static class RootfsBuilder
         {
             try
             {
-                CreateDevice(root, d, plan.NewUserNamespace);
+                CreateDevice(root, d, plan.InUserNamespace);
             }
             catch (SyscallException e)
             {

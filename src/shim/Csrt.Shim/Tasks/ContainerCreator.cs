@@ -1,5 +1,6 @@
 using Csrt.Linux;
 using Csrt.Runtime.Lifecycle;
+using Csrt.Runtime.Processes;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.Terminal;
 using Csrt.Shim.Bootstrap;
@@ -18,12 +19,15 @@ public sealed class ContainerCreator
     private readonly ContainerRuntime _runtime;
     private readonly IContainerControl _control;
     private readonly string _namespace;
+    private readonly IExitMonitor _exits;
 
-    public ContainerCreator(ContainerRuntime runtime, IContainerControl control, string ns)
+    /// <param name="exits">Reaps the helper processes that id-mapped rootfs layers need.</param>
+    public ContainerCreator(ContainerRuntime runtime, IContainerControl control, string ns, IExitMonitor exits)
     {
         _runtime = runtime;
         _control = control;
         _namespace = ns;
+        _exits = exits;
     }
 
     /// <param name="shimOptions">The options `start` received; the request's own override them.</param>
@@ -36,7 +40,7 @@ public sealed class ContainerCreator
         options.RecordStateRoot(bundle, _namespace);
         options.ChownFifos(request.Stdin, request.Stdout, request.Stderr);
         var rootfs = Path.Combine(bundle, "rootfs");
-        RootfsMounts.MountAll(rootfs, request.Rootfs);
+        RootfsMounts.MountAll(rootfs, request.Rootfs, _exits);
         ProcessIo? io = null;
         FileDescriptor? ours = null, theirs = null;
         try

@@ -45,7 +45,7 @@ public sealed class TaskService : TaskV2.Task.TaskBase
     {
         _namespace = ns;
         _runtime = runtime;
-        _creator = new ContainerCreator(runtime, new RuntimeControl(runtime), ns);
+        _creator = new ContainerCreator(runtime, new RuntimeControl(runtime), ns, reaper);
         _reaper = reaper;
         _events = events;
         _shutdown = shutdown;
