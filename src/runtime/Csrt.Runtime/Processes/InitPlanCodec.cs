@@ -24,7 +24,7 @@ public static class InitPlanCodec
         w.Bool(p.NoPivot);
         w.Bool(p.NoNewKeyring);
         w.Bool(p.OwnMountNamespace);
-        w.Bool(p.NewUserNamespace);
+        w.Bool(p.InUserNamespace);
         w.Bool(p.NewCgroupNamespace);
         w.Bool(p.NewNetworkNamespace);
         w.List(p.Mounts, static (w, m) =>
@@ -96,7 +96,7 @@ public static class InitPlanCodec
             NoPivot = r.Bool(),
             NoNewKeyring = r.Bool(),
             OwnMountNamespace = r.Bool(),
-            NewUserNamespace = r.Bool(),
+            InUserNamespace = r.Bool(),
             NewCgroupNamespace = r.Bool(),
             NewNetworkNamespace = r.Bool(),
         };
