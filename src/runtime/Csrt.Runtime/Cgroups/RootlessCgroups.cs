@@ -56,6 +56,21 @@ public static class RootlessCgroups
         return m;
     }
 
+    /// <summary>For pause, resume and update of a container created rootless: refuses clearly when
+    /// the container has no cgroup for what <paramref name="operation"/> needs (its cgroups were
+    /// not writable at create), instead of the host-level "no such controller".</summary>
+    public static void Require(IReadOnlyDictionary<string, string> paths, string id, string operation, IEnumerable<(string Field, string Controller)> needs)
+    {
+        foreach (var (field, controller) in needs)
+        {
+            if (paths.ContainsKey(controller) || paths.ContainsKey(""))
+                continue;
+            throw new CgroupException(ErrorKind.FailedPrecondition,
+                $"container {id}: {operation} needs {field}, and the container has no {(controller.Length == 0 ? "cgroup2" : controller)} cgroup " +
+                "(it was created rootless and that cgroup was not writable by the caller)");
+        }
+    }
+
     /// <summary>The resources set in <paramref name="r"/>, each with its spec field and the cgroup v1
     /// controller it needs ("" for raw cgroup2 values). Devices are not among them (see the class).</summary>
     public static IEnumerable<(string Field, string Controller)> Requested(LinuxResources? r)

@@ -1,4 +1,5 @@
 using Csrt.Linux;
+using Csrt.Runtime.Spec;
 
 namespace Csrt.Runtime.NamespaceSetup;
 
@@ -27,6 +28,29 @@ public static class Rootless
             return true;
         var fields = uidMap.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
         return fields is ["0", "0", "4294967295"];
+    }
+
+    /// <summary>runc's rule for a non-root caller: the container needs a user namespace of its own
+    /// with the maps that make the caller its root (csrt spec --rootless writes one).</summary>
+    public static void CheckSpec(LinuxConfig linux) => CheckSpec(linux, ProcessControl.GetEffectiveUid());
+
+    public static void CheckSpec(LinuxConfig linux, uint euid)
+    {
+        if (euid == 0)
+            return;
+        var user = linux.Namespaces?.FirstOrDefault(n => n.Type == NamespaceTypes.User);
+        if (user is null)
+        {
+            throw new SpecValidationException("config.json", "$.linux.namespaces", "a \"user\" namespace",
+                $"csrt runs as uid {euid}: a rootless container needs a user namespace (csrt spec --rootless writes one)");
+        }
+        if (string.IsNullOrEmpty(user.Path))
+        {
+            if (linux.UidMappings is not { Count: > 0 })
+                throw new SpecValidationException("config.json", "$.linux.uidMappings", "at least one mapping", "a rootless container's new user namespace needs uid mappings");
+            if (linux.GidMappings is not { Count: > 0 })
+                throw new SpecValidationException("config.json", "$.linux.gidMappings", "at least one mapping", "a rootless container's new user namespace needs gid mappings");
+        }
     }
 
     /// <summary>The default state root (runc's rule, with csrt's name): <c>$XDG_RUNTIME_DIR/csrt</c>
