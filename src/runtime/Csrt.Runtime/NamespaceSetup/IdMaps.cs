@@ -81,17 +81,7 @@ public static class IdMaps
     private static string? FindHelper(string name)
     {
         var path = Environment.GetEnvironmentVariable("PATH");
-        if (string.IsNullOrEmpty(path))
-            path = ExecutableLookup.DefaultPath;
-        foreach (var dir in path.Split(':'))
-        {
-            if (dir.Length == 0)
-                continue;
-            var candidate = dir + "/" + name;
-            if (Files.TryStat(candidate) is { IsRegular: true } info && (info.Mode & FileModes.AnyExecute) != 0)
-                return candidate;
-        }
-        return null;
+        return ExecutableLookup.Find(name, string.IsNullOrEmpty(path) ? ExecutableLookup.DefaultPath : path);
     }
 
     private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
