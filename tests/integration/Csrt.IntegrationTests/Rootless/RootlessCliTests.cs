@@ -111,7 +111,34 @@ public sealed class RootlessCliTests
     }
 
     [Fact]
-    public void Pause_WithoutAWritableCgroup_IsRefusedAsByRunc()
+    public void KillAll_WithoutACgroup_SignalsEveryProcessOfThePidNamespace()
+    {
+        var id = TestBundle.NewId("rl");
+        var bundle = _user.MakeBundle(_user.Csrt, ["sleep", "300"]);
+        try
+        {
+            _user.Run(_user.Csrt, ["run", "--detach", "--bundle", bundle, id]).EnsureSuccess();
+            _user.Run(_user.Csrt, ["exec", "--detach", id, "sleep", "301"]).EnsureSuccess();
+
+            _user.Run(_user.Csrt, ["kill", "--all", id, "TERM"]).EnsureSuccess();
+
+            // The exec'd sleep dies of it; the init, pid 1 of the namespace without a handler, ignores it.
+            var deadline = DateTime.UtcNow + UnprivilegedUser.Timeout;
+            while (_user.Run(_user.Csrt, ["ps", id]).EnsureSuccess().Stdout.Contains("sleep 301", StringComparison.Ordinal))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "sleep 301 survived kill --all TERM");
+                Thread.Sleep(50);
+            }
+            Assert.Contains("\"running\"", _user.Run(_user.Csrt, ["state", id]).EnsureSuccess().Stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            _user.Run(_user.Csrt, ["delete", "--force", id]);
+        }
+    }
+
+    [Fact]
+    public void PauseAndUpdate_WithoutAWritableCgroup_AreRefusedAsByRunc()
     {
         foreach (var runtime in Runtimes)
         {
@@ -127,6 +154,12 @@ public sealed class RootlessCliTests
                 if (runtime == _user.Csrt)
                     Assert.Contains("has no freezer cgroup", pause.Stderr, StringComparison.Ordinal);
                 Assert.Contains("\"running\"", _user.Run(runtime, ["state", id]).EnsureSuccess().Stdout, StringComparison.Ordinal);
+
+                var update = _user.Run(runtime, ["update", "--memory", "100000000", id]);
+
+                Assert.NotEqual(0, update.ExitCode);
+                if (runtime == _user.Csrt)
+                    Assert.Contains("update needs linux.resources.memory, and the container has no memory cgroup", update.Stderr, StringComparison.Ordinal);
             }
             finally
             {
@@ -213,6 +246,7 @@ public sealed class RootlessCliTests
                 Assert.Contains("\"paused\"", delegated.Run(runtime, ["state", id]).EnsureSuccess().Stdout, StringComparison.Ordinal);
                 delegated.Run(runtime, ["resume", id]).EnsureSuccess();
                 Assert.Contains("\"running\"", delegated.Run(runtime, ["state", id]).EnsureSuccess().Stdout, StringComparison.Ordinal);
+                Assert.Contains("\"limit\":67108864", delegated.Run(runtime, ["events", "--stats", id]).EnsureSuccess().Stdout, StringComparison.Ordinal);
                 delegated.Run(runtime, ["update", "--memory", "100000000", id]).EnsureSuccess();
                 Assert.Equal("99999744", File.ReadAllText(Path.Combine(memory, "memory.limit_in_bytes")).Trim());
 
