@@ -7,7 +7,7 @@ using Xunit;
 namespace Csrt.IntegrationTests.Rootless;
 
 /// <summary>
-/// A real unprivileged user for rootless tests, made with useradd: subordinate id ranges in
+/// A real unprivileged user for rootless tests, made with useradd (a fresh name each time): subordinate id ranges in
 /// /etc/subuid and /etc/subgid (for newuidmap/newgidmap), a home, an XDG_RUNTIME_DIR
 /// (/run/user/UID, 0700), and a work directory it owns holding a copy of the published csrt (the
 /// build tree need not be reachable by it) and the bundles. Commands run as the user through
@@ -17,15 +17,15 @@ namespace Csrt.IntegrationTests.Rootless;
 /// </summary>
 public sealed class UnprivilegedUser : IDisposable
 {
-    public const string Name = "csrt-rootless";
+    /// <summary>Unique per fixture: test runs of several worktrees may overlap, and each deletes its user at the end.</summary>
+    public string Name { get; } = "csrt-rl-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
     private const string SearchPath = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
 
     public UnprivilegedUser()
     {
         var csrt = RepoPaths.RequireBinary(RepoPaths.CsrtBinary);
-        if (!Commands.Run("id", ["-u", Name], Timeout).Succeeded)
-            Commands.Run("useradd", ["--create-home", "--user-group", "--shell", "/bin/sh", Name], Timeout).EnsureSuccess();
+        Commands.Run("useradd", ["--create-home", "--user-group", "--shell", "/bin/sh", Name], Timeout).EnsureSuccess();
         try
         {
             Uid = uint.Parse(Commands.RunOk("id", "-u", Name).Trim(), CultureInfo.InvariantCulture);
@@ -113,7 +113,10 @@ public sealed class UnprivilegedUser : IDisposable
     public void Dispose()
     {
         if (Uid == 0)
+        {
+            Commands.Run("userdel", ["--remove", Name], Timeout);
             return;
+        }
         // Whatever the tests left: containers of both runtimes (default roots), podman's.
         foreach (var runtime in new[] { Csrt, "/usr/sbin/runc" })
         {
@@ -160,7 +163,7 @@ public sealed class UnprivilegedUser : IDisposable
 
     /// <summary>The user's first range in <paramref name="file"/>; one after every other range
     /// when it has none.</summary>
-    private static (uint Start, uint Count) EnsureRange(string file, string usermodFlag)
+    private (uint Start, uint Count) EnsureRange(string file, string usermodFlag)
     {
         if (Find(file) is { } found)
             return found;
@@ -176,7 +179,7 @@ public sealed class UnprivilegedUser : IDisposable
         return Find(file) ?? throw new InvalidOperationException($"usermod {usermodFlag} added no range for {Name} to {file}");
     }
 
-    private static (uint Start, uint Count)? Find(string file)
+    private (uint Start, uint Count)? Find(string file)
     {
         foreach (var line in File.Exists(file) ? File.ReadAllLines(file) : [])
         {
