@@ -197,6 +197,36 @@ public sealed class RootlessCliTests
     }
 
     [Fact]
+    public void ASpecWithoutAUserNamespace_AsAnUnprivilegedUser_IsRefusedNamingTheField_AsByRunc()
+    {
+        foreach (var runtime in Runtimes)
+        {
+            var id = TestBundle.NewId("rl");
+            var bundle = _user.MakeBundle(runtime, ["true"], c =>
+            {
+                var namespaces = c["linux"]!["namespaces"]!.AsArray();
+                namespaces.Remove(namespaces.First(n => n!["type"]!.GetValue<string>() == "user"));
+                c["linux"]!.AsObject().Remove("uidMappings");
+                c["linux"]!.AsObject().Remove("gidMappings");
+            });
+            try
+            {
+                var create = _user.Run(runtime, ["create", "--bundle", bundle, id]);
+
+                Assert.NotEqual(0, create.ExitCode);
+                Assert.DoesNotContain(id, _user.Run(runtime, ["list", "-q"]).Stdout, StringComparison.Ordinal);
+                if (runtime == _user.Csrt)
+                    Assert.Contains("$.linux.namespaces", create.Stderr, StringComparison.Ordinal);
+                Assert.Contains("user namespace", create.Stderr, StringComparison.Ordinal);
+            }
+            finally
+            {
+                _user.Run(runtime, ["delete", "--force", id]);
+            }
+        }
+    }
+
+    [Fact]
     public void MultiRangeMappings_GoThroughNewuidmapAndNewgidmap_AsRuncs()
     {
         var outputs = new List<string>();
