@@ -25,6 +25,8 @@ projects=(
     tests/unit/Csrt.Runtime.Tests
     tests/unit/Csrt.Shim.Tests
     tests/integration/Csrt.IntegrationTests
+    # The VM lane last: it builds (cached) and boots a QEMU guest with systemd and cgroup v2 (hack/vm/).
+    tests/vm/Csrt.VmTests
 )
 dotnet build Shim.sln -c Debug -nologo -v:quiet -clp:NoSummary || fail "dotnet build Shim.sln failed"
 status=0

@@ -40,7 +40,7 @@ public static unsafe class Bpf
         do
         {
             r = Interop.Libc.syscall(Interop.SyscallNumbers.bpf, command, (nint)attr, AttrSize, 0, 0);
-        } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(r));
         return r;
     }
 

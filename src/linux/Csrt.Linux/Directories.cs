@@ -30,7 +30,7 @@ public static unsafe class Directories
         while (true)
         {
             var n = Interop.Libc.getdents64(dir.Number, buf, 8192);
-            if (n < 0 && Sys.LastErrno == Errno.EINTR)
+            if (Sys.Interrupted(n))
                 continue;
             Sys.Check(n, "getdents64", what);
             if (n == 0)

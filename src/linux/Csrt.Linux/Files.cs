@@ -87,7 +87,7 @@ public static unsafe class Files
             do
             {
                 fd = openat(dirfd, p, (int)(flags | OpenFlags.O_CLOEXEC), (mode_t)mode);
-            } while (fd < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(fd));
         }
         Sys.Check(fd, "open", what);
         return new FileDescriptor(fd);
@@ -110,7 +110,7 @@ public static unsafe class Files
             do
             {
                 fd = Interop.Libc.syscall(Interop.SyscallNumbers.openat2, dir.Number, (nint)p, (nint)(&how), sizeof(open_how), 0);
-            } while (fd < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(fd));
         }
         Sys.Check(fd, "openat2", path);
         return new FileDescriptor((int)fd);
@@ -124,7 +124,7 @@ public static unsafe class Files
             do
             {
                 n = read(fd.Number, p, buffer.Length);
-            } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(n));
         }
         Sys.Check(n, "read", fd.ToString());
         return (int)n;
@@ -168,7 +168,7 @@ public static unsafe class Files
             do
             {
                 n = write(fd.Number, p, data.Length);
-            } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(n));
         }
         Sys.Check(n, "write", fd.ToString());
         return (int)n;
@@ -418,7 +418,7 @@ public static unsafe class Files
         do
         {
             r = dup2(fd.Number, target);
-        } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(r));
         Sys.Check(r, "dup2", $"{fd} → {target}");
     }
 
@@ -460,7 +460,7 @@ public static unsafe class Files
         do
         {
             r = Interop.Libc.flock(fd.Number, (int)kind | (nonBlocking ? LOCK_NB : 0));
-        } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(r));
         if (r < 0 && nonBlocking && Sys.LastErrno == Errno.EAGAIN)
             return false;
         Sys.Check(r, "flock", path ?? fd.ToString());
@@ -491,7 +491,7 @@ public static unsafe class Files
         while (offset < size)
         {
             var n = Interop.Libc.sendfile(to.Number, from.Number, &offset, (nuint)(size - offset));
-            if (n < 0 && Sys.LastErrno == Errno.EINTR)
+            if (Sys.Interrupted(n))
                 continue;
             Sys.Check((long)n, "sendfile", from.ToString());
             if (n == 0)

@@ -64,7 +64,7 @@ public static unsafe class Mounts
             do
             {
                 r = mount(ps, pt, pf, (ulong_t)(ulong)flags, pd);
-            } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(r));
         }
         if (r < 0)
         {
@@ -82,7 +82,7 @@ public static unsafe class Mounts
             do
             {
                 r = umount2(p, (int)flags);
-            } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(r));
         }
         Sys.Check(r, "umount2", target);
     }
@@ -126,6 +126,89 @@ public static unsafe class Mounts
                 AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), (nint)attr, 32);
             if (r < 0)
                 throw new SyscallException("mount_setattr", Sys.LastErrno, what, $"set 0x{set:x}, clear 0x{clear:x}");
+        }
+    }
+
+    /// <summary>MOUNT_ATTR_IDMAP: the mount shows the ids of a user namespace's mappings.</summary>
+    public const ulong MOUNT_ATTR_IDMAP = 0x100000;
+
+    /// <summary>
+    /// open_tree(2) with OPEN_TREE_CLONE: a copy of the mount at <paramref name="path"/> (with the
+    /// mounts below it when <paramref name="recursive"/>, as rbind) that is attached nowhere yet:
+    /// the only state in which the kernel lets a mount be id-mapped.
+    /// </summary>
+    public static FileDescriptor CloneTree(string path, bool recursive)
+    {
+        const nint OPEN_TREE_CLONE = 1, OPEN_TREE_CLOEXEC = 0x80000, AT_RECURSIVE = 0x8000, AT_FDCWD = -100;
+        long r;
+        fixed (byte* p = Sys.Z(path))
+        {
+            do
+            {
+                r = Interop.Libc.syscall(Interop.SyscallNumbers.open_tree, AT_FDCWD, (nint)p,
+                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0), 0, 0);
+            } while (Sys.Interrupted(r));
+        }
+        return new FileDescriptor((int)Sys.Check(r, "open_tree", path));
+    }
+
+    /// <summary>
+    /// mount_setattr(2) MOUNT_ATTR_IDMAP on a detached mount (from <see cref="CloneTree"/>): its
+    /// files show the ids of <paramref name="userNamespace"/>'s mappings. The kernel refuses
+    /// (EINVAL) a filesystem that cannot be id-mapped; <paramref name="what"/> names it in the error.
+    /// </summary>
+    public static void SetIdMapping(FileDescriptor mount, FileDescriptor userNamespace, bool recursive, string what)
+    {
+        const nint AT_EMPTY_PATH = 0x1000, AT_RECURSIVE = 0x8000;
+        var attr = stackalloc ulong[4]; // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }
+        attr[0] = MOUNT_ATTR_IDMAP;
+        attr[1] = 0;
+        attr[2] = 0;
+        attr[3] = (ulong)userNamespace.Number;
+        fixed (byte* empty = Sys.Z(""))
+        {
+            long r;
+            do
+            {
+                r = Interop.Libc.syscall(Interop.SyscallNumbers.mount_setattr, mount.Number, (nint)empty,
+                    AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), (nint)attr, 32);
+            } while (Sys.Interrupted(r));
+            if (r < 0)
+                throw new SyscallException("mount_setattr", Sys.LastErrno, what,
+                    "MOUNT_ATTR_IDMAP" + (recursive ? " recursive" : "") + (Sys.LastErrno == Errno.EINVAL ? ": the filesystem cannot be id-mapped" : ""));
+        }
+    }
+
+    /// <summary>move_mount(2): attaches a detached mount (<paramref name="mount"/>) on the file or
+    /// directory <paramref name="target"/> refers to (an O_PATH fd, so no path is resolved again).</summary>
+    public static void MoveMount(FileDescriptor mount, FileDescriptor target, string what)
+    {
+        const nint MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
+        fixed (byte* empty = Sys.Z(""))
+        {
+            long r;
+            do
+            {
+                r = Interop.Libc.syscall(Interop.SyscallNumbers.move_mount, mount.Number, (nint)empty, target.Number, (nint)empty,
+                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+            } while (Sys.Interrupted(r));
+            Sys.Check(r, "move_mount", what);
+        }
+    }
+
+    /// <summary>move_mount(2) onto a path (the shim's rootfs and its temporary lower directories).</summary>
+    public static void MoveMount(FileDescriptor mount, string target)
+    {
+        const nint MOVE_MOUNT_F_EMPTY_PATH = 0x4, AT_FDCWD = -100;
+        fixed (byte* empty = Sys.Z(""))
+        fixed (byte* t = Sys.Z(target))
+        {
+            long r;
+            do
+            {
+                r = Interop.Libc.syscall(Interop.SyscallNumbers.move_mount, mount.Number, (nint)empty, AT_FDCWD, (nint)t, MOVE_MOUNT_F_EMPTY_PATH);
+            } while (Sys.Interrupted(r));
+            Sys.Check(r, "move_mount", target);
         }
     }
 

@@ -58,7 +58,7 @@ public static unsafe partial class Notifications
         do
         {
             n = read(fd.Number, &v, sizeof(ulong));
-        } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(n));
         value = v;
         if (n < 0 && Sys.LastErrno == Errno.EAGAIN)
             return false;
@@ -73,7 +73,7 @@ public static unsafe partial class Notifications
         do
         {
             n = write(fd.Number, &value, sizeof(ulong));
-        } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(n));
         Sys.Check(n, "write(eventfd)", fd.ToString());
     }
 
@@ -105,7 +105,7 @@ public static unsafe partial class Notifications
         do
         {
             n = read(inotify.Number, buf, 4096);
-        } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(n));
         if (n < 0 && Sys.LastErrno == Errno.EAGAIN)
             return 0;
         Sys.Check(n, "read(inotify)", inotify.ToString());
@@ -145,7 +145,7 @@ public static unsafe partial class Notifications
             do
             {
                 r = Interop.Libc.poll(p, (nuint)fds.Length, timeoutMilliseconds);
-            } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(r));
             return Sys.Check(r, "poll");
         }
     }

@@ -17,7 +17,7 @@ public static unsafe class Polling
             p.events = (short)(POLLIN | POLLHUP);
             var left = (int)Math.Max(0, deadline - Environment.TickCount64);
             var r = Interop.Libc.poll(&p, 1, left);
-            if (r < 0 && Sys.LastErrno == Errno.EINTR)
+            if (Sys.Interrupted(r))
                 continue;
             Sys.Check(r, "poll", fd.ToString());
             return r > 0;

@@ -23,6 +23,14 @@ internal static class Sys
         return result;
     }
 
+    /// <summary>
+    /// True when a call failed with EINTR and is to be made again: every wrapper retries a call
+    /// a signal interrupted (the shim's SIGCHLD handler, a debugger) through this, as
+    /// <c>do { r = call(...); } while (Sys.Interrupted(r));</c>. A delegate taking the call
+    /// could not capture the <c>fixed</c> pointers and addresses of locals the calls take.
+    /// </summary>
+    internal static bool Interrupted(long result) => result < 0 && LastErrno == Errno.EINTR;
+
     /// <summary>A NUL-terminated UTF-8 copy of <paramref name="s"/>, for <c>fixed</c>.</summary>
     internal static byte[] Z(string s)
     {

@@ -45,16 +45,10 @@ public static unsafe class UnixSockets
         new Span<byte>(control, Math.Max(controlLen, 1)).Clear();
         fixed (byte* d = data)
         {
-            iovec iov = default;
-            iov.iov_base = d;
-            iov.iov_len = (size_t)data.Length;
-            msghdr msg = default;
-            msg.msg_iov = &iov;
-            msg.msg_iovlen = 1;
+            iovec iov;
+            var msg = Message(&iov, d, data.Length, control, controlLen);
             if (!fds.IsEmpty)
             {
-                msg.msg_control = control;
-                msg.msg_controllen = (socklen_t)controlLen;
                 *(ulong*)control = (ulong)CmsgLen(sizeof(int) * fds.Length);
                 *(int*)(control + 8) = SOL_SOCKET;
                 *(int*)(control + 12) = SCM_RIGHTS;
@@ -66,11 +60,28 @@ public static unsafe class UnixSockets
             do
             {
                 n = sendmsg(socket.Number, &msg, MSG_NOSIGNAL);
-            } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(n));
             Sys.Check(n, "sendmsg", socket.ToString());
             if (n != data.Length)
                 throw new SyscallException("sendmsg", Errno.EMSGSIZE, socket.ToString(), $"sent {n} of {data.Length} bytes");
         }
+    }
+
+    /// <summary>A message of one buffer, described in <paramref name="iov"/> (which must outlive its
+    /// use), with <paramref name="controlLength"/> bytes of control space (none when 0).</summary>
+    private static msghdr Message(iovec* iov, byte* data, int length, byte* control, int controlLength)
+    {
+        iov->iov_base = data;
+        iov->iov_len = (size_t)length;
+        msghdr msg = default;
+        msg.msg_iov = iov;
+        msg.msg_iovlen = 1;
+        if (controlLength > 0)
+        {
+            msg.msg_control = control;
+            msg.msg_controllen = (socklen_t)controlLength;
+        }
+        return msg;
     }
 
     /// <summary>The length of the next message of a datagram or seqpacket socket, without taking
@@ -83,7 +94,7 @@ public static unsafe class UnixSockets
         do
         {
             n = recv(socket.Number, &dummy, 0, MSG_PEEK | MSG_TRUNC);
-        } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(n));
         return (int)Sys.Check(n, "recv", socket.ToString());
     }
 
@@ -95,19 +106,13 @@ public static unsafe class UnixSockets
         var control = stackalloc byte[controlLen];
         fixed (byte* d = buffer)
         {
-            iovec iov = default;
-            iov.iov_base = d;
-            iov.iov_len = (size_t)buffer.Length;
-            msghdr msg = default;
-            msg.msg_iov = &iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control;
-            msg.msg_controllen = (socklen_t)controlLen;
+            iovec iov;
+            var msg = Message(&iov, d, buffer.Length, control, controlLen);
             long n;
             do
             {
                 n = recvmsg(socket.Number, &msg, MSG_CMSG_CLOEXEC);
-            } while (n < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(n));
             Sys.Check(n, "recvmsg", socket.ToString());
             // Walk the control messages by hand (struct cmsghdr: size_t len, int level, int type,
             // data padded to 8 bytes); Tmds.LibC's CMSG_NXTHDR revisits the last header.
@@ -150,7 +155,7 @@ public static unsafe class UnixSockets
             do
             {
                 r = connect(fd.Number, (sockaddr*)&addr, (uint)sizeof(sockaddr_un));
-            } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+            } while (Sys.Interrupted(r));
             if (r < 0)
                 throw new SyscallException("connect", Sys.LastErrno, path);
             return fd;
@@ -193,7 +198,7 @@ public static unsafe class UnixSockets
         do
         {
             r = connect(fd.Number, (sockaddr*)&addr, (uint)sizeof(sockaddr_un));
-        } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(r));
         return r == 0 || Sys.LastErrno is Errno.EAGAIN or Errno.EINPROGRESS;
     }
 

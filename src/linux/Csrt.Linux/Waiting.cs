@@ -28,7 +28,7 @@ public static unsafe class Waiting
         do
         {
             r = Interop.Libc.waitpid(pid, &status, 0);
-        } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(r));
         Sys.Check(r, "waitpid", pid.ToString(CultureInfo.InvariantCulture));
         return ChildExit.FromWaitStatus(r, status);
     }
@@ -41,7 +41,7 @@ public static unsafe class Waiting
         do
         {
             r = Interop.Libc.waitpid(pid, &status, Interop.Libc.WNOHANG);
-        } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(r));
         Sys.Check(r, "waitpid", pid.ToString(CultureInfo.InvariantCulture));
         return r == 0 ? null : ChildExit.FromWaitStatus(r, status);
     }
@@ -55,7 +55,7 @@ public static unsafe class Waiting
         do
         {
             r = Interop.Libc.waitid(Interop.Libc.P_ALL, 0, &info, Interop.Libc.WEXITED | Interop.Libc.WNOHANG);
-        } while (r < 0 && Sys.LastErrno == Errno.EINTR);
+        } while (Sys.Interrupted(r));
         if (r < 0)
         {
             if (Sys.LastErrno == Errno.ECHILD)

@@ -2,7 +2,6 @@ using System.CommandLine;
 using Csrt.Runtime.Errors;
 using Csrt.Runtime.Lifecycle;
 using Csrt.Runtime.Spec;
-using Csrt.Runtime.State;
 
 namespace Csrt.Cli;
 
@@ -13,7 +12,7 @@ internal static class CommandLine
     internal static readonly Option<string> Root = new("--root")
     {
         Description = "root directory for storage of container state (this should be located in tmpfs)",
-        DefaultValueFactory = _ => StateStore.DefaultRoot,
+        DefaultValueFactory = _ => ContainerRuntime.DefaultStateRoot,
         Recursive = true,
     };
 
@@ -30,15 +29,14 @@ internal static class CommandLine
 
     internal static readonly Option<bool> SystemdCgroup = new("--systemd-cgroup")
     {
-        Description = "use the systemd cgroup driver (not implemented: refused with an error)",
+        Description = "use the systemd cgroup driver: linux.cgroupsPath is \"slice:prefix:name\" and the container a transient scope (cgroup v2 hosts with systemd as init)",
         Recursive = true,
     };
 
     internal static int Run(string[] args)
     {
         var root = new RootCommand("csrt: an OCI container runtime with a runc-compatible command line");
-        foreach (var option in new Option[] { Root, Log, LogFormat, Debug, SystemdCgroup })
-            root.Options.Add(option);
+        root.AddOptions(Root, Log, LogFormat, Debug, SystemdCgroup);
         foreach (var command in new[]
                  {
                      LifecycleCommands.Create(), LifecycleCommands.Start(), LifecycleCommands.RunCommand(),
@@ -49,6 +47,29 @@ internal static class CommandLine
                  })
             root.Subcommands.Add(command);
         return root.Parse(ArgumentSplitter.Prepare(args)).Invoke();
+    }
+
+    /// <summary>The container id argument of every command that acts on one container.</summary>
+    internal static Argument<string> IdArgument() => new("container-id") { Description = "the container's id, unique on this host" };
+
+    /// <summary>A command that takes the container id alone and runs one runtime operation on it.</summary>
+    internal static Command OnContainer(string name, string description, Action<ContainerRuntime, string> operation)
+    {
+        var c = new Command(name, description);
+        var id = IdArgument();
+        c.Arguments.Add(id);
+        c.SetAction(parse => Act(parse, ctx =>
+        {
+            operation(ctx.Runtime, ctx.Get(id));
+            return 0;
+        }));
+        return c;
+    }
+
+    internal static void AddOptions(this Command c, params Option[] options)
+    {
+        foreach (var o in options)
+            c.Options.Add(o);
     }
 
     /// <summary>Runs a command body with the global options, turning failures into runc-style errors.</summary>
@@ -110,7 +131,7 @@ internal sealed class CliContext
         Root = Parse.GetValue(CommandLine.Root),
         SystemdCgroup = Parse.GetValue(CommandLine.SystemdCgroup),
         Warning = Log.Warning,
-        InitBinary = () => InitBinary.Get(_runtime!.Store.Root),
+        InitBinary = () => InitBinary.Get(_runtime!.StateRoot),
     });
 
     public T Get<T>(Option<T> option) => Parse.GetValue(option)!;

@@ -6,9 +6,12 @@ namespace Csrt.Cli;
 /// <summary>
 /// `run` and `exec` in the foreground: wait for our child (the container process), forward the
 /// signals we receive to it, relay a terminal when there is one, and return its exit status
-/// (128 + signal when it was killed), as runc does.
+/// (128 + signal when it was killed), as runc does. The signals are caught from
+/// <see cref="CatchSignals"/> on, before the process exists (runc sets its handler up before it
+/// starts the process too): one that arrives before <see cref="Wait"/> knows the pid is held and
+/// sent then, instead of being lost or, for most signals, ending csrt.
 /// </summary>
-internal static class Foreground
+internal sealed class Foreground : IDisposable
 {
     /// <summary>What runc forwards: every signal we can catch but SIGCHLD (our child's exit, which
     /// we wait for), SIGWINCH (the terminal's size, relayed as a resize) and SIGURG (which Go's
@@ -17,26 +20,67 @@ internal static class Foreground
         .Where(s => s is not (Signals.SIGCHLD or Signals.SIGWINCH or Signals.SIGURG))
         .ToArray();
 
-    public static int Wait(int pid, FileDescriptor? master)
+    private readonly List<PosixSignalRegistration> _registrations = new();
+    private readonly Lock _lock = new();
+    private readonly List<int> _held = new();
+    private int _pid;
+
+    private Foreground()
     {
-        var registrations = new List<PosixSignalRegistration>();
+    }
+
+    /// <summary>Starts catching the signals to forward; dispose to stop.</summary>
+    public static Foreground CatchSignals()
+    {
+        var f = new Foreground();
+        // .NET runs each handler as a thread-pool item: two signals that arrive together may
+        // reach the container in either order (runc keeps the order; one at a time, both agree).
+        foreach (var signal in Forwarded)
+        {
+            f._registrations.Add(PosixSignalRegistration.Create((PosixSignal)signal, ctx =>
+            {
+                ctx.Cancel = true;
+                f.Forward(signal);
+            }));
+        }
+        return f;
+    }
+
+    private void Forward(int signal)
+    {
+        int pid;
+        lock (_lock)
+        {
+            if (_pid == 0)
+            {
+                _held.Add(signal);
+                return;
+            }
+            pid = _pid;
+        }
+        Signals.Send(pid, signal);
+    }
+
+    /// <summary>Forwards the signals held so far and from now on to <paramref name="pid"/>, relays
+    /// <paramref name="master"/> when given, and waits for the process's exit.</summary>
+    public int Wait(int pid, FileDescriptor? master)
+    {
+        int[] held;
+        lock (_lock)
+        {
+            _pid = pid;
+            held = _held.ToArray();
+            _held.Clear();
+        }
+        foreach (var signal in held)
+            Signals.Send(pid, signal);
         ConsoleRelay? relay = null;
         try
         {
-            // .NET runs each handler as a thread-pool item: two signals that arrive together may
-            // reach the container in either order (runc keeps the order; one at a time, both agree).
-            foreach (var signal in Forwarded)
-            {
-                registrations.Add(PosixSignalRegistration.Create((PosixSignal)signal, ctx =>
-                {
-                    ctx.Cancel = true;
-                    Signals.Send(pid, signal);
-                }));
-            }
             if (master is not null)
             {
                 relay = ConsoleRelay.Start(master);
-                registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGWINCH, ctx =>
+                _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGWINCH, ctx =>
                 {
                     ctx.Cancel = true;
                     relay.ResizeFromLocalTerminal();
@@ -48,8 +92,15 @@ internal static class Foreground
         }
         finally
         {
-            registrations.ForEach(r => r.Dispose());
+            // The relay's handler goes before the relay it uses.
+            Dispose();
             relay?.Dispose();
         }
+    }
+
+    public void Dispose()
+    {
+        _registrations.ForEach(r => r.Dispose());
+        _registrations.Clear();
     }
 }

@@ -9,6 +9,8 @@ internal static class SyscallNumbers
 
     internal static nint pivot_root => Arm64 ? 41 : 155;
     internal static nint pidfd_send_signal => 424;
+    internal static nint open_tree => 428;
+    internal static nint move_mount => 429;
     internal static nint fsopen => 430;
     internal static nint fsconfig => 431;
     internal static nint fsmount => 432;

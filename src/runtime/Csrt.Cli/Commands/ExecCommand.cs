@@ -12,7 +12,7 @@ internal static class ExecCommand
     public static Command Build()
     {
         var c = new Command("exec", "execute new process inside the container");
-        var id = new Argument<string>("container-id");
+        var id = CommandLine.IdArgument();
         var command = new Argument<string[]>("command") { Arity = ArgumentArity.ZeroOrMore, Description = "the command and its arguments (or use --process)" };
         var consoleSocket = new Option<string?>("--console-socket") { Description = "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal" };
         var cwd = new Option<string?>("--cwd") { Description = "current working directory in the container" };
@@ -28,14 +28,14 @@ internal static class ExecCommand
         var noNewPrivs = new Option<bool>("--no-new-privs") { Description = "set the no new privileges value for the process" };
         var caps = new Option<string[]>("--cap", "-c") { Description = "add a capability to the bounding set for the process" };
         var preserveFds = new Option<int>("--preserve-fds") { Description = "pass N additional file descriptors to the container" };
-        foreach (var o in new Option[] { consoleSocket, cwd, env, tty, user, additionalGids, process, detach, pidFile, processLabel, apparmor, noNewPrivs, caps, preserveFds })
-            c.Options.Add(o);
+        c.AddOptions(consoleSocket, cwd, env, tty, user, additionalGids, process, detach, pidFile, processLabel, apparmor, noNewPrivs, caps, preserveFds);
         c.Arguments.Add(id);
         c.Arguments.Add(command);
         c.SetAction(parse => CommandLine.Act(parse, ctx =>
         {
-            InitBinary.ReexecSealed(ctx.Runtime.Store.Root);
+            InitBinary.ReexecSealed(ctx.Runtime.StateRoot);
             var containerId = ctx.Get(id);
+            var saved = ctx.Runtime.SavedSpec(containerId);
             Process spec;
             var processPath = ctx.Parse.GetValue(process);
             if (processPath is not null)
@@ -47,7 +47,7 @@ internal static class ExecCommand
                 var args = ctx.Parse.GetValue(command) ?? Array.Empty<string>();
                 if (args.Length == 0)
                     throw new ArgumentException("exec: no command given (and no --process)");
-                spec = FromContainerDefaults(ctx, containerId, args);
+                spec = FromContainerDefaults(saved, args);
                 if (ctx.Parse.GetValue(cwd) is { } dir)
                     spec.Cwd = dir;
                 foreach (var e in ctx.Parse.GetValue(env) ?? Array.Empty<string>())
@@ -70,21 +70,23 @@ internal static class ExecCommand
             var socketPath = ctx.Parse.GetValue(consoleSocket);
             if (spec.Terminal && detached && socketPath is null)
                 throw new ArgumentException("cannot allocate a tty when detaching (-d) without --console-socket");
+            using var foreground = detached ? null : Foreground.CatchSignals();
             var result = ctx.Runtime.Exec(containerId, new ExecOptions
             {
                 Process = spec,
                 PidFile = ctx.Parse.GetValue(pidFile),
                 ConsoleSocketPath = socketPath,
                 PreserveFds = ctx.Get(preserveFds),
+                SavedSpec = saved,
             });
-            if (detached)
+            if (foreground is null)
             {
                 result.Master?.Dispose();
                 return 0;
             }
             try
             {
-                return Foreground.Wait(result.Pid, result.Master);
+                return foreground.Wait(result.Pid, result.Master);
             }
             finally
             {
@@ -96,11 +98,9 @@ internal static class ExecCommand
 
     /// <summary>runc exec starts from the container's own process (env, cwd, user, capabilities,
     /// rlimits are not inherited: env, cwd, user, caps, no_new_privs, apparmor are).</summary>
-    private static Process FromContainerDefaults(CliContext ctx, string id, string[] args)
+    private static Process FromContainerDefaults(RuntimeSpec? saved, string[] args)
     {
-        var configPath = ctx.Runtime.Store.ConfigOf(id);
-        var spec = Csrt.Linux.Files.Exists(configPath) ? SpecLoader.Load(configPath) : null;
-        var defaults = spec?.Process;
+        var defaults = saved?.Process;
         return new Process
         {
             Args = args.ToList(),

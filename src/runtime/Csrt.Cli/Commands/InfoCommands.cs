@@ -18,8 +18,7 @@ internal static class InfoCommands
         var c = new Command("list", "lists containers started by csrt with the given root");
         var format = new Option<string>("--format", "-f") { Description = "select one of: table or json", DefaultValueFactory = _ => "table" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "display only container IDs" };
-        c.Options.Add(format);
-        c.Options.Add(quiet);
+        c.AddOptions(format, quiet);
         c.SetAction(parse => CommandLine.Act(parse, ctx =>
         {
             var states = ctx.Runtime.List();
@@ -70,7 +69,7 @@ internal static class InfoCommands
     public static Command Ps()
     {
         var c = new Command("ps", "ps displays the processes running inside a container");
-        var id = new Argument<string>("container-id");
+        var id = CommandLine.IdArgument();
         var psArgs = new Argument<string[]>("ps-options") { Arity = ArgumentArity.ZeroOrMore, Description = "options for ps (default: -ef)" };
         var format = new Option<string>("--format", "-f") { Description = "select one of: table or json", DefaultValueFactory = _ => "table" };
         c.Arguments.Add(id);
@@ -123,8 +122,7 @@ internal static class InfoCommands
         var c = new Command("spec", "create a new specification file (config.json)");
         var bundle = new Option<string>("--bundle", "-b") { Description = "path to the root of the bundle directory", DefaultValueFactory = _ => "." };
         var rootless = new Option<bool>("--rootless") { Description = "generate a configuration for a rootless container" };
-        c.Options.Add(bundle);
-        c.Options.Add(rootless);
+        c.AddOptions(bundle, rootless);
         c.SetAction(parse => CommandLine.Act(parse, ctx =>
         {
             var path = Path.Combine(ctx.Get(bundle), "config.json");

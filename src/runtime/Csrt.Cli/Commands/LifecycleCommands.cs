@@ -8,8 +8,6 @@ namespace Csrt.Cli;
 /// <summary>create, start, run, state, kill, delete.</summary>
 internal static class LifecycleCommands
 {
-    private static Argument<string> IdArgument() => new("container-id") { Description = "the container's id, unique on this host" };
-
     private sealed class CreateFlags
     {
         public readonly Option<string> Bundle = new("--bundle", "-b") { Description = "path to the root of the bundle directory (default: the current directory)", DefaultValueFactory = _ => "." };
@@ -21,16 +19,17 @@ internal static class LifecycleCommands
 
         public void AddTo(Command c)
         {
-            foreach (var o in new Option[] { Bundle, ConsoleSocket, PidFile, NoPivot, NoNewKeyring, PreserveFds })
-                c.Options.Add(o);
+            c.AddOptions(Bundle, ConsoleSocket, PidFile, NoPivot, NoNewKeyring, PreserveFds);
         }
 
-        public CreateOptions ToOptions(CliContext ctx, string id, RuntimeSpec? spec = null) => new()
+        /// <param name="consoleSocket">A connected console socket to use instead of --console-socket.</param>
+        public CreateOptions ToOptions(CliContext ctx, string id, RuntimeSpec? spec = null, FileDescriptor? consoleSocket = null) => new()
         {
             Id = id,
             Spec = spec,
             Bundle = ctx.Get(Bundle),
-            ConsoleSocketPath = ctx.Parse.GetValue(ConsoleSocket),
+            ConsoleSocketPath = consoleSocket is null ? ctx.Parse.GetValue(ConsoleSocket) : null,
+            ConsoleSocket = consoleSocket,
             PidFile = ctx.Parse.GetValue(PidFile),
             NoPivot = ctx.Get(NoPivot),
             NoNewKeyring = ctx.Get(NoNewKeyring),
@@ -50,7 +49,7 @@ internal static class LifecycleCommands
     public static Command Create()
     {
         var c = new Command("create", "create a container (its init waits for `start`)");
-        var id = IdArgument();
+        var id = CommandLine.IdArgument();
         var flags = new CreateFlags();
         flags.AddTo(c);
         c.Arguments.Add(id);
@@ -62,31 +61,19 @@ internal static class LifecycleCommands
         return c;
     }
 
-    public static Command Start()
-    {
-        var c = new Command("start", "executes the user defined process in a created container");
-        var id = IdArgument();
-        c.Arguments.Add(id);
-        c.SetAction(parse => CommandLine.Act(parse, ctx =>
-        {
-            ctx.Runtime.Start(ctx.Get(id));
-            return 0;
-        }));
-        return c;
-    }
+    public static Command Start() =>
+        CommandLine.OnContainer("start", "executes the user defined process in a created container", static (runtime, id) => runtime.Start(id));
 
     public static Command RunCommand()
     {
         var c = new Command("run", "create and run a container; in the foreground by default, with its exit status as ours");
-        var id = IdArgument();
+        var id = CommandLine.IdArgument();
         var flags = new CreateFlags();
         var detach = new Option<bool>("--detach", "-d") { Description = "detach from the container's process" };
         var keep = new Option<bool>("--keep") { Description = "do not delete the container after it exits" };
         var noSubreaper = new Option<bool>("--no-subreaper") { Description = "disable the use of the subreaper used to reap reparented processes" };
         flags.AddTo(c);
-        c.Options.Add(detach);
-        c.Options.Add(keep);
-        c.Options.Add(noSubreaper);
+        c.AddOptions(detach, keep, noSubreaper);
         c.Arguments.Add(id);
         c.SetAction(parse => CommandLine.Act(parse, ctx =>
         {
@@ -110,20 +97,10 @@ internal static class LifecycleCommands
                 ? UnixSockets.Pair(UnixSockets.Kind.Stream)
                 : ((FileDescriptor?)null, (FileDescriptor?)null);
             int status;
+            using var foreground = Foreground.CatchSignals();
             try
             {
-                var record = ctx.Runtime.Create(new CreateOptions
-                {
-                    Id = containerId,
-                    Bundle = ctx.Get(flags.Bundle),
-                    Spec = spec,
-                    ConsoleSocketPath = theirs is null ? ctx.Parse.GetValue(flags.ConsoleSocket) : null,
-                    ConsoleSocket = theirs,
-                    PidFile = ctx.Parse.GetValue(flags.PidFile),
-                    NoPivot = ctx.Get(flags.NoPivot),
-                    NoNewKeyring = ctx.Get(flags.NoNewKeyring),
-                    PreserveFds = PreservedFdCount(ctx.Get(flags.PreserveFds)),
-                });
+                var record = ctx.Runtime.Create(flags.ToOptions(ctx, containerId, spec, consoleSocket: theirs));
                 theirs?.Dispose();
                 if (ours is not null)
                     master = ConsoleRelay.ReceiveMaster(ours);
@@ -136,7 +113,7 @@ internal static class LifecycleCommands
                     ctx.Runtime.Delete(containerId, force: true);
                     throw;
                 }
-                status = Foreground.Wait(record.InitPid, master);
+                status = foreground.Wait(record.InitPid, master);
             }
             finally
             {
@@ -154,7 +131,7 @@ internal static class LifecycleCommands
     public static Command State()
     {
         var c = new Command("state", "output the state of a container");
-        var id = IdArgument();
+        var id = CommandLine.IdArgument();
         c.Arguments.Add(id);
         c.SetAction(parse => CommandLine.Act(parse, ctx =>
         {
@@ -168,7 +145,7 @@ internal static class LifecycleCommands
     public static Command Kill()
     {
         var c = new Command("kill", "kill sends the specified signal (default: SIGTERM) to the container's init process");
-        var id = IdArgument();
+        var id = CommandLine.IdArgument();
         var signal = new Argument<string>("signal") { Description = "a signal name or number", DefaultValueFactory = _ => "SIGTERM" };
         var all = new Option<bool>("--all", "-a") { Description = "send the specified signal to all processes inside the container" };
         c.Arguments.Add(id);
@@ -185,7 +162,7 @@ internal static class LifecycleCommands
     public static Command Delete()
     {
         var c = new Command("delete", "delete any resources held by the container, often used with detached containers");
-        var id = IdArgument();
+        var id = CommandLine.IdArgument();
         var force = new Option<bool>("--force", "-f") { Description = "forcibly delete the container if it is still running (uses SIGKILL)" };
         c.Arguments.Add(id);
         c.Options.Add(force);

@@ -9,36 +9,16 @@ namespace Csrt.Cli;
 /// <summary>pause, resume, update, events.</summary>
 internal static class ResourceCommands
 {
-    public static Command Pause()
-    {
-        var c = new Command("pause", "suspend all processes inside the container");
-        var id = new Argument<string>("container-id");
-        c.Arguments.Add(id);
-        c.SetAction(parse => CommandLine.Act(parse, ctx =>
-        {
-            ctx.Runtime.Pause(ctx.Get(id));
-            return 0;
-        }));
-        return c;
-    }
+    public static Command Pause() =>
+        CommandLine.OnContainer("pause", "suspend all processes inside the container", static (runtime, id) => runtime.Pause(id));
 
-    public static Command Resume()
-    {
-        var c = new Command("resume", "resume all processes that have been previously paused");
-        var id = new Argument<string>("container-id");
-        c.Arguments.Add(id);
-        c.SetAction(parse => CommandLine.Act(parse, ctx =>
-        {
-            ctx.Runtime.Resume(ctx.Get(id));
-            return 0;
-        }));
-        return c;
-    }
+    public static Command Resume() =>
+        CommandLine.OnContainer("resume", "resume all processes that have been previously paused", static (runtime, id) => runtime.Resume(id));
 
     public static Command Update()
     {
         var c = new Command("update", "update container resource constraints");
-        var id = new Argument<string>("container-id");
+        var id = CommandLine.IdArgument();
         var resources = new Option<string?>("--resources", "-r") { Description = "path to a file containing the resources to update, or '-' to read from stdin" };
         var blkioWeight = new Option<ushort?>("--blkio-weight") { Description = "specifies per cgroup weight, range is from 10 to 1000" };
         var cpuPeriod = new Option<ulong?>("--cpu-period") { Description = "CPU CFS period to be used for hardcapping (in usecs)" };
@@ -54,8 +34,7 @@ internal static class ResourceCommands
         var kernelMemory = new Option<string?>("--kernel-memory") { Description = "Kernel memory limit (deprecated, ignored as by runc)" };
         var kernelMemoryTcp = new Option<string?>("--kernel-memory-tcp") { Description = "Kernel memory limit for tcp buffers (deprecated)" };
         var pidsLimit = new Option<long?>("--pids-limit") { Description = "Maximum number of pids allowed in the container" };
-        foreach (var o in new Option[] { resources, blkioWeight, cpuPeriod, cpuQuota, cpuRtPeriod, cpuRtRuntime, cpuShare, cpusetCpus, cpusetMems, memory, memoryReservation, memorySwap, kernelMemory, kernelMemoryTcp, pidsLimit })
-            c.Options.Add(o);
+        c.AddOptions(resources, blkioWeight, cpuPeriod, cpuQuota, cpuRtPeriod, cpuRtRuntime, cpuShare, cpusetCpus, cpusetMems, memory, memoryReservation, memorySwap, kernelMemory, kernelMemoryTcp, pidsLimit);
         c.Arguments.Add(id);
         c.SetAction(parse => CommandLine.Act(parse, ctx =>
         {
@@ -142,12 +121,11 @@ internal static class ResourceCommands
     public static Command Events()
     {
         var c = new Command("events", "display container events such as OOM notifications, cpu, memory, and IO usage statistics");
-        var id = new Argument<string>("container-id");
+        var id = CommandLine.IdArgument();
         var interval = new Option<string>("--interval") { Description = "set the stats collection interval", DefaultValueFactory = _ => "5s" };
         var stats = new Option<bool>("--stats") { Description = "display the container's stats then exit" };
         c.Arguments.Add(id);
-        c.Options.Add(interval);
-        c.Options.Add(stats);
+        c.AddOptions(interval, stats);
         c.SetAction(parse => CommandLine.Act(parse, ctx =>
         {
             var containerId = ctx.Get(id);

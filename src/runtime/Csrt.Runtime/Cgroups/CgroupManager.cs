@@ -5,14 +5,12 @@ public static class CgroupManager
 {
     /// <summary>The manager for a new container: resolves linux.cgroupsPath (see <see cref="CgroupPaths"/>)
     /// in every hierarchy of <paramref name="host"/> (default: this process's). Nothing is created yet.</summary>
-    /// <exception cref="CgroupException">systemd driver or form, bad path, no cgroup filesystem.</exception>
+    /// <exception cref="CgroupException">Bad path (or a systemd form without the systemd driver), no
+    /// cgroup filesystem; for the systemd driver, a host it cannot run on.</exception>
     public static ICgroupManager Create(CgroupConfig config, CgroupHost? host = null, ProcCgroups? own = null)
     {
         if (config.UseSystemd)
-        {
-            throw CgroupException.Unsupported(
-                "--systemd-cgroup: the systemd cgroup driver is not implemented; csrt manages cgroups through cgroupfs (drop the flag and give linux.cgroupsPath as a path)");
-        }
+            return Systemd.SystemdCgroupManager.Create(config, host ?? CgroupHost.Current);
         var inner = CgroupPaths.Inner(config.CgroupsPath, config.ContainerId);
         host ??= CgroupHost.Current;
         if (!inner.StartsWith('/'))
@@ -51,10 +49,13 @@ public static class CgroupManager
         return null;
     }
 
-    /// <summary>Reopens a container's cgroup from the <see cref="ICgroupManager.Paths"/> saved at create.</summary>
-    public static ICgroupManager Open(IReadOnlyDictionary<string, string> paths, CgroupHost? host = null, Action<string>? warning = null)
+    /// <summary>Reopens a container's cgroup from the <see cref="ICgroupManager.Paths"/> saved at create;
+    /// <paramref name="systemd"/>: it was created by the systemd driver.</summary>
+    public static ICgroupManager Open(IReadOnlyDictionary<string, string> paths, CgroupHost? host = null, Action<string>? warning = null, bool systemd = false)
     {
         host ??= CgroupHost.Current;
+        if (systemd && host.Layout == CgroupLayout.Unified && paths.Count == 1 && paths.TryGetValue("", out var scope))
+            return Systemd.SystemdCgroupManager.Open(scope, host.Unified!.MountPoint, warning);
         if (host.Layout == CgroupLayout.Unified && paths.Count == 1 && paths.TryGetValue("", out var dir))
             return new CgroupV2Manager(dir, host.Unified!.MountPoint) { Warning = warning };
         return new CgroupV1Manager(paths, host) { Warning = warning };

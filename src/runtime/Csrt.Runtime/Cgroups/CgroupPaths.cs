@@ -30,7 +30,7 @@ public static class CgroupPaths
         if (IsSystemdForm(cgroupsPath))
         {
             throw CgroupException.Unsupported(
-                $"linux.cgroupsPath \"{cgroupsPath}\" is in the systemd form \"slice:prefix:name\"; the systemd cgroup driver is not implemented, use a cgroupfs path such as \"/kubepods/{containerId}\"");
+                $"linux.cgroupsPath \"{cgroupsPath}\" is in the systemd form \"slice:prefix:name\"; that form needs the systemd cgroup driver (csrt --systemd-cgroup, SystemdCgroup = true in containerd's runc options); with the cgroupfs driver give a path such as \"/kubepods/{containerId}\"");
         }
         if (cgroupsPath.Contains('\0'))
             throw CgroupException.Invalid("linux.cgroupsPath contains a NUL byte");

@@ -24,7 +24,8 @@ public sealed class CgroupConfig
     /// <summary>linux.cgroupsPath of the spec (see <see cref="CgroupPaths"/> for the rules).</summary>
     public string? CgroupsPath { get; init; }
 
-    /// <summary>`--systemd-cgroup`: refused, the systemd driver is not implemented.</summary>
+    /// <summary>`--systemd-cgroup`: <see cref="CgroupsPath"/> is "slice:prefix:name" and the cgroup a
+    /// systemd scope (<see cref="Systemd.SystemdCgroupManager"/>).</summary>
     public bool UseSystemd { get; init; }
 
     /// <summary>Receives warnings (ignored settings), e.g. for the CLI's log.</summary>

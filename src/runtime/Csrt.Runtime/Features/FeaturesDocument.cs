@@ -122,15 +122,15 @@ public sealed class FeaturesSupport
     public string OciVersionMax { get; init; } = BuildInfo.OciVersion;
     public IReadOnlyList<string> Hooks { get; init; } = HookNames.All;
     /// <summary>The words <see cref="Rootfs.MountOptions"/> acts on; filesystem data options
-    /// (mode=, size=, …) are passed through and not listed, per features.md. No idmap/ridmap:
-    /// id-mapped mounts are refused.</summary>
+    /// (mode=, size=, …) are passed through and not listed, per features.md.</summary>
     public IReadOnlyList<string> MountOptions { get; init; } = Rootfs.MountOptions.Known.ToList();
     public IReadOnlyList<string> Namespaces { get; init; } = NamespaceTypes.All;
     public IReadOnlyList<string> Capabilities { get; init; } = KnownCapabilities.All;
     public bool CgroupV1 { get; init; } = true;
     public bool CgroupV2 { get; init; } = true;
-    /// <summary>The systemd driver is refused (CgroupManager, CgroupPaths).</summary>
-    public bool Systemd { get; init; }
+    /// <summary>The systemd cgroup driver (Cgroups/Systemd; unified hosts with systemd as init).</summary>
+    public bool Systemd { get; init; } = true;
+    /// <summary>No driver for a user's systemd instance (rootless).</summary>
     public bool SystemdUser { get; init; }
     /// <summary>linux.resources.rdma is applied on v1 and v2.</summary>
     public bool CgroupRdma { get; init; } = true;
@@ -148,8 +148,8 @@ public sealed class FeaturesSupport
     public bool SELinux { get; init; }
     public bool IntelRdt { get; init; }
     public bool IntelRdtSchemata { get; init; }
-    /// <summary>Id-mapped mounts (uidMappings on a mount, idmap/ridmap) are refused (InitPlanBuilder).</summary>
-    public bool IdMapMounts { get; init; }
+    /// <summary>Id-mapped bind mounts (uidMappings on a mount, idmap/ridmap: Rootfs.IdMappedMounts).</summary>
+    public bool IdMapMounts { get; init; } = true;
     public bool NetDevices { get; init; }
     /// <summary>Implementation facts (runc adds its commit and libseccomp's version); null leaves the
     /// field out. Not under "org.opencontainers.": the spec reserves that prefix for OCI projects.</summary>

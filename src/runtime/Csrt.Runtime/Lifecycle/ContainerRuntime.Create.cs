@@ -30,6 +30,9 @@ public sealed class CreateOptions
 
     public bool NoPivot { get; init; }
 
+    /// <summary>The cgroup driver of this container (the shim's per-task SystemdCgroup); null: the runtime's.</summary>
+    public bool? SystemdCgroup { get; init; }
+
     public bool NoNewKeyring { get; init; }
 
     /// <summary>Pass the caller's fds 3 … 3+N-1 to the container process.</summary>
@@ -86,7 +89,7 @@ public sealed partial class ContainerRuntime
         try
         {
             var namespaces = NamespacePlan.For(linux);
-            made.Cgroup = CreateCgroup(o.Id, linux);
+            made.Cgroup = CreateCgroup(o.Id, linux, o.SystemdCgroup ?? _options.SystemdCgroup);
             var plan = InitPlanBuilder.Build(spec, namespaces, new InitPlanBuilder.Options
             {
                 ContainerId = o.Id,
@@ -105,11 +108,14 @@ public sealed partial class ContainerRuntime
                 made.HostMountsBefore = HostMounts.IdsUnder(plan.Rootfs);
             }
 
+            var idMapRequests = InitPlanBuilder.IdMapRequests(spec, namespaces, bundle);
+            var joinedUser = IdMappedMounts.CheckJoinedUserNamespace(linux, namespaces, idMapRequests.Count > 0, _options.ExitMonitor);
+            using var idMapped = IdMappedMounts.Prepare(idMapRequests, linux, joinedUser, _options.ExitMonitor);
             using var fifo = MakeExecFifo(o.Id, linux, namespaces);
             var (parentEnd, childEnd) = UnixSockets.Pair(UnixSockets.Kind.SeqPacket);
             using var sync = new SyncChannel(parentEnd);
             using var consoleSocket = o.ConsoleSocket is null && o.ConsoleSocketPath is not null ? UnixSockets.Connect(o.ConsoleSocketPath) : null;
-            SpawnInit(o, spec, linux, namespaces, plan, made, new InitFds(childEnd, fifo, o.ConsoleSocket ?? consoleSocket));
+            SpawnInit(o, spec, linux, namespaces, plan, made, new InitFds(childEnd, fifo, o.ConsoleSocket ?? consoleSocket, idMapped));
 
             var record = new ContainerRecord
             {
@@ -122,6 +128,7 @@ public sealed partial class ContainerRuntime
                 Owner = OwnerName(),
                 Annotations = spec.Annotations,
                 CgroupPaths = new Dictionary<string, string>(made.Cgroup.Paths),
+                Systemd = made.Cgroup is Cgroups.Systemd.SystemdCgroupManager,
                 Namespaces = (ulong)namespaces.All,
                 CreatedNamespaces = (ulong)namespaces.Created,
             };
@@ -163,18 +170,19 @@ public sealed partial class ContainerRuntime
     }
 
     /// <summary>The runtime's own descriptors the init inherits after stdio and the preserved fds.</summary>
-    private readonly record struct InitFds(FileDescriptor SyncChild, FileDescriptor ExecFifo, FileDescriptor? ConsoleSocket);
+    private readonly record struct InitFds(FileDescriptor SyncChild, FileDescriptor ExecFifo, FileDescriptor? ConsoleSocket, PreparedIdMappedMounts IdMapped);
 
-    private ICgroupManager CreateCgroup(string id, LinuxConfig linux)
+    private ICgroupManager CreateCgroup(string id, LinuxConfig linux, bool systemd)
     {
         var cgroup = CgroupManager.Create(new CgroupConfig
         {
             ContainerId = id,
             CgroupsPath = linux.CgroupsPath,
-            UseSystemd = _options.SystemdCgroup,
+            UseSystemd = systemd,
             Warning = _options.Warning,
         });
-        if (Rootless.IsRootless)
+        // The rootless rules are cgroupfs's; a systemd unit is systemd's to refuse.
+        if (Rootless.IsRootless && !systemd)
             cgroup = RootlessCgroups.Restrict(cgroup, linux.Resources, warning: _options.Warning);
         cgroup.Create(linux.Resources);
         return cgroup;
@@ -278,7 +286,7 @@ public sealed partial class ContainerRuntime
 
     /// <summary>
     /// The init's fd table: stdio, the preserved fds, then the runtime's own (sync socket,
-    /// exec.fifo, console socket), whose numbers go into the plan. Returns the sync socket's number.
+    /// exec.fifo, console socket, id-mapped mounts), whose numbers go into the plan. Returns the sync socket's number.
     /// </summary>
     private static int AddInitFdTable(SpawnOptions spawn, CreateOptions o, RuntimeSpec spec, InitPlan plan, InitFds fds, List<FileDescriptor> opened)
     {
@@ -302,6 +310,11 @@ public sealed partial class ContainerRuntime
         {
             plan.ConsoleSocketFd = next++;
             spawn.Files.Add((fds.ConsoleSocket, plan.ConsoleSocketFd));
+        }
+        foreach (var (step, mount) in fds.IdMapped.Mounts)
+        {
+            plan.Mounts[step].MountFd = next++;
+            spawn.Files.Add((mount, plan.Mounts[step].MountFd));
         }
         return syncFd;
     }

@@ -29,6 +29,10 @@ public sealed class ExecOptions
     public FileDescriptor? Stderr { get; init; }
 
     public int PreserveFds { get; init; }
+
+    /// <summary>The container's <see cref="ContainerRuntime.SavedSpec"/> when the caller already
+    /// loaded it (the CLI builds the process over its defaults); null: Exec loads it.</summary>
+    public RuntimeSpec? SavedSpec { get; init; }
 }
 
 /// <summary>The started process: its pid (a child of the caller) and, in terminal mode without a
@@ -49,7 +53,7 @@ public sealed partial class ContainerRuntime
         // strings and cwd are checked here before anything reaches the child.
         SpecValidator.ValidateProcess(o.Process, "exec process");
         var r = LoadFor(id, "exec in", ContainerStatus.Running, ContainerStatus.Created);
-        var spec = LoadSavedSpec(id);
+        var spec = o.SavedSpec ?? SavedSpec(id);
         var process = o.Process;
         // A process given without capabilities gets the container's, as in runc (not all of them).
         process.Capabilities ??= spec?.Process?.Capabilities;
@@ -104,7 +108,7 @@ public sealed partial class ContainerRuntime
                 spawn.Files.Add((FileDescriptor.Borrow(3 + i), 3 + i));
 
             var env = WithHomeFromContainer(plan.Env, plan.Uid, proc);
-            var setgroupsDenied = (r.CreatedNamespaces & (ulong)CloneFlags.CLONE_NEWUSER) != 0 && ContainerInit.SetgroupsDenied(proc);
+            var setgroupsDenied = (r.Namespaces & (ulong)CloneFlags.CLONE_NEWUSER) != 0 && ContainerInit.SetgroupsDenied(proc);
             spawn.Plan = plan.ToExecPlan(env, setgroupsDenied);
 
             spawned = Spawn.Start(spawn);

@@ -74,19 +74,25 @@ public sealed partial class ContainerRuntime
         return pids;
     }
 
-    /// <summary>cgroup statistics (`csrt events --stats`, the shim's Stats).</summary>
-    public CgroupStats Stats(string id)
+    /// <summary>cgroup statistics (`csrt events --stats`, the shim's Stats). A stopped container
+    /// is refused, as runc's `events` does, unless <paramref name="evenIfStopped"/>: its cgroup
+    /// stays until delete, and containerd's runc shim reports it until then.</summary>
+    public CgroupStats Stats(string id, bool evenIfStopped = false)
     {
         var r = Store.Load(id);
-        var status = StatusOf(r);
-        if (status == ContainerStatus.Stopped)
-            throw new InvalidContainerStateException(id, status, "read stats of");
+        if (!evenIfStopped)
+        {
+            var status = StatusOf(r);
+            if (status == ContainerStatus.Stopped)
+                throw new InvalidContainerStateException(id, status, "read stats of");
+        }
         return Cgroups(r).Stats();
     }
 
+    /// <summary>The init's pid as recorded at create, whether or not it still runs (the shim's
+    /// `delete` reports it; <see cref="State"/> shows 0 for a stopped container).</summary>
+    public int InitPidOf(string id) => Store.Load(id).InitPid;
+
     /// <summary>Where OOM kills of this container are reported (for `events` and the shim).</summary>
     public OomSource? OomSourceOf(string id) => Cgroups(Store.Load(id)).OomSource;
-
-    /// <summary>The container's cgroup manager (for callers that watch or read it repeatedly).</summary>
-    public ICgroupManager CgroupOf(string id) => Cgroups(Store.Load(id));
 }

@@ -43,8 +43,9 @@ public sealed partial class ContainerRuntime
         return r;
     }
 
-    /// <summary>The config.json saved at create (hooks, process defaults, seccomp for exec).</summary>
-    private RuntimeSpec? LoadSavedSpec(string id)
+    /// <summary>The config.json saved at create (hooks, process defaults, seccomp for exec); null
+    /// when there is none, or no such container.</summary>
+    public RuntimeSpec? SavedSpec(string id)
     {
         var path = Store.ConfigOf(id);
         return Files.Exists(path) ? SpecLoader.Load(path) : null;

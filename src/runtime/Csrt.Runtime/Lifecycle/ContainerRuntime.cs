@@ -2,6 +2,7 @@ using System.Globalization;
 using Csrt.Linux;
 using Csrt.Runtime.Cgroups;
 using Csrt.Runtime.Hooks;
+using Csrt.Runtime.NamespaceSetup;
 using Csrt.Runtime.Processes;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
@@ -14,7 +15,8 @@ public sealed class RuntimeOptions
     /// <summary>State root (`--root`).</summary>
     public string? Root { get; init; }
 
-    /// <summary>`--systemd-cgroup`: refused until a systemd cgroup driver exists.</summary>
+    /// <summary>`--systemd-cgroup`: new containers get a systemd scope (Cgroups/Systemd); existing
+    /// ones keep the driver they were created with (ContainerRecord.Systemd).</summary>
     public bool SystemdCgroup { get; init; }
 
     /// <summary>How children's exits are observed (the shim passes its reaper).</summary>
@@ -31,7 +33,7 @@ public sealed class RuntimeOptions
 /// The OCI runtime operations over one state root. The `csrt` CLI calls one method per command;
 /// the shim calls the same methods in-process. The methods that change a container (Create,
 /// Start, Kill, Pause, Resume, Update, Delete) take its lock, so they are serialised on one
-/// container. Exec and the queries (State, List, Pids, Stats, OomSourceOf, CgroupOf) take none:
+/// container. Exec and the queries (State, List, Pids, Stats, OomSourceOf, InitPidOf) take none:
 /// exec does not change the container's state, and state.json is replaced atomically, so a
 /// reader sees either the old record or the new one.
 /// </summary>
@@ -42,12 +44,17 @@ public sealed partial class ContainerRuntime
     public ContainerRuntime(RuntimeOptions? options = null)
     {
         _options = options ?? new RuntimeOptions();
-        if (_options.SystemdCgroup)
-            throw new NotSupportedException("--systemd-cgroup: the systemd cgroup driver is not implemented in csrt; use the cgroupfs driver (the default)");
         Store = new StateStore(_options.Root);
     }
 
+    /// <summary>The default state root (`--root`), runc's place for it: /run/csrt, or
+    /// $XDG_RUNTIME_DIR/csrt when rootless (<see cref="Rootless.DefaultStateRoot()"/>).</summary>
+    public static string DefaultStateRoot => StateStore.DefaultRoot;
+
     public StateStore Store { get; }
+
+    /// <summary>The state root directory of this runtime's containers.</summary>
+    public string StateRoot => Store.Root;
 
     private void Warn(string message) => _options.Warning?.Invoke(message);
 
@@ -99,9 +106,7 @@ public sealed partial class ContainerRuntime
 
     private ICgroupManager Cgroups(ContainerRecord r)
     {
-        var m = CgroupManager.Open(r.CgroupPaths);
-        m.Warning = _options.Warning;
-        return m;
+        return CgroupManager.Open(r.CgroupPaths, systemd: r.Systemd, warning: _options.Warning);
     }
 
     private OciState ToOciState(ContainerRecord r, ContainerStatus status) => new()

@@ -22,9 +22,9 @@ public sealed class InitPlan
     /// <summary>The container has a mount namespace of its own (created or joined by path). Without
     /// one the init works in the runtime's mount namespace: no pivot_root, a chroot.</summary>
     public bool OwnMountNamespace { get; set; }
-    /// <summary>The init runs in a user namespace other than the host's (created, joined, or the
-    /// runtime's own when it runs as root of one, as under rootless podman): no mknod, and the
-    /// mount flags the kernel locked stay on remounts.</summary>
+    /// <summary>The init runs in a user namespace other than the host's: created, joined, or the
+    /// runtime's own when it runs as root of one (rootless podman). Mount flags are locked, device
+    /// nodes cannot be made, setgroups may be denied.</summary>
     public bool InUserNamespace { get; set; }
     public bool NewCgroupNamespace { get; set; }
     public bool NewNetworkNamespace { get; set; }
@@ -70,6 +70,9 @@ public sealed class MountStep
     public bool CopyUp { get; set; }
     /// <summary>For cgroup v1 mounts: per hierarchy, the name under /sys/fs/cgroup and the host directory of the container's cgroup.</summary>
     public List<CgroupMountSource>? CgroupSources { get; set; }
+    /// <summary>For an id-mapped bind: the fd number of the detached, id-mapped mount the runtime
+    /// made (Rootfs.IdMappedMounts), which the init attaches instead of binding the source; -1 otherwise.</summary>
+    public int MountFd { get; set; } = -1;
 }
 
 public static class MountKinds

@@ -157,10 +157,10 @@ public static class InitPlanBuilder
 
     private static MountStep BuildMount(Spec.Mount m, string path, Options o, NamespacePlan namespaces)
     {
-        if (m.UidMappings is { Count: > 0 } || m.GidMappings is { Count: > 0 })
-            throw new SpecValidationException("config.json", path + ".uidMappings", "no id-mapped mounts", "id-mapped mounts are not supported by csrt");
         CheckOptions(m, path);
         var parsed = MountOptions.Parse(m.Options);
+        // Validated here; the runtime makes the mount before the init runs (IdMapRequests).
+        IdMappedMounts.RequestOf(m, path, parsed, m.Source is null ? null : BindSource(m.Source, o.Bundle), namespaces);
         var destination = m.Destination.StartsWith('/') ? m.Destination : "/" + m.Destination;
         var step = new MountStep
         {
@@ -181,7 +181,7 @@ public static class InitPlanBuilder
             step.Flags |= (ulong)MountFlags.MS_BIND;
             if (m.Source is null)
                 throw new SpecValidationException("config.json", path + ".source", "a source path", "a bind mount needs a source");
-            step.Source = Path.IsPathRooted(m.Source) ? m.Source : Path.GetFullPath(Path.Combine(o.Bundle, m.Source));
+            step.Source = BindSource(m.Source, o.Bundle);
         }
         else if (m.Type == "cgroup" || m.Type == "cgroup2")
         {
@@ -195,8 +195,29 @@ public static class InitPlanBuilder
         return step;
     }
 
-    /// <summary>Options csrt must not treat as filesystem data: id-mapped mounts (not implemented;
-    /// a bind ignores data, so they would vanish silently) and a recursive read-only mount that
+    /// <summary>A bind mount's source on the host: relative sources are relative to the bundle.</summary>
+    private static string BindSource(string source, string bundle) =>
+        Path.IsPathRooted(source) ? source : Path.GetFullPath(Path.Combine(bundle, source));
+
+    /// <summary>
+    /// The id-mapped mounts of a spec (by their index in <see cref="InitPlan.Mounts"/>), for the
+    /// runtime to make before the init runs; <see cref="Build"/> has validated them.
+    /// </summary>
+    public static List<(int Step, IdMapRequest Request)> IdMapRequests(RuntimeSpec spec, NamespacePlan namespaces, string bundle)
+    {
+        var result = new List<(int, IdMapRequest)>();
+        for (var i = 0; i < (spec.Mounts?.Count ?? 0); i++)
+        {
+            var m = spec.Mounts![i];
+            var request = IdMappedMounts.RequestOf(m, $"$.mounts[{i}]", MountOptions.Parse(m.Options),
+                m.Source is null ? null : BindSource(m.Source, bundle), namespaces);
+            if (request is not null)
+                result.Add((i, request));
+        }
+        return result;
+    }
+
+    /// <summary>Options csrt must not treat as filesystem data: a recursive read-only mount that
     /// receives or sends mount events: a mount propagated into it later would not be read-only, so
     /// it must be private, as containerd's CRI requires.</summary>
     private static void CheckOptions(Spec.Mount m, string path)
@@ -208,8 +229,6 @@ public static class InitPlanBuilder
         for (var i = 0; i < options.Count; i++)
         {
             var at = $"{path}.options[{i}]";
-            if (options[i] is "idmap" or "ridmap")
-                throw new SpecValidationException("config.json", at, "no id-mapped mounts", $"id-mapped mounts (\"{options[i]}\") are not supported by csrt");
             if (rro && MountOptions.IsSharedOrSlave(options[i]))
                 throw new SpecValidationException("config.json", at, "private propagation with rro",
                     $"a recursive read-only mount (\"rro\") must be private, got \"{options[i]}\": mounts propagated into it would be writable");

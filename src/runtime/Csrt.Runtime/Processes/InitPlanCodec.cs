@@ -82,6 +82,7 @@ public static class InitPlanCodec
         m.Data = c.String(m.Data);
         m.CopyUp = c.Bool(m.CopyUp);
         m.CgroupSources = c.List(m.CgroupSources, static (c, s) => CgroupSource(c, s ?? new CgroupMountSource()));
+        m.MountFd = (int)c.Signed(m.MountFd);
         return m;
     }
 

@@ -11,7 +11,16 @@ public readonly record struct ProcStat(char State, ulong StartTime)
     {
         if (pid <= 0)
             return null;
-        var text = Files.TryReadText("/proc/" + pid.ToString(CultureInfo.InvariantCulture) + "/stat");
+        string? text;
+        try
+        {
+            text = Files.TryReadText("/proc/" + pid.ToString(CultureInfo.InvariantCulture) + "/stat");
+        }
+        catch (SyscallException e) when (e.Errno == Errno.ESRCH)
+        {
+            // Reaped between the open and the read: the kernel answers the read with ESRCH.
+            return null;
+        }
         return text is null ? null : Parse(text);
     }
 

@@ -32,11 +32,22 @@ public sealed record ParsedMountOptions(
     RecursiveAttributes SetAttributes,
     RecursiveAttributes ClearAttributes,
     string Data,
-    bool CopyUp)
+    bool CopyUp,
+    IdMapOption IdMap = IdMapOption.None)
 {
     public bool IsBind => (Flags & MountFlags.MS_BIND) != 0;
 
     public bool IsRecursiveBind => IsBind && (Flags & MountFlags.MS_REC) != 0;
+}
+
+/// <summary>The runtime-spec's id-mapping options of a bind mount.</summary>
+public enum IdMapOption
+{
+    None,
+    /// <summary>"idmap": the top mount only.</summary>
+    Top,
+    /// <summary>"ridmap": the mount and every mount below it.</summary>
+    Recursive,
 }
 
 public static class MountOptions
@@ -126,16 +137,22 @@ public static class MountOptions
 
     private const string CopyUpOption = "tmpcopyup";
 
+    private static readonly Dictionary<string, IdMapOption> IdMapOptions = new(StringComparer.Ordinal)
+    {
+        ["idmap"] = IdMapOption.Top,
+        ["ridmap"] = IdMapOption.Recursive,
+    };
+
     /// <summary>Every option word this runtime acts on, sorted: the source of the features
     /// document's mountOptions. Anything else is filesystem data (mode=, size=, …).</summary>
     public static IEnumerable<string> Known =>
         FlagOptions.Keys.Concat(PropagationOptions.Keys).Concat(RecursiveOptions.Keys).Concat(RecursiveAtimeOptions.Keys)
-            .Append(CopyUpOption).Order(StringComparer.Ordinal);
+            .Concat(IdMapOptions.Keys).Append(CopyUpOption).Order(StringComparer.Ordinal);
 
     /// <summary>Whether <paramref name="option"/> is one of <see cref="Known"/>.</summary>
     public static bool IsKnown(string option) =>
         FlagOptions.ContainsKey(option) || PropagationOptions.ContainsKey(option) || RecursiveOptions.ContainsKey(option) ||
-        RecursiveAtimeOptions.ContainsKey(option) || option == CopyUpOption;
+        RecursiveAtimeOptions.ContainsKey(option) || IdMapOptions.ContainsKey(option) || option == CopyUpOption;
 
     /// <summary>Whether a propagation option makes the mount receive or send mount events.
     /// A recursive read-only mount refuses those (see InitPlanBuilder).</summary>
@@ -151,6 +168,7 @@ public static class MountOptions
         var clearAttr = RecursiveAttributes.None;
         var data = new List<string>();
         var copyUp = false;
+        var idMap = IdMapOption.None;
         foreach (var option in options ?? Array.Empty<string>())
         {
             if (FlagOptions.TryGetValue(option, out var f))
@@ -192,12 +210,16 @@ public static class MountOptions
             {
                 copyUp = true;
             }
+            else if (IdMapOptions.TryGetValue(option, out var i))
+            {
+                idMap = i > idMap ? i : idMap;
+            }
             else if (option.Length > 0)
             {
                 data.Add(option);
             }
         }
-        return new ParsedMountOptions(flags, cleared, propagation, setAttr, clearAttr, string.Join(',', data), copyUp);
+        return new ParsedMountOptions(flags, cleared, propagation, setAttr, clearAttr, string.Join(',', data), copyUp, idMap);
     }
 
     /// <summary>The propagation flag of linux.rootfsPropagation (default: rslave, as runc does).</summary>

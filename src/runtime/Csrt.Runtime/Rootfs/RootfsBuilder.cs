@@ -130,10 +130,17 @@ public static class RootfsBuilder
     private static void MountBind(RootDirectory root, MountStep m, bool inUserNamespace)
     {
         var source = m.Source!;
-        var sourceInfo = Files.TryStat(source) ?? throw new SyscallException("stat", Errno.ENOENT, source, "the source of a bind mount must exist");
+        // Id-mapped: the runtime cloned and id-mapped the source (IdMappedMounts), and the init
+        // attaches that mount; the source path itself may not be searchable from a user namespace.
+        using var detached = m.MountFd >= 0 ? new FileDescriptor(m.MountFd) : null;
+        var sourceInfo = (detached is null ? Files.TryStat(source) : Files.Stat(detached))
+            ?? throw new SyscallException("stat", Errno.ENOENT, source, "the source of a bind mount must exist");
         using (var target = sourceInfo.IsDirectory ? root.MakeDirectories(m.Destination) : root.MakeFile(m.Destination))
         {
-            Mounts.Mount(source, RootDirectory.ProcPath(target), null, MountFlags.MS_BIND | ((MountFlags)m.Flags & MountFlags.MS_REC));
+            if (detached is not null)
+                Mounts.MoveMount(detached, target, $"{source} → {m.Destination}");
+            else
+                Mounts.Mount(source, RootDirectory.ProcPath(target), null, MountFlags.MS_BIND | ((MountFlags)m.Flags & MountFlags.MS_REC));
         }
         var extra = (MountFlags)m.Flags & ~(MountFlags.MS_BIND | MountFlags.MS_REC | MountFlags.MS_REMOUNT);
         if (extra != MountFlags.None)

@@ -24,7 +24,7 @@ public static class DeleteCommand
         var pid = 0;
         try
         {
-            pid = runtime.Store.Load(flags.Id).InitPid;
+            pid = runtime.InitPidOf(flags.Id);
         }
         catch (CsrtException)
         {
@@ -41,7 +41,7 @@ public static class DeleteCommand
             Warn($"deleting container {flags.Id}: {e.Message}");
         }
         RootfsMounts.UnmountAll(Path.Combine(bundle, "rootfs"));
-        RemoveDeadShimSocket(bundle);
+        SocketFile.RemoveIfDead(bundle);
         var response = new TaskV2.DeleteResponse
         {
             Pid = (uint)pid,
@@ -50,30 +50,6 @@ public static class DeleteCommand
         };
         Console.OpenStandardOutput().Write(response.ToByteArray());
         return 0;
-    }
-
-    /// <summary>
-    /// A shim killed with SIGKILL cannot remove its socket file (in /run/containerd/s, or in
-    /// containerd 2.3's socket_dir). When nobody listens on it any more (ECONNREFUSED), it goes; a
-    /// live shim serving the pod's other containers (the usual case: delete runs after every task
-    /// delete) answers and keeps it.
-    /// </summary>
-    private static void RemoveDeadShimSocket(string bundle)
-    {
-        if (ShimPaths.SocketNamedIn(Path.Combine(bundle, "address")) is not { } path)
-            return;
-        try
-        {
-            UnixSockets.Connect(path).Dispose();
-        }
-        catch (SyscallException e) when (e.Errno == Errno.ECONNREFUSED)
-        {
-            Files.TryUnlink(path);
-        }
-        catch (SyscallException)
-        {
-            // Gone already (ENOENT), or busy: leave it.
-        }
     }
 
     private static void Warn(string message) => Console.Error.WriteLine(message);

@@ -57,15 +57,7 @@ public static class InfoCommand
         }
         if (options.TypeUrl.Length == 0)
             throw new InvalidDataException($"stdin ({stdin.Length} bytes) is not a google.protobuf.Any of runtime options: it has no type_url");
-        try
-        {
-            ShimOptions.Decode(options, "stdin (google.protobuf.Any)");
-        }
-        catch (NotSupportedException)
-        {
-            // A setting csrt refuses (SystemdCgroup) fails each task's start with that message;
-            // the handler's features stay known.
-        }
+        ShimOptions.Decode(options, "stdin (google.protobuf.Any)");
         return options;
     }
 

@@ -1,4 +1,5 @@
 using Csrt.Linux;
+using Csrt.Runtime.Processes;
 using Csrt.Runtime.Rootfs;
 using Containerd.Types;
 
@@ -12,7 +13,8 @@ public static class RootfsMounts
     /// with a chdir, which a multi-threaded shim cannot do.</summary>
     private const int MaxData = 4096 - 512;
 
-    public static void MountAll(string rootfs, IReadOnlyList<Mount> mounts)
+    /// <summary><paramref name="exits"/> waits for the helper of an id-mapped rootfs (IdMappedRootfs).</summary>
+    public static void MountAll(string rootfs, IReadOnlyList<Mount> mounts, IExitMonitor exits)
     {
         if (mounts.Count == 0)
             return;
@@ -22,7 +24,7 @@ public static class RootfsMounts
         {
             foreach (var m in mounts)
             {
-                MountOne(rootfs, m);
+                MountOne(rootfs, m, exits);
                 done++;
             }
         }
@@ -34,11 +36,16 @@ public static class RootfsMounts
         }
     }
 
-    private static void MountOne(string target, Mount m)
+    private static void MountOne(string target, Mount m, IExitMonitor exits)
     {
         if (m.Options.Contains("loop"))
             throw new ArgumentException($"rootfs mount {m.Type} {m.Source}: loop devices are not supported");
-        var parsed = MountOptions.Parse(m.Options);
+        var what = $"rootfs mount {m.Type} {m.Source}";
+        var options = m.Options.ToList();
+        using var idMapped = IdMappedRootfs.Take(options, what, exits);
+        if (idMapped is not null && m.Type == "overlay")
+            idMapped.MapLowerDirectories(options, Path.Combine(Path.GetDirectoryName(target)!, "idmapped-layers"), what);
+        var parsed = MountOptions.Parse(options);
         var type = m.Type == "bind" ? null : m.Type;
         var flags = parsed.Flags;
         if (m.Type == "bind")
@@ -46,7 +53,13 @@ public static class RootfsMounts
         if (parsed.Data.Length > MaxData)
             throw new ArgumentException($"rootfs mount {m.Type}: options are {parsed.Data.Length} bytes, over the kernel's page limit");
         var bind = (flags & MountFlags.MS_BIND) != 0;
-        Mounts.Mount(m.Source, target, type, bind ? flags & (MountFlags.MS_BIND | MountFlags.MS_REC) : flags, parsed.Data);
+        if (bind && idMapped is not null)
+            idMapped.Attach(m.Source, target, (flags & MountFlags.MS_REC) != 0, what);
+        else
+            Mounts.Mount(m.Source, target, type, bind ? flags & (MountFlags.MS_BIND | MountFlags.MS_REC) : flags, parsed.Data);
+        // Any other filesystem is id-mapped where it was mounted, as containerd does.
+        if (idMapped is not null && !bind && m.Type != "overlay")
+            idMapped.Attach(target, target, recursive: false, what);
         // A bind mount takes its other flags (ro, nosuid …) only on a remount.
         var extra = flags & ~(MountFlags.MS_BIND | MountFlags.MS_REC | MountFlags.MS_REMOUNT);
         if (bind && extra != MountFlags.None)

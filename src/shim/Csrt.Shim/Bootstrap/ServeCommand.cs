@@ -40,6 +40,7 @@ public static class ServeCommand
         var runtime = new ContainerRuntime(new RuntimeOptions
         {
             Root = options.RuntimeRoot(flags.Namespace),
+            SystemdCgroup = options.SystemdCgroup,
             ExitMonitor = reaper,
             Warning = Log.Warn,
             InitBinary = () => initBinary,

@@ -41,7 +41,6 @@ public sealed record ShimOptions
     /// </summary>
     /// <exception cref="InvalidDataException">The options do not decode, the TOML is not what
     /// containerd writes, a key is unknown, or a value is out of range (the message names it).</exception>
-    /// <exception cref="NotSupportedException">A setting csrt cannot honour and must not ignore.</exception>
     public static ShimOptions Decode(Any? any, string where)
     {
         if (any is null || any.TypeUrl.Length == 0)
@@ -249,9 +248,6 @@ public sealed record ShimOptions
     {
         if (Root.Length > 0 && (Root[0] != '/' || Root.Contains('\0', StringComparison.Ordinal)))
             throw new InvalidDataException($"{where}: Root \"{Root}\" is not an absolute path");
-        if (SystemdCgroup)
-            throw new NotSupportedException(
-                $"{where}: SystemdCgroup = true: csrt has no systemd cgroup driver yet; remove the option (cgroupfs paths are used)");
     }
 
     /// <summary>

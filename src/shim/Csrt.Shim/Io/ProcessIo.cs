@@ -47,6 +47,11 @@ public sealed class ProcessIo : IDisposable
     public FileDescriptor? ProcessStdout { get; private set; }
     public FileDescriptor? ProcessStderr { get; private set; }
 
+    private static readonly Lazy<FileDescriptor> DevNullFd = new(() => Files.Open("/dev/null", OpenFlags.O_RDWR));
+
+    /// <summary>/dev/null, opened once: the stdio a client left empty.</summary>
+    public static FileDescriptor DevNull => DevNullFd.Value;
+
     /// <summary>The pty master while the process has one (ResizePty).</summary>
     public FileDescriptor? Master => _master;
 

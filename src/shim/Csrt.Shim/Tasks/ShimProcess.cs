@@ -1,38 +1,28 @@
-using Csrt.Runtime.Errors;
 using Csrt.Shim.Io;
 using Google.Protobuf.WellKnownTypes;
 
 namespace Csrt.Shim.Tasks;
 
-/// <summary>The states of a task process (containerd's init_state.go / exec_state.go).</summary>
-public enum ProcessState
-{
-    Created,
-    Running,
-    Pausing,
-    Paused,
-    Stopped,
-    Deleted,
-}
-
 /// <summary>
-/// One process the shim manages: a container's init or an exec. Its state object refuses illegal
-/// operations with <see cref="ErrorKind.FailedPrecondition"/> (FAILED_PRECONDITION on the wire), so
-/// the task service stays a list of calls. All transitions happen under <see cref="Lock"/>.
+/// One process the shim manages: a container's init or an exec. What it may do next is its
+/// <see cref="State"/> object's to say (<see cref="ProcessState"/>); its <see cref="ShimContainer"/>
+/// moves it from state to state, under the container's event order, and records its exit here.
 /// </summary>
 public abstract class ShimProcess
 {
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly object _lock = new();
     private int _exitHandled;
+    private ProcessIo? _io;
+    private ProcessState _state;
 
-    protected ShimProcess(string containerId, string id, ProcessIo io)
+    protected ShimProcess(string containerId, string id, ProcessIo? io, ProcessState state)
     {
         ContainerId = containerId;
         Id = id;
-        Io = io;
+        _io = io;
+        _state = state;
     }
-
-    public object Lock { get; } = new();
 
     public string ContainerId { get; }
 
@@ -41,85 +31,67 @@ public abstract class ShimProcess
 
     public abstract bool IsInit { get; }
 
-    public ProcessIo Io { get; }
+    /// <summary>The process's stdio; an exec has it once <see cref="ProcessState.Open"/> made it created.</summary>
+    public ProcessIo Io => _io ?? throw new InvalidOperationException($"process {Id} has no IO yet");
 
-    public int Pid { get; set; }
+    public int Pid { get; internal set; }
 
-    public ProcessState State { get; set; } = ProcessState.Created;
+    public ProcessState State
+    {
+        get
+        {
+            lock (_lock)
+                return _state;
+        }
+        internal set
+        {
+            lock (_lock)
+                _state = value;
+        }
+    }
+
+    public ProcessStatus Status => State.Status;
 
     public uint ExitStatus { get; private set; }
 
     public DateTimeOffset? ExitedAt { get; private set; }
 
-    /// <summary>Completes when the process has exited (or failed to start).</summary>
+    /// <summary>Completes when the process has exited (or will never run).</summary>
     public Task Exited => _exited.Task;
 
     /// <summary>Whether the exit has been handled; true exactly once (the reaper and a spawner may both see it).</summary>
     public bool ClaimExit() => Interlocked.Exchange(ref _exitHandled, 1) == 0;
 
-    public void SetExited(int status)
+    /// <summary>Records the exit status and time, moves to the state after an exit and releases waiters.</summary>
+    internal void SetExited(int status)
     {
-        lock (Lock)
+        lock (_lock)
         {
             ExitStatus = (uint)status;
             ExitedAt = DateTimeOffset.UtcNow;
-            if (State != ProcessState.Deleted)
-                State = ProcessState.Stopped;
+            _state = _state.Exit();
         }
         _exited.TrySetResult();
+    }
+
+    internal void Open(ProcessIo io)
+    {
+        lock (_lock)
+        {
+            _state = _state.Open();
+            _io = io;
+        }
     }
 
     /// <summary>Go's zero time for a process that has not exited (what containerd 1.6 expects).</summary>
     public Timestamp ExitedAtTimestamp() =>
         ExitedAt is { } t ? Timestamp.FromDateTimeOffset(t) : Containerd.Timestamps.NotExited();
-
-    /// <summary>Running → Pausing, before the cgroup is frozen.</summary>
-    public void BeginPause()
-    {
-        lock (Lock)
-        {
-            Require(new[] { ProcessState.Running }, "pause");
-            State = ProcessState.Pausing;
-        }
-    }
-
-    /// <summary>After the freeze (or its failure): Pausing → Paused, or back to Running. An exit
-    /// handled during the freeze already made the process Stopped, and it stays so (otherwise
-    /// Delete would be refused forever); false then.</summary>
-    public bool EndPause(bool frozen)
-    {
-        lock (Lock)
-        {
-            if (State != ProcessState.Pausing)
-                return false;
-            State = frozen ? ProcessState.Paused : ProcessState.Running;
-            return true;
-        }
-    }
-
-    /// <summary>After the thaw: Paused → Running; false when an exit landed first (it stays Stopped).</summary>
-    public bool EndResume()
-    {
-        lock (Lock)
-        {
-            if (State != ProcessState.Paused)
-                return false;
-            State = ProcessState.Running;
-            return true;
-        }
-    }
-
-    public void Require(ProcessState[] allowed, string operation)
-    {
-        if (Array.IndexOf(allowed, State) < 0)
-            throw CsrtException.FailedPrecondition($"cannot {operation} a {State.ToString().ToLowerInvariant()} process");
-    }
 }
 
 public sealed class InitProcess : ShimProcess
 {
     public InitProcess(string containerId, ProcessIo io, string bundle, bool privatePidNamespace)
-        : base(containerId, containerId, io)
+        : base(containerId, containerId, io, InitStates.Created)
     {
         Bundle = bundle;
         PrivatePidNamespace = privatePidNamespace;
@@ -133,10 +105,11 @@ public sealed class InitProcess : ShimProcess
     public bool PrivatePidNamespace { get; }
 }
 
+/// <summary>An exec: <see cref="ProcessState.Reserved"/> from the Exec RPC until its IO is open.</summary>
 public sealed class ExecProcess : ShimProcess
 {
-    public ExecProcess(string containerId, string execId, ProcessIo io, Csrt.Runtime.Spec.Process spec)
-        : base(containerId, execId, io)
+    public ExecProcess(string containerId, string execId, Csrt.Runtime.Spec.Process spec)
+        : base(containerId, execId, null, ProcessState.Reserved)
     {
         Spec = spec;
     }

@@ -168,17 +168,17 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
-    public void TheSystemdCgroupDriver_IsRefusedClearly()
+    public void TheSystemdCgroupDriver_OnThisHybridHost_IsRefusedNamingTheLayout()
     {
         var bundle = _csrt.Bundle(["true"]);
 
         var result = CreateFails(bundle, "--systemd-cgroup");
         var beforeCommand = _csrt.Detached(bundle, "--systemd-cgroup", "create", "--bundle", bundle.Dir, bundle.Id);
 
-        Assert.Contains("systemd", result.Stderr, StringComparison.Ordinal);
-        Assert.Contains("not implemented", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("the systemd cgroup driver needs the unified cgroup v2 hierarchy", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("hybrid", result.Stderr, StringComparison.Ordinal);
         Assert.Equal(1, beforeCommand.ExitCode);
-        Assert.Contains("not implemented", beforeCommand.Stderr, StringComparison.Ordinal);
+        Assert.Contains("the systemd cgroup driver needs the unified cgroup v2 hierarchy", beforeCommand.Stderr, StringComparison.Ordinal);
         _csrt.AssertNothingLeft(bundle);
     }
 

@@ -144,6 +144,54 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public void RunInTheForeground_HoldsASignalThatArrivesDuringCreate_AndForwardsItOnceTheProcessRuns()
+    {
+        // A createRuntime hook holds `run` inside create until the signal has been sent. Without a
+        // pid namespace the container process has no pid-1 protection: SIGTERM's default action
+        // ends it, and `run` exits 128 + 15 after deleting the container.
+        var marker = Path.Combine(RepoPaths.RunDir, TestBundle.NewId("hold"));
+        var release = marker + ".release";
+        var script = marker + ".sh";
+        File.WriteAllText(script, "#!/bin/sh\ntouch \"$1\"\ni=0\nwhile [ ! -e \"$2\" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n");
+        File.SetUnixFileMode(script, (UnixFileMode)FileModes.UserAllOthersReadExecute);
+        var bundle = _csrt.Bundle(["sleep", "1000"], c => c["hooks"] = new JsonObject
+        {
+            ["createRuntime"] = new JsonArray(new JsonObject { ["path"] = script, ["args"] = new JsonArray("hook", marker, release) }),
+        }, namespaces: ["mount", "uts", "ipc", "network"]);
+        var psi = new ProcessStartInfo(_csrt.Binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "--root", _csrt.Root, "run", "--bundle", bundle.Dir, bundle.Id })
+            psi.ArgumentList.Add(a);
+        using var csrt = Process.Start(psi)!;
+        try
+        {
+            var stderr = csrt.StandardError.ReadToEndAsync();
+            Assert.True(SpinWait.SpinUntil(() => File.Exists(marker), RuntimeRoot.Timeout), "the createRuntime hook did not run");
+
+            Signals.Send(csrt.Id, Signals.SIGTERM);
+            File.WriteAllText(release, "");
+
+            Assert.True(csrt.WaitForExit(RuntimeRoot.Timeout), "csrt run did not exit");
+            Assert.True(stderr.Wait(RuntimeRoot.Timeout));
+            Assert.True(csrt.ExitCode == 128 + Signals.SIGTERM, $"csrt exited {csrt.ExitCode}; stderr: {stderr.Result}");
+        }
+        finally
+        {
+            if (!csrt.HasExited)
+                csrt.Kill(entireProcessTree: true);
+            File.Delete(marker);
+            File.Delete(release);
+            File.Delete(script);
+        }
+        _csrt.AssertNothingLeft(bundle);
+    }
+
+    [Fact]
     public void RunDetached_ReturnsWithTheContainerRunning_AndDeleteForceRemovesEverything()
     {
         var bundle = _csrt.Bundle(["sleep", "1000"]);

@@ -39,7 +39,7 @@ public sealed class ShimTtrpcTests
     private static DateTime Deadline => DateTime.UtcNow + CallTimeout;
 
     /// <summary>A task started by ctr (so containerd owns it), and a client on its shim's socket.</summary>
-    private sealed class ShimUnderTest : IAsyncDisposable
+    internal sealed class ShimUnderTest : IAsyncDisposable
     {
         private readonly PrivateContainerd _containerd;
 

@@ -46,13 +46,13 @@ public class CgroupPathsTests
     }
 
     [Fact]
-    public void The_systemd_form_is_refused_naming_the_value_and_the_missing_driver()
+    public void The_systemd_form_without_the_systemd_driver_is_refused_naming_the_value_and_the_driver_it_needs()
     {
         var e = Assert.Throws<CgroupException>(() => CgroupPaths.Inner("kubepods-besteffort.slice:cri-containerd:abc", "abc"));
 
         Assert.Equal(ErrorKind.Unsupported, e.Kind);
         Assert.Contains("\"kubepods-besteffort.slice:cri-containerd:abc\"", e.Message);
-        Assert.Contains("systemd cgroup driver is not implemented", e.Message);
+        Assert.Contains("needs the systemd cgroup driver", e.Message);
     }
 
     [Theory]
@@ -67,15 +67,14 @@ public class CgroupPathsTests
     }
 
     [Fact]
-    public void The_systemd_cgroup_flag_is_refused_before_anything_is_resolved()
+    public void The_systemd_cgroup_flag_reads_the_path_as_slice_prefix_name()
     {
         var e = Assert.Throws<CgroupException>(() => CgroupManager.Create(
             new CgroupConfig { ContainerId = "c1", CgroupsPath = "/x", UseSystemd = true },
             CgroupSamples.Host(CgroupSamples.UnifiedMountinfo, "memory")));
 
-        Assert.Equal(ErrorKind.Unsupported, e.Kind);
-        Assert.Contains("--systemd-cgroup", e.Message);
-        Assert.Contains("not implemented", e.Message);
+        Assert.Equal(ErrorKind.InvalidArgument, e.Kind);
+        Assert.Contains("\"slice:prefix:name\"", e.Message);
     }
 
     [Fact]

@@ -76,6 +76,17 @@ public sealed class CgroupV2ManagerTests : IDisposable
     }
 
     [Fact]
+    public void Swap_equal_to_the_limit_writes_no_swap()
+    {
+        System.IO.File.WriteAllText(Path.Combine(_dir, "memory.swap.max"), "max\n");
+
+        _m.Update(new LinuxResources { Memory = new LinuxMemory { Limit = 32 << 20, Swap = 32 << 20 } });
+
+        Assert.Equal((32 << 20).ToString(), File("memory.max"));
+        Assert.Equal("0", File("memory.swap.max"));
+    }
+
+    [Fact]
     public void Unlimited_memory_with_swap_unset_makes_swap_unlimited_too()
     {
         System.IO.File.WriteAllText(Path.Combine(_dir, "memory.swap.max"), "0\n");

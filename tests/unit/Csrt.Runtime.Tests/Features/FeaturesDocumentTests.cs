@@ -58,7 +58,8 @@ public class FeaturesDocumentTests
         var runc = Runc();
         var ours = Ours();
 
-        Assert.Equal(Strings(runc.GetProperty("mountOptions")), Strings(ours.GetProperty("mountOptions")));
+        // runc 1.1.5 predates id-mapped mounts (runc 1.2 lists idmap and ridmap too).
+        Assert.Equal(Strings(runc.GetProperty("mountOptions")).Concat(["idmap", "ridmap"]).Order(StringComparer.Ordinal), Strings(ours.GetProperty("mountOptions")));
         Assert.Equal(Strings(runc.GetProperty("hooks")), Strings(ours.GetProperty("hooks")));
         Assert.Equal(Strings(runc.GetProperty("linux").GetProperty("capabilities")), Strings(ours.GetProperty("linux").GetProperty("capabilities")));
         var rs = runc.GetProperty("linux").GetProperty("seccomp");
@@ -81,11 +82,11 @@ public class FeaturesDocumentTests
     }
 
     [Fact]
-    public void Defaults_claim_cgroup_v1_v2_and_rdma_without_systemd_and_seccomp_with_known_flags()
+    public void Defaults_claim_cgroup_v1_v2_rdma_and_systemd_without_systemd_user_and_seccomp_with_known_flags()
     {
         var linux = Ours().GetProperty("linux");
 
-        Assert.Equal("""{"v1":true,"v2":true,"systemd":false,"systemdUser":false,"rdma":true}""", Compact(linux.GetProperty("cgroup")));
+        Assert.Equal("""{"v1":true,"v2":true,"systemd":true,"systemdUser":false,"rdma":true}""", Compact(linux.GetProperty("cgroup")));
         Assert.True(linux.GetProperty("seccomp").GetProperty("enabled").GetBoolean());
         Assert.Equal(["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
             Strings(linux.GetProperty("seccomp").GetProperty("knownFlags")));
@@ -177,13 +178,13 @@ public class FeaturesDocumentTests
     }
 
     [Fact]
-    public void Id_mapped_mounts_are_not_claimed()
+    public void Id_mapped_mounts_are_claimed_with_both_options()
     {
         var doc = Ours();
 
-        Assert.DoesNotContain("idmap", Strings(doc.GetProperty("mountOptions")));
-        Assert.DoesNotContain("ridmap", Strings(doc.GetProperty("mountOptions")));
-        Assert.False(doc.GetProperty("linux").GetProperty("mountExtensions").GetProperty("idmap").GetProperty("enabled").GetBoolean());
+        Assert.Contains("idmap", Strings(doc.GetProperty("mountOptions")));
+        Assert.Contains("ridmap", Strings(doc.GetProperty("mountOptions")));
+        Assert.True(doc.GetProperty("linux").GetProperty("mountExtensions").GetProperty("idmap").GetProperty("enabled").GetBoolean());
     }
 
     [Fact]
@@ -217,7 +218,7 @@ public class FeaturesDocumentTests
     [Fact]
     public void The_linux_object_is_always_there_even_with_nothing_supported()
     {
-        var doc = Ours(new FeaturesSupport { Namespaces = [], Capabilities = [], SeccompEnabled = false, CgroupV1 = false, CgroupV2 = false });
+        var doc = Ours(new FeaturesSupport { Namespaces = [], Capabilities = [], SeccompEnabled = false, CgroupV1 = false, CgroupV2 = false, IdMapMounts = false });
 
         Assert.Equal(JsonValueKind.Object, doc.GetProperty("linux").ValueKind);
         Assert.False(doc.GetProperty("linux").GetProperty("mountExtensions").GetProperty("idmap").GetProperty("enabled").GetBoolean());

@@ -163,16 +163,65 @@ public sealed class InitPlanBuilderTests : IDisposable
         Assert.Equal((ulong)(MountFlags.MS_BIND | MountFlags.MS_REC), plan.Mounts[0].Flags);
     }
 
-    [Theory]
-    [InlineData("idmap")]
-    [InlineData("ridmap")]
-    public void IdMappedMountOptions_AreRefused_NotIgnored(string option)
-    {
-        var e = Assert.Throws<SpecValidationException>(() =>
-            Build($$"""[{ "destination": "/x", "type": "bind", "source": "/srv", "options": ["rbind", "{{option}}"] }]"""));
+    private const string UserNamespaces = """[{ "type": "mount" }, { "type": "uts" }, { "type": "user" }]""";
+    private const string Mappings = """, "uidMappings": [{ "containerID": 0, "hostID": 100000, "size": 65536 }], "gidMappings": [{ "containerID": 0, "hostID": 100000, "size": 65536 }]""";
 
-        Assert.Equal("$.mounts[0].options[1]", e.JsonPath);
-        Assert.Contains(option, e.Message, StringComparison.Ordinal);
+    private List<(int Step, Csrt.Runtime.Rootfs.IdMapRequest Request)> IdMapRequests(string mounts, string namespaces, string linuxExtra = "")
+    {
+        var json = $$"""
+            { "ociVersion": "1.2.1", "process": { "args": ["sh"], "cwd": "/", "user": { "uid": 0, "gid": 0 } },
+              "root": { "path": "rootfs" }, "mounts": {{mounts}}, "linux": { "namespaces": {{namespaces}} {{linuxExtra}} } }
+            """;
+        var spec = SpecLoader.Parse(Encoding.UTF8.GetBytes(json), "config.json");
+        return InitPlanBuilder.IdMapRequests(spec, NamespacePlan.For(spec.Linux), _bundle.Path);
+    }
+
+    [Theory]
+    [InlineData("idmap", false)]
+    [InlineData("ridmap", true)]
+    public void IdMapOptions_OnABind_AreAnIdMapRequestOfTheContainersNamespace_NotFilesystemData(string option, bool recursive)
+    {
+        var mounts = $$"""[{ "destination": "/x", "type": "bind", "source": "/srv", "options": ["rbind", "{{option}}"] }]""";
+
+        var plan = Build(mounts, linuxExtra: Mappings, namespaces: UserNamespaces);
+        var requests = IdMapRequests(mounts, UserNamespaces, Mappings);
+
+        Assert.Equal("", plan.Mounts[0].Data);
+        Assert.Equal(-1, plan.Mounts[0].MountFd);
+        var (step, request) = Assert.Single(requests);
+        Assert.Equal(0, step);
+        Assert.Equal(("/srv", "/x", true, recursive), (request.Source, request.Destination, request.RecursiveBind, request.RecursiveIdMap));
+        Assert.True(request.UsesContainerNamespace);
+    }
+
+    [Fact]
+    public void MountMappings_WithoutAnOption_AreAnIdMapRequestWithThoseMappings_EvenWithoutAUserNamespace()
+    {
+        var mounts = """
+            [{ "destination": "/x", "type": "bind", "source": "vol", "options": ["bind"],
+               "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 10 }], "gidMappings": [{ "containerID": 0, "hostID": 2000, "size": 10 }] },
+             { "destination": "/y", "type": "bind", "source": "/srv", "options": ["rbind"] }]
+            """;
+
+        var request = Assert.Single(IdMapRequests(mounts, """[{ "type": "mount" }]""")).Request;
+
+        Assert.Equal(Path.Combine(_bundle.Path, "vol"), request.Source);
+        Assert.False(request.RecursiveBind);
+        Assert.False(request.UsesContainerNamespace);
+        Assert.Equal((0u, 1000u, 10u), (request.Uids![0].ContainerId, request.Uids[0].HostId, request.Uids[0].Size));
+        Assert.Equal(2000u, request.Gids![0].HostId);
+    }
+
+    [Theory]
+    [InlineData("""[{ "destination": "/x", "type": "tmpfs", "source": "tmpfs", "options": ["idmap"] }]""", "$.mounts[0].type", "only bind mounts")]
+    [InlineData("""[{ "destination": "/x", "type": "bind", "source": "/srv", "options": ["rbind"], "uidMappings": [{ "containerID": 0, "hostID": 1000, "size": 1 }] }]""", "$.mounts[0].gidMappings", "both uidMappings and gidMappings")]
+    [InlineData("""[{ "destination": "/x", "type": "bind", "source": "/srv", "options": ["rbind", "idmap"] }]""", "$.mounts[0].uidMappings", "has none")]
+    public void AnIdMappedMountThatCannotBeMade_IsRefusedNamingTheField(string mounts, string jsonPath, string words)
+    {
+        var e = Assert.Throws<SpecValidationException>(() => Build(mounts));
+
+        Assert.Equal(jsonPath, e.JsonPath);
+        Assert.Contains(words, e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

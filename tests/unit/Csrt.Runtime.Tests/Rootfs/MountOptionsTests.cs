@@ -92,7 +92,7 @@ public sealed class MountOptionsTests
             Assert.True(MountOptions.IsKnown(option), option);
             Assert.Equal("", p.Data);
             var acts = p.Flags != MountFlags.None || p.ClearedFlags != MountFlags.None || p.Propagation.Count > 0 ||
-                p.SetAttributes != RecursiveAttributes.None || p.ClearAttributes != RecursiveAttributes.None || p.CopyUp;
+                p.SetAttributes != RecursiveAttributes.None || p.ClearAttributes != RecursiveAttributes.None || p.CopyUp || p.IdMap != IdMapOption.None;
             Assert.True(acts || option == "defaults", $"{option} is listed but changes nothing");
         }
     }
@@ -113,6 +113,20 @@ public sealed class MountOptionsTests
 
         Assert.True(p.CopyUp);
         Assert.Equal("mode=1777", p.Data);
+    }
+
+    [Theory]
+    [InlineData(new[] { "rbind", "idmap" }, IdMapOption.Top)]
+    [InlineData(new[] { "ridmap", "rbind" }, IdMapOption.Recursive)]
+    [InlineData(new[] { "idmap", "ridmap" }, IdMapOption.Recursive)]
+    [InlineData(new[] { "rbind" }, IdMapOption.None)]
+    public void IdmapAndRidmap_AreTheIdMapOption_NotData(string[] options, IdMapOption expected)
+    {
+        var p = MountOptions.Parse(options);
+
+        Assert.Equal(expected, p.IdMap);
+        Assert.Equal("", p.Data);
+        Assert.True(MountOptions.IsKnown("idmap") && MountOptions.IsKnown("ridmap"));
     }
 
     [Fact]

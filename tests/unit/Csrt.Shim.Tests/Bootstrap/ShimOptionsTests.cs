@@ -83,12 +83,11 @@ public sealed class ShimOptionsTests
     }
 
     [Fact]
-    public void SystemdCgroupIsRefusedFromEitherForm()
+    public void SystemdCgroupIsReadFromEitherForm()
     {
-        var runc = Assert.Throws<NotSupportedException>(() => Decode(Runc(new RuncOptions { SystemdCgroup = true })));
-        Assert.Contains("SystemdCgroup", runc.Message, StringComparison.Ordinal);
-        var toml = Assert.Throws<NotSupportedException>(() => Decode(Cri("SystemdCgroup = true\n")));
-        Assert.Contains("systemd cgroup driver", toml.Message, StringComparison.Ordinal);
+        var runc = Decode(Runc(new RuncOptions { SystemdCgroup = true }));
+        Assert.True(runc.SystemdCgroup);
+        Assert.True(Decode(Cri("SystemdCgroup = true\n")).SystemdCgroup);
         Assert.False(Decode(Cri("SystemdCgroup = false\n")).SystemdCgroup);
     }
 

@@ -1,4 +1,3 @@
-using Containerd;
 using Csrt.Runtime.Errors;
 using Csrt.Shim.Io;
 using Csrt.Shim.Tasks;
@@ -7,187 +6,195 @@ using Xunit;
 namespace Csrt.Shim.Tests.Tasks;
 
 /// <summary>
-/// The process state objects of the task service (containerd's init_state.go/exec_state.go, protocol
-/// doc §3.3): illegal operations are refused with the state in the message, exits are recorded once,
-/// waiters are released, and a process that has not exited reports Go's zero time.
+/// The state objects one by one (containerd's init_state.go/exec_state.go): every operation in
+/// every state either gives the next state or is refused with the kind and the words clients see.
 /// </summary>
 public sealed class ProcessStateTests
 {
-    private static InitProcess Init() => new("c1", ProcessIo.Open("c1", "default", "", "", "", false), "/run/b/c1", privatePidNamespace: true);
-
-    private static ExecProcess Exec() => new("c1", "e1", ProcessIo.Open("e1", "default", "", "", "", false), new Csrt.Runtime.Spec.Process());
-
-    [Fact]
-    public void ANewProcess_IsCreated_NotExited_AndReportsGoZeroTime()
+    private static readonly Dictionary<string, ProcessState> States = new()
     {
-        var p = Init();
-        Assert.Equal(ProcessState.Created, p.State);
-        Assert.True(p.IsInit);
-        Assert.Equal("c1", p.Id);
-        Assert.Null(p.ExitedAt);
-        Assert.Equal(0u, p.ExitStatus);
-        Assert.False(p.Exited.IsCompleted);
-        var t = p.ExitedAtTimestamp();
-        Assert.Equal(Timestamps.GoZeroSeconds, t.Seconds);
-        Assert.Equal(0, t.Nanos);
-    }
+        ["reserved"] = ProcessState.Reserved,
+        ["init created"] = InitStates.Created,
+        ["init running"] = InitStates.Running,
+        ["init pausing"] = InitStates.Pausing,
+        ["init paused"] = InitStates.Paused,
+        ["exec created"] = ExecStates.Created,
+        ["exec running"] = ExecStates.Running,
+        ["stopped"] = ProcessState.Stopped,
+        ["deleted"] = ProcessState.Deleted,
+    };
 
-    [Fact]
-    public void AnExec_IsKnownByItsExecId()
-    {
-        var e = Exec();
-        Assert.False(e.IsInit);
-        Assert.Equal("e1", e.Id);
-        Assert.Equal("c1", e.ContainerId);
-    }
+    public static TheoryData<string> AllStates() => new(States.Keys);
 
-    [Theory]
-    [InlineData(ProcessState.Running, "start", "cannot start a running process")]
-    [InlineData(ProcessState.Stopped, "start", "cannot start a stopped process")]
-    [InlineData(ProcessState.Paused, "delete", "cannot delete a paused process")]
-    [InlineData(ProcessState.Created, "pause", "cannot pause a created process")]
-    public void RequireRefusesOtherStates_NamingTheOperationAndTheState(ProcessState state, string operation, string message)
+    private static InitProcess Init() => new("c1", ProcessIo.Open("c1", "default", "", "", "", false), "/run/b/c1", privatePidNamespace: true) { Pid = 42 };
+
+    private static ExecProcess Exec() => new("c1", "e1", new Csrt.Runtime.Spec.Process()) { Pid = 43 };
+
+    private static void Refused(ErrorKind kind, string message, Action operation)
     {
-        var p = Init();
-        p.State = state;
-        var allowed = operation switch
-        {
-            "start" => new[] { ProcessState.Created },
-            "delete" => new[] { ProcessState.Created, ProcessState.Stopped },
-            _ => new[] { ProcessState.Running },
-        };
-        var e = Assert.Throws<CsrtException>(() => p.Require(allowed, operation));
-        Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
+        var e = Assert.Throws<CsrtException>(operation);
+        Assert.Equal(kind, e.Kind);
         Assert.Equal(message, e.Message);
     }
 
-    [Fact]
-    public void RequireAcceptsTheAllowedStates()
+    private static string Word(string state) => state.Split(' ')[^1];
+
+    [Theory]
+    [MemberData(nameof(AllStates))]
+    public void Start_MovesACreatedInitOrExecToRunning_AndIsRefusedInEveryOtherState(string state)
     {
-        var p = Init();
-        p.Require([ProcessState.Created], "start");
-        p.State = ProcessState.Stopped;
-        p.Require([ProcessState.Created, ProcessState.Stopped], "delete");
+        var s = States[state];
+        if (state == "init created")
+            Assert.Same(InitStates.Running, s.Start());
+        else if (state == "exec created")
+            Assert.Same(ExecStates.Running, s.Start());
+        else
+            Refused(ErrorKind.FailedPrecondition, $"cannot start a {Word(state)} process", () => s.Start());
     }
 
-    [Fact]
-    public async Task SetExited_RecordsStatusAndTime_StopsTheProcess_AndReleasesWaiters()
+    [Theory]
+    [MemberData(nameof(AllStates))]
+    public void Open_MakesAReservedExecCreated_AndIsRefusedInEveryOtherState(string state)
     {
-        var p = Init();
-        p.State = ProcessState.Running;
-        var waiter = p.Exited;
-        var before = DateTimeOffset.UtcNow;
-        p.SetExited(137);
-        await waiter.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.Equal(ProcessState.Stopped, p.State);
-        Assert.Equal(137u, p.ExitStatus);
-        Assert.InRange(p.ExitedAt!.Value, before, DateTimeOffset.UtcNow);
-        Assert.Equal(p.ExitedAt.Value, p.ExitedAtTimestamp().ToDateTimeOffset());
+        var s = States[state];
+        if (state == "reserved")
+            Assert.Same(ExecStates.Created, s.Open());
+        else
+            Refused(ErrorKind.FailedPrecondition, $"cannot open a {Word(state)} process", () => s.Open());
     }
 
-    [Fact]
-    public void APausedProcessThatExits_IsStopped()
+    [Theory]
+    [MemberData(nameof(AllStates))]
+    public void ExecIn_IsAllowedOnlyInACreatedOrRunningInit(string state)
     {
-        var p = Init();
-        p.State = ProcessState.Paused;
-        p.SetExited(0);
-        Assert.Equal(ProcessState.Stopped, p.State);
+        var s = States[state];
+        if (state is "init created" or "init running")
+            s.ExecIn();
+        else
+            Refused(ErrorKind.FailedPrecondition, $"cannot exec in a {Word(state)} process", s.ExecIn);
     }
 
-    [Fact]
-    public void Pause_GoesThroughPausingToPaused()
+    [Theory]
+    [MemberData(nameof(AllStates))]
+    public void PauseAndResume_GoRunningPausingPausedRunning_AndAreRefusedElsewhere(string state)
     {
-        var p = Init();
-        p.State = ProcessState.Running;
-        p.BeginPause();
-        Assert.Equal(ProcessState.Pausing, p.State);
-        Assert.True(p.EndPause(frozen: true));
-        Assert.Equal(ProcessState.Paused, p.State);
-    }
-
-    [Fact]
-    public void BeginPause_RefusesAProcessThatIsNotRunning()
-    {
-        var p = Init();
-        var e = Assert.Throws<CsrtException>(p.BeginPause);
-        Assert.Equal(ErrorKind.FailedPrecondition, e.Kind);
-        Assert.Equal("cannot pause a created process", e.Message);
-        Assert.Equal(ProcessState.Created, p.State);
-    }
-
-    [Fact]
-    public void AnExitDuringTheFreeze_StaysStopped_SoTheProcessCanBeDeleted()
-    {
-        var p = Init();
-        p.State = ProcessState.Running;
-        p.BeginPause();
-        p.SetExited(137);
-        Assert.False(p.EndPause(frozen: true));
-        Assert.Equal(ProcessState.Stopped, p.State);
-        p.Require([ProcessState.Created, ProcessState.Stopped], "delete");
-    }
-
-    [Fact]
-    public void AFailedFreeze_GoesBackToRunning_UnlessTheProcessExitedMeanwhile()
-    {
-        var running = Init();
-        running.State = ProcessState.Running;
-        running.BeginPause();
-        Assert.True(running.EndPause(frozen: false));
-        Assert.Equal(ProcessState.Running, running.State);
-
-        var exited = Init();
-        exited.State = ProcessState.Running;
-        exited.BeginPause();
-        exited.SetExited(1);
-        Assert.False(exited.EndPause(frozen: false));
-        Assert.Equal(ProcessState.Stopped, exited.State);
-    }
-
-    [Fact]
-    public void Resume_MakesAPausedProcessRunning_ButAnExitDuringTheThawStaysStopped()
-    {
-        var resumed = Init();
-        resumed.State = ProcessState.Paused;
-        Assert.True(resumed.EndResume());
-        Assert.Equal(ProcessState.Running, resumed.State);
-
-        var exited = Init();
-        exited.State = ProcessState.Paused;
-        exited.SetExited(137);
-        Assert.False(exited.EndResume());
-        Assert.Equal(ProcessState.Stopped, exited.State);
-    }
-
-    [Fact]
-    public void ADeletedProcessStaysDeleted_WhenItsExitArrivesLate()
-    {
-        var p = Exec();
-        p.State = ProcessState.Deleted;
-        p.SetExited(1);
-        Assert.Equal(ProcessState.Deleted, p.State);
-        Assert.True(p.Exited.IsCompleted);
-    }
-
-    [Fact]
-    public void AnExitIsClaimedOnce_EvenWhenTheReaperAndTheSpawnerBothSeeIt()
-    {
-        var p = Exec();
-        var claims = 0;
-        Parallel.For(0, 64, _ =>
+        var s = States[state];
+        if (state == "init running")
+            Assert.Same(InitStates.Pausing, s.Pause());
+        else
+            Refused(ErrorKind.FailedPrecondition, $"cannot pause a {Word(state)} process", () => s.Pause());
+        if (state == "init pausing")
         {
-            if (p.ClaimExit())
-                Interlocked.Increment(ref claims);
-        });
-        Assert.Equal(1, claims);
+            Assert.Same(InitStates.Paused, s.Paused(frozen: true));
+            Assert.Same(InitStates.Running, s.Paused(frozen: false));
+        }
+        else
+        {
+            Refused(ErrorKind.FailedPrecondition, $"cannot finish pausing a {Word(state)} process", () => s.Paused(frozen: true));
+        }
+        if (state == "init paused")
+            Assert.Same(InitStates.Running, s.Resume());
+        else
+            Refused(ErrorKind.FailedPrecondition, $"cannot resume a {Word(state)} process", () => s.Resume());
+    }
+
+    [Theory]
+    [MemberData(nameof(AllStates))]
+    public void Delete_IsAllowedWhenCreatedOrStopped_NotFoundWhenDeleted_RefusedOtherwise(string state)
+    {
+        var s = States[state];
+        var p = state.StartsWith("exec", StringComparison.Ordinal) ? (ShimProcess)Exec() : Init();
+        if (state is "init created" or "exec created" or "stopped")
+            Assert.Same(ProcessState.Deleted, s.Delete(p));
+        else if (state == "deleted")
+        {
+            Refused(ErrorKind.NotFound, "container not created", () => s.Delete(Init()));
+            Refused(ErrorKind.NotFound, "process does not exist e1", () => s.Delete(Exec()));
+        }
+        else
+            Refused(ErrorKind.FailedPrecondition, $"cannot delete a {Word(state)} process", () => s.Delete(p));
+    }
+
+    [Theory]
+    [MemberData(nameof(AllStates))]
+    public void Exit_StopsTheProcess_UnlessItIsDeleted(string state) =>
+        Assert.Same(state == "deleted" ? ProcessState.Deleted : ProcessState.Stopped, States[state].Exit());
+
+    [Theory]
+    [InlineData("init created")]
+    [InlineData("init running")]
+    [InlineData("init pausing")]
+    [InlineData("init paused")]
+    public void KillingALiveInit_GoesThroughTheRuntime(string state)
+    {
+        var control = new FakeControl();
+        States[state].Kill(Init(), control, 15, all: false);
+        Assert.Equal(["kill c1 15"], control.Calls);
+    }
+
+    [Theory]
+    [InlineData("stopped")]
+    [InlineData("deleted")]
+    public void KillingAGoneInit_IsNotFound_ButKillAllStillReachesWhatIsLeftInItsCgroup(string state)
+    {
+        var control = new FakeControl();
+        Refused(ErrorKind.NotFound, "process already finished", () => States[state].Kill(Init(), control, 15, all: false));
+        Assert.Empty(control.Calls);
+        States[state].Kill(Init(), control, 9, all: true);
+        Assert.Equal(["kill c1 9 all"], control.Calls);
+    }
+
+    [Theory]
+    [InlineData("stopped")]
+    [InlineData("deleted")]
+    public void KillingAGoneExec_IsNotFound_EvenWithAll(string state)
+    {
+        var control = new FakeControl();
+        Refused(ErrorKind.NotFound, "process already finished", () => States[state].Kill(Exec(), control, 9, all: true));
+        Assert.Empty(control.Calls);
     }
 
     [Fact]
-    public void ExitedAtTimestamp_IsAFreshMessageEachTime()
+    public void KillingACreatedExec_IsAFailedPrecondition()
     {
-        var p = Init();
-        var a = p.ExitedAtTimestamp();
-        a.Seconds = 1;
-        Assert.Equal(Timestamps.GoZeroSeconds, p.ExitedAtTimestamp().Seconds);
+        var control = new FakeControl();
+        Refused(ErrorKind.FailedPrecondition, "process not created", () => ExecStates.Created.Kill(Exec(), control, 9, all: false));
+        Assert.Empty(control.Calls);
+    }
+
+    [Fact]
+    public void KillingARunningExec_SignalsItsPid_AndIsNotFoundWhenItIsGone()
+    {
+        var control = new FakeControl();
+        ExecStates.Running.Kill(Exec(), control, 15, all: false);
+        control.ExecAlive = false;
+        Refused(ErrorKind.NotFound, "process already finished", () => ExecStates.Running.Kill(Exec(), control, 15, all: false));
+        Assert.Equal(["signal 43 15", "signal 43 15"], control.Calls);
+    }
+
+    [Fact]
+    public void AReservedIdCannotBeKilled()
+    {
+        Refused(ErrorKind.FailedPrecondition, "cannot kill a reserved process", () => ProcessState.Reserved.Kill(Exec(), new FakeControl(), 9, all: false));
+    }
+
+    [Fact]
+    public void TheRuntimesWordsForAGoneContainer_BecomeTheRuncShims()
+    {
+        // A kill racing with the init's exit (the runtime sees it stopped) or with a delete.
+        var control = new FakeControl();
+        control.Failures["kill"] = new Csrt.Runtime.State.InvalidContainerStateException("c1", Csrt.Runtime.Spec.ContainerStatus.Stopped, "kill");
+        Refused(ErrorKind.NotFound, "process already finished", () => InitStates.Running.Kill(Init(), control, 9, all: false));
+        control.Failures["kill"] = new Csrt.Runtime.State.ContainerNotFoundException("c1");
+        Refused(ErrorKind.NotFound, "no such container", () => InitStates.Running.Kill(Init(), control, 9, all: false));
+    }
+
+    [Fact]
+    public void AnyOtherRuntimeFailureOfAKill_PassesThroughUnchanged()
+    {
+        var control = new FakeControl();
+        var failure = CsrtException.Failed("kill(2): EPERM");
+        control.Failures["kill"] = failure;
+        Assert.Same(failure, Assert.Throws<CsrtException>(() => InitStates.Running.Kill(Init(), control, 9, all: false)));
     }
 }

@@ -32,13 +32,16 @@ internal static class Memory
             // The v2 value needs the memory limit: the new one, or the one in force.
             var effectiveLimit = limit != 0 ? limit : CurrentLimit(dir);
             var swap = Conversions.MemorySwapToV2(m.Swap ?? 0, effectiveLimit);
-            if (swap != 0)
+            // 0 with a positive swap is swap equal to the limit: no swap at all, written as "0" (as runc
+            // does); 0 without one leaves the file alone.
+            if (swap != 0 || m.Swap > 0)
             {
                 var value = swap == -1 ? "max" : CgroupFs.Format(swap);
                 if (!CgroupFs.Exists(dir, "memory.swap.max"))
                 {
-                    // No swap accounting: "unlimited" is what the host does anyway.
-                    if (value != "max")
+                    // No swap accounting: "unlimited" and "none" are what the host does anyway (runc
+                    // ignores both there too).
+                    if (value is not ("max" or "0"))
                         throw CgroupException.Unsupported($"memory.swap {m.Swap} requested, but {CgroupFs.PathOf(dir, "memory.swap.max")} does not exist: swap accounting is off on this host");
                 }
                 else
