@@ -8,7 +8,7 @@ namespace Csrt.Runtime.Lifecycle;
 public sealed partial class ContainerRuntime
 {
     /// <summary>Sends a signal to the init, or with <paramref name="all"/> to every process in the
-    /// container's cgroup. Signalling the init of a stopped container is an error (nothing to
+    /// container's cgroup (or its pid namespace, for a rootless container without a cgroup). Signalling the init of a stopped container is an error (nothing to
     /// signal); `--all` on a stopped container signals what is left in its cgroup, as runc does
     /// (the runc shim calls it after the init of a container without a pid namespace exited).</summary>
     public void Kill(string id, int signal, bool all = false)
@@ -20,6 +20,12 @@ public sealed partial class ContainerRuntime
         {
             if (r.CgroupPaths.Count > 0)
                 Cgroups(r).KillAll(signal);
+            else if (status != ContainerStatus.Stopped)
+            {
+                // Created rootless without a writable cgroup: its processes are its pid namespace's.
+                foreach (var pid in PidNamespaceMembers(r))
+                    Signals.Send(pid, signal);
+            }
             return;
         }
         if (status == ContainerStatus.Stopped)

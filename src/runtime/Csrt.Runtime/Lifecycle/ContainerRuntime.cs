@@ -2,6 +2,7 @@ using System.Globalization;
 using Csrt.Linux;
 using Csrt.Runtime.Cgroups;
 using Csrt.Runtime.Hooks;
+using Csrt.Runtime.NamespaceSetup;
 using Csrt.Runtime.Processes;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
@@ -46,8 +47,9 @@ public sealed partial class ContainerRuntime
         Store = new StateStore(_options.Root);
     }
 
-    /// <summary>The default state root (`--root`), runc's place for it under /run.</summary>
-    public const string DefaultStateRoot = StateStore.DefaultRoot;
+    /// <summary>The default state root (`--root`), runc's place for it: /run/csrt, or
+    /// $XDG_RUNTIME_DIR/csrt when rootless (<see cref="Rootless.DefaultStateRoot()"/>).</summary>
+    public static string DefaultStateRoot => StateStore.DefaultRoot;
 
     public StateStore Store { get; }
 

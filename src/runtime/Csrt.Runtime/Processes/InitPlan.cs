@@ -22,8 +22,9 @@ public sealed class InitPlan
     /// <summary>The container has a mount namespace of its own (created or joined by path). Without
     /// one the init works in the runtime's mount namespace: no pivot_root, a chroot.</summary>
     public bool OwnMountNamespace { get; set; }
-    /// <summary>The init runs in a user namespace other than the host's, created or joined:
-    /// mount flags are locked, device nodes cannot be made, setgroups may be denied.</summary>
+    /// <summary>The init runs in a user namespace other than the host's: created, joined, or the
+    /// runtime's own when it runs as root of one (rootless podman). Mount flags are locked, device
+    /// nodes cannot be made, setgroups may be denied.</summary>
     public bool InUserNamespace { get; set; }
     public bool NewCgroupNamespace { get; set; }
     public bool NewNetworkNamespace { get; set; }

@@ -76,6 +76,12 @@ public sealed class SystemdCgroupManager : ICgroupManager
         set => _fs.Warning = value;
     }
 
+    public bool Rootless
+    {
+        get => _fs.Rootless;
+        set => _fs.Rootless = value;
+    }
+
     /// <summary>False before the unit was started by this manager: a directory of that name then
     /// belongs to another unit, which kill and destroy must not touch.</summary>
     public bool Exists => _started && _fs.Exists;
