@@ -23,6 +23,10 @@ packages=(
     gzip
     coreutils
     libcap2-bin                  # setcap: file capabilities in the capability attack tests
+    uidmap                       # newuidmap/newgidmap: multi-range maps of rootless containers
+    podman                       # rootless podman driving csrt (and runc) in the rootless tests
+    slirp4netns                  # rootless podman's network
+    passwd                       # useradd: the rootless tests' unprivileged user
 )
 
 if [[ $(id -u) -ne 0 ]]; then
