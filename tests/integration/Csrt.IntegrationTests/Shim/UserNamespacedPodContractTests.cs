@@ -121,7 +121,7 @@ public sealed class UserNamespacedPodContractTests : IDisposable
             await DeleteQuietly(shim, id);
         }
         Assert.Empty(HostState.MountsUnder(bundle));
-        Assert.False(Directory.Exists(Path.Combine(dir, "idmapped-layers")), "the id-mapped layer directories are still there");
+        AssertNoScratchLeft();
     }
 
     [Fact]
@@ -177,7 +177,14 @@ public sealed class UserNamespacedPodContractTests : IDisposable
         Assert.Contains("rootfs mount overlay", e.Status.Detail, StringComparison.Ordinal);
         Assert.Contains(words, e.Status.Detail, StringComparison.Ordinal);
         Assert.Empty(HostState.MountsUnder(bundle));
-        Assert.False(Directory.Exists(Path.Combine(dir, "idmapped-layers")), "the id-mapped layer directories are still there");
+        AssertNoScratchLeft();
+    }
+
+    /// <summary>The id-mapped layers are attached in a scratch directory only while the overlay is mounted.</summary>
+    private static void AssertNoScratchLeft()
+    {
+        var left = Directory.GetDirectories("/run", "csrt-idmap-*");
+        Assert.True(left.Length == 0, $"id-mapped layer directories left: {string.Join(", ", left)}");
     }
 
     private static string ReadAvailable(Csrt.Linux.FileDescriptor reader)
