@@ -46,13 +46,18 @@ public sealed class IdMappedRootfs : IDisposable
         return new IdMappedRootfs(UserNamespaces.Create(uids, gids, exits, what));
     }
 
+    /// <summary>Where the id-mapped layers of one overlay are attached until it is mounted: short
+    /// paths, as the lowerdir= option of many layers must fit the kernel's one-page limit.</summary>
+    public const string ScratchPrefix = "/run/csrt-idmap-";
+
     /// <summary>Replaces the overlay's lowerdir= option by id-mapped copies of each layer, attached
-    /// under <paramref name="scratch"/> until the overlay is mounted (it keeps its own references).</summary>
-    public void MapLowerDirectories(List<string> options, string scratch, string what)
+    /// under a scratch directory until the overlay is mounted (it keeps its own references).</summary>
+    public void MapLowerDirectories(List<string> options, string what)
     {
         var index = options.FindIndex(o => o.StartsWith("lowerdir=", StringComparison.Ordinal));
         if (index < 0)
             throw CsrtException.InvalidArgument($"{what}: uidmap=/gidmap= on an overlay need its lowerdir= option");
+        var scratch = ScratchPrefix + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
         Files.MakeDirectories(scratch, FileModes.UserAll);
         _lowerDirectory = scratch;
         var mapped = new List<string>();

@@ -44,7 +44,7 @@ public static class RootfsMounts
         var options = m.Options.ToList();
         using var idMapped = IdMappedRootfs.Take(options, what, exits);
         if (idMapped is not null && m.Type == "overlay")
-            idMapped.MapLowerDirectories(options, Path.Combine(Path.GetDirectoryName(target)!, "idmapped-layers"), what);
+            idMapped.MapLowerDirectories(options, what);
         var parsed = MountOptions.Parse(options);
         var type = m.Type == "bind" ? null : m.Type;
         var flags = parsed.Flags;

@@ -10,8 +10,9 @@ namespace Csrt.IntegrationTests.Fixtures;
 public static class PinnedUserNamespace
 {
     /// <summary>Makes <paramref name="file"/> the pin of a new user namespace mapping 0…65535 to
-    /// <paramref name="host"/>…; the caller unmounts it (e.g. a <see cref="HostDirectories"/> dir).</summary>
-    public static string Create(string file, uint host)
+    /// <paramref name="host"/>…; the caller unmounts it (e.g. a <see cref="HostDirectories"/> dir).
+    /// <paramref name="denySetgroups"/> makes setgroups(2) refused in it, as a rootless creator's is.</summary>
+    public static string Create(string file, uint host, bool denySetgroups = false)
     {
         File.WriteAllText(file, "");
         using var process = Process.Start(Commands.StartInfo("unshare", ["--user", "sleep", "60"]))!;
@@ -28,6 +29,8 @@ public static class PinnedUserNamespace
                 Thread.Sleep(10);
             }
             var map = $"0 {host.ToString(CultureInfo.InvariantCulture)} 65536\n";
+            if (denySetgroups)
+                File.WriteAllText($"/proc/{process.Id}/setgroups", "deny");
             File.WriteAllText($"/proc/{process.Id}/uid_map", map);
             File.WriteAllText($"/proc/{process.Id}/gid_map", map);
             Csrt.Linux.Mounts.Mount(ns, file, null, Csrt.Linux.MountFlags.MS_BIND);

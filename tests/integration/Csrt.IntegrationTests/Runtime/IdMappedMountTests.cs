@@ -190,6 +190,28 @@ public sealed class IdMappedMountTests : IDisposable
     }
 
     [Fact]
+    public void AContainerJoiningAPinnedUserNamespaceThatDeniesSetgroups_RunsAndExecsWithAdditionalGids()
+    {
+        var pinned = PinnedUserNamespace.Create(Path.Combine(_hostDirs.Create("pinned"), "user"), 425000, denySetgroups: true);
+        var bundle = _csrt.Bundle(["sleep", "1000"], c =>
+        {
+            MapContainer(c, 425000);
+            foreach (var ns in c["linux"]!["namespaces"]!.AsArray())
+            {
+                if ((string?)ns!["type"] == "user")
+                    ns["path"] = pinned;
+            }
+            c["process"]!["user"] = new JsonObject { ["uid"] = 0, ["gid"] = 0, ["additionalGids"] = new JsonArray(5) };
+        }, namespaces: UserNamespaced);
+
+        _csrt.RunDetached(bundle);
+        var exec = _csrt.Run("exec", "--additional-gids", "6", bundle.Id, "sh", "-c", "readlink /proc/self/ns/user; cat /proc/self/setgroups");
+
+        Assert.True(exec.Succeeded, exec.ToString());
+        Assert.Equal([$"user:[{Csrt.Linux.Files.Stat(pinned).Inode}]", "deny"], Lines(exec.Stdout));
+    }
+
+    [Fact]
     public void MappingsThatAreNotThoseOfTheJoinedUserNamespace_AreRefusedNamingBoth_AndLeaveNothing()
     {
         var vol = Volume();

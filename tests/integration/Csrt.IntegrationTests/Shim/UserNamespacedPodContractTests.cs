@@ -37,7 +37,7 @@ public sealed class UserNamespacedPodContractTests : IDisposable
         new(new JsonObject { ["containerID"] = container, ["hostID"] = host, ["size"] = size });
 
     /// <summary>A bundle as containerd 2.x makes it: config.json and an empty rootfs directory.</summary>
-    private static string Bundle(string dir, string pinned, string volume, string[] args)
+    private static string Bundle(string dir, string pinned, string volume, string[] args, string volumeAt = "/mnt")
     {
         var config = JsonNode.Parse(TestBundle.DefaultConfigJson(args, namespaces: ["pid", "ipc", "uts", "mount", "network", "user"]))!.AsObject();
         config["ociVersion"] = "1.2.1";
@@ -51,7 +51,7 @@ public sealed class UserNamespacedPodContractTests : IDisposable
         config["linux"]!["gidMappings"] = Range(0, PodHost, 65536);
         config["mounts"]!.AsArray().Add((JsonNode)new JsonObject
         {
-            ["destination"] = "/mnt", ["type"] = "bind", ["source"] = volume,
+            ["destination"] = volumeAt, ["type"] = "bind", ["source"] = volume,
             ["options"] = new JsonArray("rbind", "rprivate", "rw"),
             ["uidMappings"] = Range(0, PodHost, 65536), ["gidMappings"] = Range(0, PodHost, 65536),
         });
@@ -121,7 +121,7 @@ public sealed class UserNamespacedPodContractTests : IDisposable
             await DeleteQuietly(shim, id);
         }
         Assert.Empty(HostState.MountsUnder(bundle));
-        Assert.False(Directory.Exists(Path.Combine(dir, "idmapped-layers")), "the id-mapped layer directories are still there");
+        AssertNoScratchLeft();
     }
 
     [Fact]
@@ -130,7 +130,7 @@ public sealed class UserNamespacedPodContractTests : IDisposable
         var dir = _dirs.Create("userns-bind");
         var pinned = PinnedUserNamespace(dir);
         var bundle = Bundle(dir, pinned, Directory.CreateDirectory(Path.Combine(dir, "volume")).FullName,
-            ["sh", "-c", "stat -c '%u %g' /bin/busybox; touch /bin/new 2>&1"]);
+            ["sh", "-c", "stat -c '%u %g' /bin/busybox; touch /bin/new 2>&1"], volumeAt: "/tmp");
         var stdout = Path.Combine(dir, "stdout");
         Commands.RunOk("mkfifo", stdout);
         await using var shim = await ShimTtrpcTests.ShimUnderTest.StartAsync(_containerd);
@@ -177,7 +177,14 @@ public sealed class UserNamespacedPodContractTests : IDisposable
         Assert.Contains("rootfs mount overlay", e.Status.Detail, StringComparison.Ordinal);
         Assert.Contains(words, e.Status.Detail, StringComparison.Ordinal);
         Assert.Empty(HostState.MountsUnder(bundle));
-        Assert.False(Directory.Exists(Path.Combine(dir, "idmapped-layers")), "the id-mapped layer directories are still there");
+        AssertNoScratchLeft();
+    }
+
+    /// <summary>The id-mapped layers are attached in a scratch directory only while the overlay is mounted.</summary>
+    private static void AssertNoScratchLeft()
+    {
+        var left = Directory.GetDirectories("/run", "csrt-idmap-*");
+        Assert.True(left.Length == 0, $"id-mapped layer directories left: {string.Join(", ", left)}");
     }
 
     private static string ReadAvailable(Csrt.Linux.FileDescriptor reader)
