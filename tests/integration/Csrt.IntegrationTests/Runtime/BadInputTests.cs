@@ -170,7 +170,7 @@ public sealed class BadInputTests : IDisposable
     [Fact]
     public void TheSystemdCgroupDriver_OnThisHybridHost_IsRefusedNamingTheLayout()
     {
-        var bundle = _csrt.Bundle(["true"]);
+        var bundle = _csrt.Bundle(["true"], c => c["linux"]!["cgroupsPath"] = "system.slice:csrt-test:hybrid");
 
         var result = CreateFails(bundle, "--systemd-cgroup");
         var beforeCommand = _csrt.Detached(bundle, "--systemd-cgroup", "create", "--bundle", bundle.Dir, bundle.Id);

@@ -158,6 +158,25 @@ public sealed class SystemdDriverTests(GuestFixture guest)
     }
 
     [Fact]
+    public async Task ASettingTheKernelRefusesAfterTheScopeStarted_FailsNamingTheFile_AndStopsTheScope()
+    {
+        var id = GuestBundle.NewId("sd");
+        var unit = $"csrt-test-{id}.scope";
+        var config = GuestConfig.Default(["sleep", "1000"], cgroupsPath: $"system.slice:csrt-test:{id}");
+        // systemd takes AllowedCPUs=63 (and only logs what the kernel says); cpuset.cpus refuses a CPU the guest lacks.
+        config.Resources()["cpu"] = new JsonObject { ["cpus"] = "63" };
+        await using var bundle = await GuestBundle.CreateAsync(guest, config, id);
+
+        var r = await guest.RunAsync($"{guest.Csrt} --systemd-cgroup run --detach --bundle {bundle.Dir} {id} </dev/null", Short);
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains($"/sys/fs/cgroup/system.slice/{unit}", r.Stderr);
+        Assert.Contains("cpuset", r.Stderr);
+        Assert.NotEqual(0, (await guest.RunAsync($"{guest.Csrt} state {id}", Short)).ExitCode);
+        Assert.Equal("", await Units(unit));
+    }
+
+    [Fact]
     public async Task WithoutTheSystemBus_TheErrorNamesTheAddress_AndNothingIsLeft()
     {
         var id = GuestBundle.NewId("sd");

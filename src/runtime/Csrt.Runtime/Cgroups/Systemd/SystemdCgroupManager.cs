@@ -125,9 +125,12 @@ public sealed class SystemdCgroupManager : ICgroupManager
         {
             try
             {
+                // Stopping a scope sends SIGTERM and waits for its processes; the init, pid 1 of its
+                // namespace, ignores SIGTERM, so it goes first.
+                _fs.KillAll(Signals.SIGKILL);
                 bus.StopUnit(Unit, Warning);
             }
-            catch (CgroupException stop)
+            catch (Exception stop) when (stop is CgroupException or SyscallException)
             {
                 Warning?.Invoke($"removing systemd unit {Unit} after a failed start: {stop.Message}");
             }
