@@ -51,7 +51,7 @@ public sealed partial class ContainerRuntime
     /// $XDG_RUNTIME_DIR/csrt when rootless (<see cref="Rootless.DefaultStateRoot()"/>).</summary>
     public static string DefaultStateRoot => StateStore.DefaultRoot;
 
-    public StateStore Store { get; }
+    internal StateStore Store { get; }
 
     /// <summary>The state root directory of this runtime's containers.</summary>
     public string StateRoot => Store.Root;
