@@ -38,6 +38,9 @@ public sealed class CgroupHost
 
     private static readonly byte[][] KnownV1Bytes = Array.ConvertAll(KnownV1Controllers, Encoding.ASCII.GetBytes);
 
+    /// <summary>Where cgroup filesystems are mounted by convention, on the host and inside a container.</summary>
+    public const string ConventionalRoot = "/sys/fs/cgroup";
+
     private static readonly Lazy<CgroupHost> Lazy = new(Detect, LazyThreadSafetyMode.ExecutionAndPublication);
 
     private readonly Dictionary<string, CgroupMount> _v1 = new(StringComparer.Ordinal);
@@ -223,5 +226,5 @@ public sealed class CgroupHost
     private static bool IsOctal(byte b) => b is >= (byte)'0' and <= (byte)'7';
 
     private static bool IsConventional(string mountPoint) =>
-        mountPoint == "/sys/fs/cgroup" || mountPoint.StartsWith("/sys/fs/cgroup/", StringComparison.Ordinal);
+        mountPoint == ConventionalRoot || mountPoint.StartsWith(ConventionalRoot + "/", StringComparison.Ordinal);
 }

@@ -81,24 +81,11 @@ public sealed partial class ContainerRuntime
             throw new ArgumentException("process.terminal is true: a --console-socket is needed to receive the pty master");
 
         using var containerLock = Store.CreateDirectory(o.Id);
-        ICgroupManager? cgroup = null;
-        SpawnedProcess? spawned = null;
-        var pid = 0;
-        // Without a mount namespace of its own the init mounts in ours: what it adds under the
-        // rootfs is noted, for delete (or a failed create) to remove.
-        HashSet<int>? hostMountsBefore = null;
-        string? rootfs = null;
+        var made = new CreateProgress();
         try
         {
             var namespaces = NamespacePlan.For(linux);
-            cgroup = CgroupManager.Create(new CgroupConfig
-            {
-                ContainerId = o.Id,
-                CgroupsPath = linux.CgroupsPath,
-                UseSystemd = _options.SystemdCgroup,
-                Warning = _options.Warning,
-            });
-            cgroup.Create(linux.Resources);
+            made.Cgroup = CreateCgroup(o.Id, linux);
             var plan = InitPlanBuilder.Build(spec, namespaces, new InitPlanBuilder.Options
             {
                 ContainerId = o.Id,
@@ -106,177 +93,259 @@ public sealed partial class ContainerRuntime
                 NoPivot = o.NoPivot,
                 NoNewKeyring = o.NoNewKeyring,
                 PreserveFds = o.PreserveFds,
-                CgroupLayout = CgroupMountLayoutOf(cgroup),
+                CgroupLayout = CgroupMountLayouts.Of(made.Cgroup),
             });
             CopyConfig(configPath, Store.ConfigOf(o.Id));
+            // Without a mount namespace of its own the init mounts in ours: what it adds under the
+            // rootfs is noted, for delete (or a failed create) to remove.
             if (!plan.OwnMountNamespace)
             {
-                rootfs = plan.Rootfs;
-                hostMountsBefore = HostMounts.IdsUnder(rootfs);
+                made.Rootfs = plan.Rootfs;
+                made.HostMountsBefore = HostMounts.IdsUnder(plan.Rootfs);
             }
 
-            var fifoPath = Store.ExecFifoOf(o.Id);
-            Files.MakeFifo(fifoPath, FileModes.UserReadWriteOthersWrite);
-            // As runc: 0622 whatever our umask, owned by the container's root, so an init that is
-            // root of a user namespace mapped to another host uid can still open it for writing.
-            Files.Chmod(fifoPath, FileModes.UserReadWriteOthersWrite);
-            if (namespaces.NewUserNamespace)
-                Files.Chown(fifoPath, HostIdOfRoot(linux.UidMappings), HostIdOfRoot(linux.GidMappings));
-            using var fifo = Files.Open(fifoPath, OpenFlags.O_PATH);
+            using var fifo = MakeExecFifo(o.Id, linux, namespaces);
             var (parentEnd, childEnd) = UnixSockets.Pair(UnixSockets.Kind.SeqPacket);
             using var sync = new SyncChannel(parentEnd);
             using var consoleSocket = o.ConsoleSocket is null && o.ConsoleSocketPath is not null ? UnixSockets.Connect(o.ConsoleSocketPath) : null;
+            SpawnInit(o, spec, linux, namespaces, plan, made, new InitFds(childEnd, fifo, o.ConsoleSocket ?? consoleSocket));
 
-            // The init's fd table: stdio, the preserved fds, then the runtime's own.
-            var spawn = new SpawnOptions
-            {
-                CloneFlags = namespaces.CloneFlags,
-                UnshareFlags = namespaces.UnshareFlags,
-                SecondClone = namespaces.SecondClone,
-                WaitForParent = namespaces.WaitForParent,
-                BecomeRoot = namespaces.BecomeRoot,
-            };
-            var opened = new List<FileDescriptor>();
-            FileDescriptor? devNull = null;
-            var joinedUnified = false;
-            try
-            {
-                foreach (var (type, path) in namespaces.Joins)
-                {
-                    var fd = Namespaces.Open(path);
-                    opened.Add(fd);
-                    spawn.Joins.Add((fd, type));
-                }
-                // With a terminal the user process's stdio is the pty; the init itself gets
-                // /dev/null, as runc's does, so it never holds the caller's stdio open (the runc
-                // shim reads `create`'s output to EOF: an init holding it would hang the shim).
-                if (spec.Process is { Terminal: true } && (o.Stdin is null || o.Stdout is null || o.Stderr is null))
-                    opened.Add(devNull = Files.Open("/dev/null", OpenFlags.O_RDWR));
-                spawn.Files.Add((o.Stdin ?? devNull ?? FileDescriptor.Borrow(0), 0));
-                spawn.Files.Add((o.Stdout ?? devNull ?? FileDescriptor.Borrow(1), 1));
-                spawn.Files.Add((o.Stderr ?? devNull ?? FileDescriptor.Borrow(2), 2));
-                for (var i = 0; i < o.PreserveFds; i++)
-                    spawn.Files.Add((FileDescriptor.Borrow(3 + i), 3 + i));
-                var next = 3 + o.PreserveFds;
-                var syncFd = next++;
-                spawn.Files.Add((childEnd, syncFd));
-                plan.ExecFifoFd = next++;
-                spawn.Files.Add((fifo, plan.ExecFifoFd));
-                var console = o.ConsoleSocket ?? consoleSocket;
-                if (console is not null)
-                {
-                    plan.ConsoleSocketFd = next++;
-                    spawn.Files.Add((console, plan.ConsoleSocketFd));
-                }
-                var binary = _options.InitBinary?.Invoke() ?? SealedExecutable.Self;
-                spawn.ExecutableFd = binary.Fd;
-                // Non-dumpable from its execve on (the container sees the init before its
-                // start-up code runs); the uid this takes is only mapped without a user namespace.
-                spawn.NonDumpableExec = (namespaces.All & CloneFlags.CLONE_NEWUSER) == 0 && ProcessControl.GetEffectiveUid() == 0;
-                spawn.Args = new[] { "csrt", ContainerInit.Sentinel };
-                spawn.Env = new[] { ContainerInit.SyncFdVariable + "=" + Text(syncFd) };
-                // The init is born in its cgroups instead of being moved there after its exec,
-                // which would wait for an RCU grace period: clone3 into the cgroup2
-                // directory, and it writes itself into each v1 hierarchy's "tasks" first thing.
-                using var unified = cgroup.UnifiedPath is not null && !namespaces.WaitForParent && !namespaces.SecondClone ? cgroup.OpenUnifiedDirectory() : null;
-                spawn.CgroupDirectory = unified;
-                joinedUnified = unified is not null;
-                foreach (var dir in cgroup.LegacyDirectories)
-                {
-                    var tasks = Files.Open(CgroupFs.PathOf(dir, "tasks"), OpenFlags.O_WRONLY);
-                    opened.Add(tasks);
-                    spawn.CgroupTaskFiles.Add(tasks);
-                }
-
-                spawned = Spawn.Start(spawn);
-                childEnd.Dispose();
-                if (namespaces.WaitForParent)
-                {
-                    spawned.WaitForSyncPoint(SpawnDeadline);
-                    WriteIdMapsAndTimeOffsets(spawned.FirstPid, linux, namespaces);
-                }
-                pid = spawned.Complete(SpawnDeadline);
-            }
-            finally
-            {
-                opened.ForEach(fd => fd.Dispose());
-            }
-
-            if (!joinedUnified)
-                cgroup.JoinUnified(pid);
             var record = new ContainerRecord
             {
                 Id = o.Id,
                 Bundle = bundle,
                 Rootfs = plan.Rootfs,
-                InitPid = pid,
-                InitStartTime = ProcStat.Read(pid)?.StartTime ?? 0,
+                InitPid = made.Pid,
+                InitStartTime = ProcStat.Read(made.Pid)?.StartTime ?? 0,
                 Created = DateTimeOffset.UtcNow,
                 Owner = OwnerName(),
                 Annotations = spec.Annotations,
-                CgroupPaths = new Dictionary<string, string>(cgroup.Paths),
+                CgroupPaths = new Dictionary<string, string>(made.Cgroup.Paths),
                 Namespaces = (ulong)namespaces.All,
                 CreatedNamespaces = (ulong)namespaces.Created,
             };
-            // The hooks' state JSON only when there are hooks (most containers have none). Every hook
-            // before the user program gets "created", as crun gives them: the environment exists
-            // (runtime-spec lifecycle step 2 is over) and the program has not run; poststart gets
-            // "running" and poststop "stopped".
-            var hookState = spec.Hooks is null ? "" : HookStateJson(record, ContainerStatus.Created);
-            if (plan.CreateContainerHooks.Count > 0 || plan.StartContainerHooks.Count > 0)
-                plan.HookState = hookState;
-            sync.Send(SyncMessageType.Config, InitPlanCodec.Encode(plan));
+            RunCreateProtocol(sync, spec, plan, record);
 
-            sync.Expect(SyncMessageType.HooksPlease);
-            foreach (var hook in InitPlanBuilder.Hooks(spec.Hooks?.Prestart))
-                HookRunner.Run(hook, "prestart", hookState, _options.ExitMonitor);
-            foreach (var hook in InitPlanBuilder.Hooks(spec.Hooks?.CreateRuntime))
-                HookRunner.Run(hook, "createRuntime", hookState, _options.ExitMonitor);
-            sync.Send(SyncMessageType.HooksDone);
-            sync.Expect(SyncMessageType.Ready);
-
-            if (hostMountsBefore is not null)
-                record.HostMounts = HostMounts.AddedUnder(rootfs!, hostMountsBefore);
+            if (made.HostMountsBefore is not null)
+                record.HostMounts = HostMounts.AddedUnder(made.Rootfs!, made.HostMountsBefore);
             Store.Save(record);
             if (o.PidFile is not null)
-                Files.WriteAtomic(Path.GetFullPath(o.PidFile), System.Text.Encoding.ASCII.GetBytes(Text(pid)));
+                Files.WriteAtomic(Path.GetFullPath(o.PidFile), System.Text.Encoding.ASCII.GetBytes(Text(made.Pid)));
             return record;
         }
         catch
         {
-            var killed = pid > 0 ? pid : spawned?.Pid ?? 0;
-            if (killed > 0)
-            {
-                Signals.Send(killed, Signals.SIGKILL);
-                TryReap(killed);
-            }
-            try
-            {
-                cgroup?.KillAll(Signals.SIGKILL);
-                cgroup?.Destroy();
-            }
-            catch (Exception e)
-            {
-                Warn($"cleaning up the cgroup of {o.Id}: {e.Message}");
-            }
-            if (hostMountsBefore is not null)
-            {
-                try
-                {
-                    HostMounts.Detach(HostMounts.AddedUnder(rootfs!, hostMountsBefore), Warn);
-                }
-                catch (SyscallException e)
-                {
-                    Warn($"removing the mounts of {o.Id} under {rootfs}: {e.Message}");
-                }
-            }
-            Store.Remove(o.Id);
+            UndoCreate(o.Id, made);
             throw;
         }
         finally
         {
-            spawned?.Dispose();
+            made.Spawned?.Dispose();
         }
+    }
+
+    /// <summary>What a create has made so far, for <see cref="UndoCreate"/> to remove on failure.</summary>
+    private sealed class CreateProgress
+    {
+        public ICgroupManager? Cgroup { get; set; }
+
+        public SpawnedProcess? Spawned { get; set; }
+
+        /// <summary>The init's pid once the spawn completed (0 before).</summary>
+        public int Pid { get; set; }
+
+        /// <summary>The rootfs the init mounts under in our mount namespace (it has none of its own).</summary>
+        public string? Rootfs { get; set; }
+
+        /// <summary>The mounts under <see cref="Rootfs"/> before the init ran; null with a mount namespace.</summary>
+        public HashSet<int>? HostMountsBefore { get; set; }
+    }
+
+    /// <summary>The runtime's own descriptors the init inherits after stdio and the preserved fds.</summary>
+    private readonly record struct InitFds(FileDescriptor SyncChild, FileDescriptor ExecFifo, FileDescriptor? ConsoleSocket);
+
+    private ICgroupManager CreateCgroup(string id, LinuxConfig linux)
+    {
+        var cgroup = CgroupManager.Create(new CgroupConfig
+        {
+            ContainerId = id,
+            CgroupsPath = linux.CgroupsPath,
+            UseSystemd = _options.SystemdCgroup,
+            Warning = _options.Warning,
+        });
+        cgroup.Create(linux.Resources);
+        return cgroup;
+    }
+
+    /// <summary>exec.fifo in the state directory, opened O_PATH for the init to reopen for writing.</summary>
+    private FileDescriptor MakeExecFifo(string id, LinuxConfig linux, NamespacePlan namespaces)
+    {
+        var fifoPath = Store.ExecFifoOf(id);
+        Files.MakeFifo(fifoPath, FileModes.UserReadWriteOthersWrite);
+        // As runc: 0622 whatever our umask, owned by the container's root, so an init that is
+        // root of a user namespace mapped to another host uid can still open it for writing.
+        Files.Chmod(fifoPath, FileModes.UserReadWriteOthersWrite);
+        if (namespaces.NewUserNamespace)
+            Files.Chown(fifoPath, HostIdOfRoot(linux.UidMappings), HostIdOfRoot(linux.GidMappings));
+        return Files.Open(fifoPath, OpenFlags.O_PATH);
+    }
+
+    /// <summary>
+    /// Starts the init through the C child path with its fd table, in its namespaces and cgroups,
+    /// writes the parent's part of a new user or time namespace, and waits for the spawn to
+    /// complete; <paramref name="made"/> then holds the process and its pid.
+    /// </summary>
+    private void SpawnInit(CreateOptions o, RuntimeSpec spec, LinuxConfig linux, NamespacePlan namespaces, InitPlan plan, CreateProgress made, InitFds fds)
+    {
+        var cgroup = made.Cgroup!;
+        var spawn = new SpawnOptions
+        {
+            CloneFlags = namespaces.CloneFlags,
+            UnshareFlags = namespaces.UnshareFlags,
+            SecondClone = namespaces.SecondClone,
+            WaitForParent = namespaces.WaitForParent,
+            BecomeRoot = namespaces.BecomeRoot,
+        };
+        var opened = new List<FileDescriptor>();
+        var joinedUnified = false;
+        try
+        {
+            foreach (var (type, path) in namespaces.Joins)
+            {
+                var fd = Namespaces.Open(path);
+                opened.Add(fd);
+                spawn.Joins.Add((fd, type));
+            }
+            var syncFd = AddInitFdTable(spawn, o, spec, plan, fds, opened);
+            var binary = _options.InitBinary?.Invoke() ?? SealedExecutable.Self;
+            spawn.ExecutableFd = binary.Fd;
+            // Non-dumpable from its execve on (the container sees the init before its
+            // start-up code runs); the uid this takes is only mapped without a user namespace.
+            spawn.NonDumpableExec = (namespaces.All & CloneFlags.CLONE_NEWUSER) == 0 && ProcessControl.GetEffectiveUid() == 0;
+            spawn.Args = new[] { "csrt", ContainerInit.Sentinel };
+            spawn.Env = new[] { ContainerInit.SyncFdVariable + "=" + Text(syncFd) };
+            // The init is born in its cgroups instead of being moved there after its exec,
+            // which would wait for an RCU grace period: clone3 into the cgroup2
+            // directory, and it writes itself into each v1 hierarchy's "tasks" first thing.
+            using var unified = cgroup.UnifiedPath is not null && !namespaces.WaitForParent && !namespaces.SecondClone ? cgroup.OpenUnifiedDirectory() : null;
+            spawn.CgroupDirectory = unified;
+            joinedUnified = unified is not null;
+            foreach (var dir in cgroup.LegacyDirectories)
+            {
+                var tasks = Files.Open(CgroupFs.PathOf(dir, "tasks"), OpenFlags.O_WRONLY);
+                opened.Add(tasks);
+                spawn.CgroupTaskFiles.Add(tasks);
+            }
+
+            try
+            {
+                made.Spawned = Spawn.Start(spawn);
+            }
+            finally
+            {
+                // Our copy of the child's end closed, the init's exit reads as EOF on the sync socket.
+                fds.SyncChild.Dispose();
+            }
+            if (namespaces.WaitForParent)
+            {
+                made.Spawned.WaitForSyncPoint(SpawnDeadline);
+                WriteIdMapsAndTimeOffsets(made.Spawned.FirstPid, linux, namespaces);
+            }
+            made.Pid = made.Spawned.Complete(SpawnDeadline);
+        }
+        finally
+        {
+            opened.ForEach(fd => fd.Dispose());
+        }
+        if (!joinedUnified)
+            cgroup.JoinUnified(made.Pid);
+    }
+
+    /// <summary>
+    /// The init's fd table: stdio, the preserved fds, then the runtime's own (sync socket,
+    /// exec.fifo, console socket), whose numbers go into the plan. Returns the sync socket's number.
+    /// </summary>
+    private static int AddInitFdTable(SpawnOptions spawn, CreateOptions o, RuntimeSpec spec, InitPlan plan, InitFds fds, List<FileDescriptor> opened)
+    {
+        // With a terminal the user process's stdio is the pty; the init itself gets
+        // /dev/null, as runc's does, so it never holds the caller's stdio open (the runc
+        // shim reads `create`'s output to EOF: an init holding it would hang the shim).
+        FileDescriptor? devNull = null;
+        if (spec.Process is { Terminal: true } && (o.Stdin is null || o.Stdout is null || o.Stderr is null))
+            opened.Add(devNull = Files.Open("/dev/null", OpenFlags.O_RDWR));
+        spawn.Files.Add((o.Stdin ?? devNull ?? FileDescriptor.Borrow(0), 0));
+        spawn.Files.Add((o.Stdout ?? devNull ?? FileDescriptor.Borrow(1), 1));
+        spawn.Files.Add((o.Stderr ?? devNull ?? FileDescriptor.Borrow(2), 2));
+        for (var i = 0; i < o.PreserveFds; i++)
+            spawn.Files.Add((FileDescriptor.Borrow(3 + i), 3 + i));
+        var next = 3 + o.PreserveFds;
+        var syncFd = next++;
+        spawn.Files.Add((fds.SyncChild, syncFd));
+        plan.ExecFifoFd = next++;
+        spawn.Files.Add((fds.ExecFifo, plan.ExecFifoFd));
+        if (fds.ConsoleSocket is not null)
+        {
+            plan.ConsoleSocketFd = next++;
+            spawn.Files.Add((fds.ConsoleSocket, plan.ConsoleSocketFd));
+        }
+        return syncFd;
+    }
+
+    /// <summary>
+    /// The parent's side of the sync protocol at create: sends the plan, runs the prestart and
+    /// createRuntime hooks when the init asks, and waits for Ready (see <see cref="SyncChannel"/>).
+    /// </summary>
+    private void RunCreateProtocol(SyncChannel sync, RuntimeSpec spec, InitPlan plan, ContainerRecord record)
+    {
+        // The hooks' state JSON only when there are hooks (most containers have none). Every hook
+        // before the user program gets "created", as crun gives them: the environment exists
+        // (runtime-spec lifecycle step 2 is over) and the program has not run; poststart gets
+        // "running" and poststop "stopped".
+        var hookState = spec.Hooks is null ? "" : HookStateJson(record, ContainerStatus.Created);
+        if (plan.CreateContainerHooks.Count > 0 || plan.StartContainerHooks.Count > 0)
+            plan.HookState = hookState;
+        sync.Send(SyncMessageType.Config, InitPlanCodec.Encode(plan));
+
+        sync.Expect(SyncMessageType.HooksPlease);
+        foreach (var hook in InitPlanBuilder.Hooks(spec.Hooks?.Prestart))
+            HookRunner.Run(hook, "prestart", hookState, _options.ExitMonitor);
+        foreach (var hook in InitPlanBuilder.Hooks(spec.Hooks?.CreateRuntime))
+            HookRunner.Run(hook, "createRuntime", hookState, _options.ExitMonitor);
+        sync.Send(SyncMessageType.HooksDone);
+        sync.Expect(SyncMessageType.Ready);
+    }
+
+    /// <summary>Undoes a failed create: kills and reaps the init, removes its cgroup and the
+    /// mounts it made in our namespace, and deletes the state directory. Errors are warnings.</summary>
+    private void UndoCreate(string id, CreateProgress made)
+    {
+        var killed = made.Pid > 0 ? made.Pid : made.Spawned?.Pid ?? 0;
+        if (killed > 0)
+        {
+            Signals.Send(killed, Signals.SIGKILL);
+            TryReap(killed);
+        }
+        try
+        {
+            made.Cgroup?.KillAll(Signals.SIGKILL);
+            made.Cgroup?.Destroy();
+        }
+        catch (Exception e)
+        {
+            Warn($"cleaning up the cgroup of {id}: {e.Message}");
+        }
+        if (made.HostMountsBefore is not null)
+        {
+            try
+            {
+                HostMounts.Detach(HostMounts.AddedUnder(made.Rootfs!, made.HostMountsBefore), Warn);
+            }
+            catch (SyscallException e)
+            {
+                Warn($"removing the mounts of {id} under {made.Rootfs}: {e.Message}");
+            }
+        }
+        Store.Remove(id);
     }
 
     private void TryReap(int pid)
@@ -317,34 +386,6 @@ public sealed partial class ContainerRuntime
                 return m.HostId;
         }
         return 0;
-    }
-
-    /// <summary>How the container's cgroups appear inside it, from the manager's directories.</summary>
-    private static CgroupMountLayout CgroupMountLayoutOf(ICgroupManager cgroup)
-    {
-        if (cgroup.Layout == CgroupLayout.Unified)
-            return new CgroupMountLayout(true, Array.Empty<CgroupMountSource>(), cgroup.UnifiedPath);
-        var sources = new Dictionary<string, CgroupMountSource>(StringComparer.Ordinal);
-        foreach (var (controller, dir) in cgroup.Paths)
-        {
-            const string root = "/sys/fs/cgroup/";
-            if (!dir.StartsWith(root, StringComparison.Ordinal))
-                continue;
-            var name = dir[root.Length..].Split('/')[0];
-            if (sources.ContainsKey(name))
-                continue;
-            var options = controller switch
-            {
-                "" => "",
-                _ when controller.StartsWith("name=", StringComparison.Ordinal) => "none," + controller,
-                _ => name,
-            };
-            var source = new CgroupMountSource { Name = name, HostPath = dir, Options = options };
-            if (name.Contains(','))
-                source.Aliases.AddRange(name.Split(','));
-            sources[name] = source;
-        }
-        return new CgroupMountLayout(false, sources.Values.ToList(), cgroup.UnifiedPath);
     }
 
     private static string OwnerName()

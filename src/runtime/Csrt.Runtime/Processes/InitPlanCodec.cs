@@ -7,332 +7,278 @@ namespace Csrt.Runtime.Processes;
 /// hand. System.Text.Json builds its metadata for every type of a graph on first use, a cost every
 /// process would pay under NativeAOT (docs/benchmarks.md, runtime: the init plan in a binary form): this way neither `create` nor the container
 /// init pays it, and the init does not touch the serializer's code at all. Both ends are the same
-/// binary, so the layout needs no versioning: every property of the plan's types is written in
+/// binary, so the layout needs no versioning: every property of the plan's types is carried in
 /// declaration order, and InitPlanCodecTests fails when a property is added to them but not here.
+/// One list of fields (<see cref="Plan"/> and the methods it calls) runs in both directions: each
+/// call of the <see cref="Codec"/> writes the value it is given and returns it (encode), or
+/// returns the value it reads (decode), so the two directions cannot drift apart.
 /// </summary>
 public static class InitPlanCodec
 {
     public static byte[] Encode(InitPlan p)
     {
         var w = new Writer();
-        w.String(p.ContainerId);
-        w.String(p.Bundle);
-        w.String(p.Rootfs);
-        w.Bool(p.RootfsReadonly);
-        w.Unsigned(p.RootPropagation);
-        w.Unsigned(p.NewRootPropagation);
-        w.Bool(p.NoPivot);
-        w.Bool(p.NoNewKeyring);
-        w.Bool(p.OwnMountNamespace);
-        w.Bool(p.NewUserNamespace);
-        w.Bool(p.NewCgroupNamespace);
-        w.Bool(p.NewNetworkNamespace);
-        w.List(p.Mounts, static (w, m) =>
-        {
-            w.String(m.Kind);
-            w.String(m.Source);
-            w.String(m.Destination);
-            w.String(m.Type);
-            w.Unsigned(m.Flags);
-            w.Unsigned(m.ClearedFlags);
-            w.List(m.Propagation, static (w, v) => w.Unsigned(v));
-            w.Unsigned(m.SetAttributes);
-            w.Unsigned(m.ClearAttributes);
-            w.String(m.Data);
-            w.Bool(m.CopyUp);
-            w.List(m.CgroupSources, static (w, c) =>
-            {
-                w.String(c.Name);
-                w.String(c.HostPath);
-                w.String(c.Options);
-                w.Strings(c.Aliases);
-            });
-        });
-        w.Bool(p.SetupDev);
-        w.List(p.Devices, static (w, d) =>
-        {
-            w.String(d.Path);
-            w.Unsigned(d.Type);
-            w.Signed(d.Major);
-            w.Signed(d.Minor);
-            w.Unsigned(d.FileMode);
-            w.Unsigned(d.Uid);
-            w.Unsigned(d.Gid);
-        });
-        w.String(p.Hostname);
-        w.String(p.Domainname);
-        w.Dictionary(p.Sysctl);
-        w.Strings(p.MaskedPaths);
-        w.Strings(p.ReadonlyPaths);
-        w.List(p.Rlimits, static (w, r) =>
-        {
-            w.Signed(r.Resource);
-            w.String(r.Name);
-            w.Unsigned(r.Soft);
-            w.Unsigned(r.Hard);
-        });
-        w.NullableSigned(p.OomScoreAdj);
-        WriteProcess(w, p.Process);
-        w.List(p.CreateContainerHooks, WriteHook);
-        w.List(p.StartContainerHooks, WriteHook);
-        w.String(p.HookState);
-        w.Signed(p.PreserveFds);
-        w.Signed(p.ConsoleSocketFd);
-        w.Signed(p.ExecFifoFd);
+        Plan(w, p);
         return w.ToArray();
     }
 
     public static InitPlan Decode(ReadOnlySpan<byte> data)
     {
-        var r = new Reader(data);
-        var p = new InitPlan
-        {
-            ContainerId = r.String() ?? "",
-            Bundle = r.String() ?? "",
-            Rootfs = r.String() ?? "",
-            RootfsReadonly = r.Bool(),
-            RootPropagation = r.Unsigned(),
-            NewRootPropagation = r.Unsigned(),
-            NoPivot = r.Bool(),
-            NoNewKeyring = r.Bool(),
-            OwnMountNamespace = r.Bool(),
-            NewUserNamespace = r.Bool(),
-            NewCgroupNamespace = r.Bool(),
-            NewNetworkNamespace = r.Bool(),
-        };
-        var mounts = r.Count();
-        for (var i = 0; i < mounts; i++)
-        {
-            var m = new MountStep
-            {
-                Kind = r.String() ?? "",
-                Source = r.String(),
-                Destination = r.String() ?? "",
-                Type = r.String(),
-                Flags = r.Unsigned(),
-                ClearedFlags = r.Unsigned(),
-            };
-            var propagation = r.Count();
-            for (var j = 0; j < propagation; j++)
-                m.Propagation.Add(r.Unsigned());
-            m.SetAttributes = r.Unsigned();
-            m.ClearAttributes = r.Unsigned();
-            m.Data = r.String();
-            m.CopyUp = r.Bool();
-            var sources = r.Count();
-            if (sources >= 0)
-            {
-                m.CgroupSources = new List<CgroupMountSource>(sources);
-                for (var j = 0; j < sources; j++)
-                    m.CgroupSources.Add(new CgroupMountSource
-                    {
-                        Name = r.String() ?? "",
-                        HostPath = r.String() ?? "",
-                        Options = r.String() ?? "",
-                        Aliases = r.Strings() ?? new List<string>(),
-                    });
-            }
-            p.Mounts.Add(m);
-        }
-        p.SetupDev = r.Bool();
-        var devices = r.Count();
-        for (var i = 0; i < devices; i++)
-            p.Devices.Add(new DeviceNode
-            {
-                Path = r.String() ?? "",
-                Type = (char)r.Unsigned(),
-                Major = r.Signed(),
-                Minor = r.Signed(),
-                FileMode = (uint)r.Unsigned(),
-                Uid = (uint)r.Unsigned(),
-                Gid = (uint)r.Unsigned(),
-            });
-        p.Hostname = r.String();
-        p.Domainname = r.String();
-        p.Sysctl = r.Dictionary();
-        p.MaskedPaths = r.Strings() ?? new List<string>();
-        p.ReadonlyPaths = r.Strings() ?? new List<string>();
-        var rlimits = r.Count();
-        for (var i = 0; i < rlimits; i++)
-            p.Rlimits.Add(new RlimitStep { Resource = (int)r.Signed(), Name = r.String() ?? "", Soft = r.Unsigned(), Hard = r.Unsigned() });
-        p.OomScoreAdj = r.NullableSigned();
-        p.Process = ReadProcess(ref r);
-        p.CreateContainerHooks = ReadHooks(ref r);
-        p.StartContainerHooks = ReadHooks(ref r);
-        p.HookState = r.String() ?? "";
-        p.PreserveFds = (int)r.Signed();
-        p.ConsoleSocketFd = (int)r.Signed();
-        p.ExecFifoFd = (int)r.Signed();
+        var r = new Reader(data.ToArray());
+        var p = Plan(r, new InitPlan());
         if (!r.AtEnd)
             throw new IOException("sync protocol: init plan longer than its fields (a different csrt build at the other end?)");
         return p;
     }
 
-    private static void WriteProcess(Writer w, ProcessPlan p)
-    {
-        w.Strings(p.Args);
-        w.Strings(p.Env);
-        w.String(p.Cwd);
-        w.Unsigned(p.Uid);
-        w.Unsigned(p.Gid);
-        w.List(p.AdditionalGids, static (w, g) => w.Unsigned(g));
-        w.NullableSigned(p.Umask);
-        w.Bool(p.SetCapabilities);
-        w.Unsigned(p.CapBounding);
-        w.Unsigned(p.CapEffective);
-        w.Unsigned(p.CapPermitted);
-        w.Unsigned(p.CapInheritable);
-        w.Unsigned(p.CapAmbient);
-        w.Bool(p.NoNewPrivileges);
-        w.Bytes(p.Seccomp);
-        w.Unsigned(p.SeccompFlags);
-        w.NullableSigned(p.Personality);
-        w.Bool(p.Terminal);
-        w.Unsigned(p.ConsoleHeight);
-        w.Unsigned(p.ConsoleWidth);
-    }
+    // The fields in their order on the wire. Each line assigns back what the codec returns: the
+    // same value when encoding, the one read when decoding (into a new object of the type).
 
-    private static ProcessPlan ReadProcess(ref Reader r)
+    private static InitPlan Plan(Codec c, InitPlan p)
     {
-        var p = new ProcessPlan
-        {
-            Args = r.Strings() ?? new List<string>(),
-            Env = r.Strings() ?? new List<string>(),
-            Cwd = r.String() ?? "",
-            Uid = (uint)r.Unsigned(),
-            Gid = (uint)r.Unsigned(),
-        };
-        var gids = r.Count();
-        if (gids >= 0)
-        {
-            p.AdditionalGids = new List<uint>(gids);
-            for (var i = 0; i < gids; i++)
-                p.AdditionalGids.Add((uint)r.Unsigned());
-        }
-        p.Umask = r.NullableSigned();
-        p.SetCapabilities = r.Bool();
-        p.CapBounding = r.Unsigned();
-        p.CapEffective = r.Unsigned();
-        p.CapPermitted = r.Unsigned();
-        p.CapInheritable = r.Unsigned();
-        p.CapAmbient = r.Unsigned();
-        p.NoNewPrivileges = r.Bool();
-        p.Seccomp = r.Bytes();
-        p.SeccompFlags = (uint)r.Unsigned();
-        p.Personality = r.NullableSigned();
-        p.Terminal = r.Bool();
-        p.ConsoleHeight = (ushort)r.Unsigned();
-        p.ConsoleWidth = (ushort)r.Unsigned();
+        p.ContainerId = c.Text(p.ContainerId);
+        p.Bundle = c.Text(p.Bundle);
+        p.Rootfs = c.Text(p.Rootfs);
+        p.RootfsReadonly = c.Bool(p.RootfsReadonly);
+        p.RootPropagation = c.Unsigned(p.RootPropagation);
+        p.NewRootPropagation = c.Unsigned(p.NewRootPropagation);
+        p.NoPivot = c.Bool(p.NoPivot);
+        p.NoNewKeyring = c.Bool(p.NoNewKeyring);
+        p.OwnMountNamespace = c.Bool(p.OwnMountNamespace);
+        p.NewUserNamespace = c.Bool(p.NewUserNamespace);
+        p.NewCgroupNamespace = c.Bool(p.NewCgroupNamespace);
+        p.NewNetworkNamespace = c.Bool(p.NewNetworkNamespace);
+        p.Mounts = c.List(p.Mounts, static (c, m) => Mount(c, m ?? new MountStep())) ?? new List<MountStep>();
+        p.SetupDev = c.Bool(p.SetupDev);
+        p.Devices = c.List(p.Devices, static (c, d) => Device(c, d ?? new DeviceNode())) ?? new List<DeviceNode>();
+        p.Hostname = c.String(p.Hostname);
+        p.Domainname = c.String(p.Domainname);
+        p.Sysctl = c.Dictionary(p.Sysctl);
+        p.MaskedPaths = c.Strings(p.MaskedPaths) ?? new List<string>();
+        p.ReadonlyPaths = c.Strings(p.ReadonlyPaths) ?? new List<string>();
+        p.Rlimits = c.List(p.Rlimits, static (c, r) => Rlimit(c, r ?? new RlimitStep())) ?? new List<RlimitStep>();
+        p.OomScoreAdj = c.NullableSigned(p.OomScoreAdj);
+        p.Process = Process(c, p.Process);
+        p.CreateContainerHooks = c.List(p.CreateContainerHooks, static (c, h) => Hook(c, h ?? new HookStep())) ?? new List<HookStep>();
+        p.StartContainerHooks = c.List(p.StartContainerHooks, static (c, h) => Hook(c, h ?? new HookStep())) ?? new List<HookStep>();
+        p.HookState = c.Text(p.HookState);
+        p.PreserveFds = (int)c.Signed(p.PreserveFds);
+        p.ConsoleSocketFd = (int)c.Signed(p.ConsoleSocketFd);
+        p.ExecFifoFd = (int)c.Signed(p.ExecFifoFd);
         return p;
     }
 
-    private static void WriteHook(Writer w, HookStep h)
+    private static MountStep Mount(Codec c, MountStep m)
     {
-        w.String(h.Path);
-        w.Strings(h.Args);
-        w.Strings(h.Env);
-        w.NullableSigned(h.TimeoutSeconds);
+        m.Kind = c.Text(m.Kind);
+        m.Source = c.String(m.Source);
+        m.Destination = c.Text(m.Destination);
+        m.Type = c.String(m.Type);
+        m.Flags = c.Unsigned(m.Flags);
+        m.ClearedFlags = c.Unsigned(m.ClearedFlags);
+        m.Propagation = c.List(m.Propagation, static (c, v) => c.Unsigned(v)) ?? new List<ulong>();
+        m.SetAttributes = c.Unsigned(m.SetAttributes);
+        m.ClearAttributes = c.Unsigned(m.ClearAttributes);
+        m.Data = c.String(m.Data);
+        m.CopyUp = c.Bool(m.CopyUp);
+        m.CgroupSources = c.List(m.CgroupSources, static (c, s) => CgroupSource(c, s ?? new CgroupMountSource()));
+        return m;
     }
 
-    private static List<HookStep> ReadHooks(ref Reader r)
+    private static CgroupMountSource CgroupSource(Codec c, CgroupMountSource s)
     {
-        var count = r.Count();
-        var hooks = new List<HookStep>(Math.Max(count, 0));
-        for (var i = 0; i < count; i++)
-            hooks.Add(new HookStep
+        s.Name = c.Text(s.Name);
+        s.HostPath = c.Text(s.HostPath);
+        s.Options = c.Text(s.Options);
+        s.Aliases = c.Strings(s.Aliases) ?? new List<string>();
+        return s;
+    }
+
+    private static DeviceNode Device(Codec c, DeviceNode d)
+    {
+        d.Path = c.Text(d.Path);
+        d.Type = (char)c.Unsigned(d.Type);
+        d.Major = c.Signed(d.Major);
+        d.Minor = c.Signed(d.Minor);
+        d.FileMode = (uint)c.Unsigned(d.FileMode);
+        d.Uid = (uint)c.Unsigned(d.Uid);
+        d.Gid = (uint)c.Unsigned(d.Gid);
+        return d;
+    }
+
+    private static RlimitStep Rlimit(Codec c, RlimitStep r)
+    {
+        r.Resource = (int)c.Signed(r.Resource);
+        r.Name = c.Text(r.Name);
+        r.Soft = c.Unsigned(r.Soft);
+        r.Hard = c.Unsigned(r.Hard);
+        return r;
+    }
+
+    private static ProcessPlan Process(Codec c, ProcessPlan p)
+    {
+        p.Args = c.Strings(p.Args) ?? new List<string>();
+        p.Env = c.Strings(p.Env) ?? new List<string>();
+        p.Cwd = c.Text(p.Cwd);
+        p.Uid = (uint)c.Unsigned(p.Uid);
+        p.Gid = (uint)c.Unsigned(p.Gid);
+        p.AdditionalGids = c.List(p.AdditionalGids, static (c, g) => (uint)c.Unsigned(g));
+        p.Umask = c.NullableSigned(p.Umask);
+        p.SetCapabilities = c.Bool(p.SetCapabilities);
+        p.CapBounding = c.Unsigned(p.CapBounding);
+        p.CapEffective = c.Unsigned(p.CapEffective);
+        p.CapPermitted = c.Unsigned(p.CapPermitted);
+        p.CapInheritable = c.Unsigned(p.CapInheritable);
+        p.CapAmbient = c.Unsigned(p.CapAmbient);
+        p.NoNewPrivileges = c.Bool(p.NoNewPrivileges);
+        p.Seccomp = c.Bytes(p.Seccomp);
+        p.SeccompFlags = (uint)c.Unsigned(p.SeccompFlags);
+        p.Personality = c.NullableSigned(p.Personality);
+        p.Terminal = c.Bool(p.Terminal);
+        p.ConsoleHeight = (ushort)c.Unsigned(p.ConsoleHeight);
+        p.ConsoleWidth = (ushort)c.Unsigned(p.ConsoleWidth);
+        return p;
+    }
+
+    private static HookStep Hook(Codec c, HookStep h)
+    {
+        h.Path = c.Text(h.Path);
+        h.Args = c.Strings(h.Args) ?? new List<string>();
+        h.Env = c.Strings(h.Env) ?? new List<string>();
+        h.TimeoutSeconds = c.NullableSigned(h.TimeoutSeconds);
+        return h;
+    }
+
+    /// <summary>
+    /// One direction of the wire form: LEB128 varints (signed ones zigzagged); strings, byte
+    /// arrays, lists and dictionaries carry their length + 1, with 0 for null. Every method takes
+    /// the value to write and returns the value carried.
+    /// </summary>
+    private abstract class Codec
+    {
+        protected abstract bool Reading { get; }
+
+        public abstract ulong Unsigned(ulong value);
+
+        public abstract string? String(string? value);
+
+        public abstract byte[]? Bytes(byte[]? value);
+
+        /// <summary>An element count, -1 for null.</summary>
+        public abstract int Count(int count);
+
+        public bool Bool(bool value) => Unsigned(value ? 1UL : 0) != 0;
+
+        public long Signed(long value)
+        {
+            var u = Unsigned((ulong)((value << 1) ^ (value >> 63)));
+            return (long)(u >> 1) ^ -(long)(u & 1);
+        }
+
+        public int? NullableSigned(int? value) => Bool(value.HasValue) ? (int)Signed(value.GetValueOrDefault()) : null;
+
+        /// <summary>A string that is never null ("" when null was written).</summary>
+        public string Text(string value) => String(value) ?? "";
+
+        /// <summary>A list whose elements go through <paramref name="item"/>, which gets each element
+        /// when encoding and default when decoding.</summary>
+        public List<T>? List<T>(List<T>? items, Func<Codec, T?, T> item)
+        {
+            var n = Count(items?.Count ?? -1);
+            if (n < 0)
+                return null;
+            if (!Reading)
             {
-                Path = r.String() ?? "",
-                Args = r.Strings() ?? new List<string>(),
-                Env = r.Strings() ?? new List<string>(),
-                TimeoutSeconds = r.NullableSigned(),
-            });
-        return hooks;
+                foreach (var x in items!)
+                    item(this, x);
+                return items;
+            }
+            var list = new List<T>(n);
+            for (var i = 0; i < n; i++)
+                list.Add(item(this, default));
+            return list;
+        }
+
+        public List<string>? Strings(List<string>? items) => List(items, static (c, s) => c.Text(s ?? ""));
+
+        public Dictionary<string, string>? Dictionary(Dictionary<string, string>? map)
+        {
+            var n = Count(map?.Count ?? -1);
+            if (n < 0)
+                return null;
+            if (!Reading)
+            {
+                foreach (var (key, value) in map!)
+                {
+                    String(key);
+                    String(value);
+                }
+                return map;
+            }
+            var read = new Dictionary<string, string>(n, StringComparer.Ordinal);
+            for (var i = 0; i < n; i++)
+            {
+                var key = Text("");
+                read[key] = Text("");
+            }
+            return read;
+        }
     }
 
-    /// <summary>LEB128 varints (signed ones zigzagged); strings, byte arrays and lists carry
-    /// their length + 1, with 0 for null.</summary>
-    private sealed class Writer
+    private sealed class Writer : Codec
     {
         private byte[] _buffer = new byte[1024];
         private int _length;
 
+        protected override bool Reading => false;
+
         public byte[] ToArray() => _buffer.AsSpan(0, _length).ToArray();
 
-        public void Bool(bool value) => Unsigned(value ? 1UL : 0);
-
-        public void Unsigned(ulong value)
+        public override ulong Unsigned(ulong value)
         {
             Ensure(10);
-            while (value >= 0x80)
+            var v = value;
+            while (v >= 0x80)
             {
-                _buffer[_length++] = (byte)(value | 0x80);
-                value >>= 7;
+                _buffer[_length++] = (byte)(v | 0x80);
+                v >>= 7;
             }
-            _buffer[_length++] = (byte)value;
+            _buffer[_length++] = (byte)v;
+            return value;
         }
 
-        public void Signed(long value) => Unsigned((ulong)((value << 1) ^ (value >> 63)));
-
-        public void NullableSigned(int? value)
+        public override int Count(int count)
         {
-            Bool(value.HasValue);
-            if (value is { } v)
-                Signed(v);
+            Unsigned((ulong)(count + 1));
+            return count;
         }
 
-        public void String(string? value)
+        public override string? String(string? value)
         {
             if (value is null)
             {
                 Unsigned(0);
-                return;
+                return null;
             }
             var n = Encoding.UTF8.GetByteCount(value);
             Unsigned((ulong)n + 1);
             Ensure(n);
             _length += Encoding.UTF8.GetBytes(value, _buffer.AsSpan(_length));
+            return value;
         }
 
-        public void Bytes(byte[]? value)
+        public override byte[]? Bytes(byte[]? value)
         {
             if (value is null)
             {
                 Unsigned(0);
-                return;
+                return null;
             }
             Unsigned((ulong)value.Length + 1);
             Ensure(value.Length);
             value.CopyTo(_buffer.AsSpan(_length));
             _length += value.Length;
-        }
-
-        public void List<T>(List<T>? items, Action<Writer, T> write)
-        {
-            if (items is null)
-            {
-                Unsigned(0);
-                return;
-            }
-            Unsigned((ulong)items.Count + 1);
-            foreach (var item in items)
-                write(this, item);
-        }
-
-        public void Strings(List<string>? items) => List(items, static (w, s) => w.String(s));
-
-        public void Dictionary(Dictionary<string, string>? map)
-        {
-            if (map is null)
-            {
-                Unsigned(0);
-                return;
-            }
-            Unsigned((ulong)map.Count + 1);
-            foreach (var (key, value) in map)
-            {
-                String(key);
-                String(value);
-            }
+            return value;
         }
 
         private void Ensure(int more)
@@ -342,89 +288,55 @@ public static class InitPlanCodec
         }
     }
 
-    private ref struct Reader
+    private sealed class Reader : Codec
     {
-        private readonly ReadOnlySpan<byte> _data;
+        private readonly byte[] _data;
         private int _at;
 
-        public Reader(ReadOnlySpan<byte> data) => _data = data;
+        public Reader(byte[] data) => _data = data;
 
-        public readonly bool AtEnd => _at == _data.Length;
+        protected override bool Reading => true;
 
-        public bool Bool() => Unsigned() != 0;
+        public bool AtEnd => _at == _data.Length;
 
-        public ulong Unsigned()
+        public override ulong Unsigned(ulong value)
         {
-            ulong value = 0;
+            ulong read = 0;
             for (var shift = 0; shift < 64; shift += 7)
             {
                 if (_at >= _data.Length)
                     throw Truncated();
                 var b = _data[_at++];
-                value |= (ulong)(b & 0x7f) << shift;
+                read |= (ulong)(b & 0x7f) << shift;
                 if (b < 0x80)
-                    return value;
+                    return read;
             }
             throw new IOException("sync protocol: malformed number in the init plan");
         }
 
-        public long Signed()
+        public override int Count(int count)
         {
-            var u = Unsigned();
-            return (long)(u >> 1) ^ -(long)(u & 1);
-        }
-
-        public int? NullableSigned() => Bool() ? (int)Signed() : null;
-
-        /// <summary>The element count of a list, -1 for null.</summary>
-        public int Count()
-        {
-            var n = Unsigned();
+            var n = Unsigned(0);
             if (n > (ulong)(_data.Length - _at) + 1)
                 throw Truncated();
             return (int)n - 1;
         }
 
-        public string? String() => Span(out var bytes) ? Encoding.UTF8.GetString(bytes) : null;
+        public override string? String(string? value) => Span(out var bytes) ? Encoding.UTF8.GetString(bytes) : null;
 
-        public byte[]? Bytes() => Span(out var bytes) ? bytes.ToArray() : null;
-
-        public List<string>? Strings()
-        {
-            var n = Count();
-            if (n < 0)
-                return null;
-            var list = new List<string>(n);
-            for (var i = 0; i < n; i++)
-                list.Add(String() ?? "");
-            return list;
-        }
-
-        public Dictionary<string, string>? Dictionary()
-        {
-            var n = Count();
-            if (n < 0)
-                return null;
-            var map = new Dictionary<string, string>(n, StringComparer.Ordinal);
-            for (var i = 0; i < n; i++)
-            {
-                var key = String() ?? "";
-                map[key] = String() ?? "";
-            }
-            return map;
-        }
+        public override byte[]? Bytes(byte[]? value) => Span(out var bytes) ? bytes.ToArray() : null;
 
         /// <summary>False for null.</summary>
         private bool Span(out ReadOnlySpan<byte> span)
         {
             span = default;
-            var n = Unsigned();
+            var n = Unsigned(0);
             if (n == 0)
                 return false;
             var length = n - 1;
             if (length > (ulong)(_data.Length - _at))
                 throw Truncated();
-            span = _data.Slice(_at, (int)length);
+            span = _data.AsSpan(_at, (int)length);
             _at += (int)length;
             return true;
         }
