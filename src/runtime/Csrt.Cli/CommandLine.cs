@@ -45,7 +45,7 @@ internal static class CommandLine
                      LifecycleCommands.State(), LifecycleCommands.Kill(), LifecycleCommands.Delete(),
                      ExecCommand.Build(), InfoCommands.List(), InfoCommands.Ps(), InfoCommands.Spec(),
                      InfoCommands.Features(), ResourceCommands.Pause(), ResourceCommands.Resume(),
-                     ResourceCommands.Update(), ResourceCommands.Events(),
+                     ResourceCommands.Update(), ResourceCommands.Events(), FnCommand.Build(),
                  })
             root.Subcommands.Add(command);
         return root.Parse(ArgumentSplitter.Prepare(args)).Invoke();
