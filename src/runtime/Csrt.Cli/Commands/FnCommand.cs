@@ -36,6 +36,9 @@ internal static class FnCommand
             c.Arguments.Add(Command);
         }
 
+        public string CacheRoot(CliContext ctx) =>
+            ctx.Parse.GetValue(ImageCache) is { } dir ? Path.GetFullPath(dir) : Csrt.Runtime.Images.ImageCache.DefaultRoot;
+
         public RuntimeSpec BuildSpec(CliContext ctx)
         {
             var rootfs = ctx.Parse.GetValue(Rootfs);
@@ -48,8 +51,7 @@ internal static class FnCommand
             OciRunConfig? config = null;
             if (image is not null)
             {
-                var cacheRoot = ctx.Parse.GetValue(ImageCache);
-                var prepared = Csrt.Runtime.Images.ImageCache.ForRoot(cacheRoot is null ? null : Path.GetFullPath(cacheRoot)).Prepare(ImageReference.Parse(image));
+                var prepared = Csrt.Runtime.Images.ImageCache.ForRoot(CacheRoot(ctx)).Prepare(ImageReference.Parse(image));
                 rootfs = prepared.Rootfs;
                 config = prepared.Config;
             }
@@ -117,7 +119,7 @@ internal static class FnCommand
                 return CommandNotFoundException.ExitStatus;
             }
             var timedOut = false;
-            return FunctionRunner.Run(ctx.Runtime, spec, (pid, master) =>
+            return FunctionRunner.Run(ctx.Runtime, spec, flags.CacheRoot(ctx), (pid, master) =>
             {
                 using var timer = limit is { } l
                     ? new Timer(_ =>

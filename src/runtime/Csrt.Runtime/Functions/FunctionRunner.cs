@@ -15,7 +15,8 @@ public static class FunctionRunner
 {
     /// <param name="wait">Waits for the process in the foreground (forwarding signals, relaying a
     /// terminal's master when there is one) and returns its exit status.</param>
-    public static int Run(ContainerRuntime runtime, RuntimeSpec spec, Func<int, FileDescriptor?, int> wait)
+    /// <param name="cacheRoot">Where the compiled seccomp program is kept (the image cache's root).</param>
+    public static int Run(ContainerRuntime runtime, RuntimeSpec spec, string cacheRoot, Func<int, FileDescriptor?, int> wait)
     {
         var id = "fn-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "-" +
                  Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
@@ -31,6 +32,7 @@ public static class FunctionRunner
                 Bundle = spec.Root!.Path,
                 Spec = spec,
                 SpecInMemoryOnly = true,
+                CompiledSeccomp = spec.Linux?.Seccomp is { } seccomp ? SeccompCache.Get(seccomp, cacheRoot) : null,
                 ConsoleSocket = theirs,
             });
             created = true;

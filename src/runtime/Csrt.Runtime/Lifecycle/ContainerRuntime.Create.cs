@@ -24,6 +24,9 @@ public sealed class CreateOptions
     /// saved, so the spec may hold no hooks (start and delete find them in the saved copy).</summary>
     public bool SpecInMemoryOnly { get; init; }
 
+    /// <summary>The spec's linux.seccomp, compiled by the caller (`csrt fn` caches the program); null: compile it.</summary>
+    public Security.CompiledSeccomp? CompiledSeccomp { get; init; }
+
     public string? PidFile { get; init; }
 
     /// <summary>Unix socket path that receives the pty master (terminal mode), as runc's --console-socket.</summary>
@@ -98,6 +101,7 @@ public sealed partial class ContainerRuntime
                 NoNewKeyring = o.NoNewKeyring,
                 PreserveFds = o.PreserveFds,
                 CgroupLayout = CgroupMountLayouts.Of(made.Cgroup),
+                Seccomp = o.CompiledSeccomp,
             });
             if (!o.SpecInMemoryOnly)
                 CopyConfig(configPath, Store.ConfigOf(o.Id));
