@@ -392,6 +392,22 @@ public static unsafe class Files
 
     public static bool IsDirectory(string path) => TryStat(path) is { IsDirectory: true };
 
+    /// <summary>faccessat(W_OK, AT_EACCESS): whether this process, by its effective ids, may write
+    /// <paramref name="path"/> (a directory: create entries in it). A missing path is not writable.</summary>
+    public static bool IsWritable(string path)
+    {
+        const int W_OK = 2, AT_EACCESS = 0x200;
+        fixed (byte* p = Sys.Z(path))
+        {
+            if (Interop.Libc.faccessat(AT_FDCWD, p, W_OK, AT_EACCESS) == 0)
+                return true;
+        }
+        var errno = Sys.LastErrno;
+        return errno is Errno.EACCES or Errno.EPERM or Errno.EROFS or Errno.ENOENT or Errno.ENOTDIR
+            ? false
+            : throw new SyscallException("faccessat", errno, path);
+    }
+
     /// <summary>A pipe; both ends CLOEXEC.</summary>
     public static (FileDescriptor Read, FileDescriptor Write) Pipe(bool nonBlocking = false)
     {

@@ -103,6 +103,12 @@ public sealed class SpawnOptions
     /// non-dumpable from its first instruction. Root only, and no user namespace: the uid must be
     /// mapped.</summary>
     public bool NonDumpableExec { get; set; }
+
+    /// <summary>With <see cref="WaitForParent"/>: the child is dumpable while it waits, so a parent
+    /// without privilege (a rootless runtime) may open its /proc files to write the uid/gid maps
+    /// (a non-dumpable process's /proc files belong to root). As runc does; it becomes
+    /// non-dumpable again before anything else.</summary>
+    public bool DumpableAtSync { get; set; }
 }
 
 /// <summary>A child failed before its execve; <see cref="Stage"/> says which step.</summary>
@@ -333,6 +339,7 @@ public static unsafe class Spawn
             req->parent_death_signal = o.ParentDeathSignal;
             req->become_root = o.BecomeRoot ? 1 : 0;
             req->nondumpable_exec = o.NonDumpableExec ? 1 : 0;
+            req->dumpable_at_sync = o.DumpableAtSync ? 1 : 0;
             req->cgroup_task_count = o.CgroupTaskFiles.Count;
             req->cgroup_task_fds = arena.Alloc<int>(o.CgroupTaskFiles.Count);
             for (var i = 0; i < o.CgroupTaskFiles.Count; i++)

@@ -391,6 +391,8 @@ static __attribute__((noreturn)) void child(const struct csrt_spawn_request *req
          * is still there to read; a dead parent shows as EOF below. */
         char c = 'u';
         ssize_t n;
+        if (req->dumpable_at_sync && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+            fail(err_fd, CSRT_STAGE_DUMPABLE, errno);
         do {
             n = send(req->sync_fd, &c, 1, MSG_NOSIGNAL);
         } while (n < 0 && errno == EINTR);
@@ -398,6 +400,8 @@ static __attribute__((noreturn)) void child(const struct csrt_spawn_request *req
         if (n != 1)
             fail(err_fd, CSRT_STAGE_SYNC, n == 0 ? EPIPE : errno);
         close(req->sync_fd);
+        if (req->dumpable_at_sync && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+            fail(err_fd, CSRT_STAGE_DUMPABLE, errno);
     }
 
     if (req->become_root) {

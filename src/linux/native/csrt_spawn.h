@@ -122,6 +122,8 @@ struct csrt_spawn_request {
     int32_t nondumpable_exec;    /* 1: execveat(exec_fd) with real uid CSRT_INIT_EXEC_RUID (no user
                                   * namespace; the runtime's init, whose constructor restores it),
                                   * unless the soft RLIMIT_STACK is above 8 MiB */
+    int32_t dumpable_at_sync;    /* 1: dumpable while waiting at the sync point, so an unprivileged
+                                  * parent (rootless) can open its /proc files to write the id maps */
 };
 
 /* Returns the child's pid (the intermediate's when second_clone), or -errno. */

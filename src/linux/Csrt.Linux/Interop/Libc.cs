@@ -54,6 +54,9 @@ internal static unsafe partial class Libc
     internal static partial int rename(byte* oldpath, byte* newpath);
 
     [LibraryImport(LibName, SetLastError = true)]
+    internal static partial int faccessat(int dirfd, byte* path, int mode, int flags);
+
+    [LibraryImport(LibName, SetLastError = true)]
     internal static partial int flock(int fd, int operation);
 
     [LibraryImport(LibName, SetLastError = true)]

@@ -82,6 +82,7 @@ internal unsafe struct csrt_spawn_request
     public int cgroup_task_count;
     public int* cgroup_task_fds;
     public int nondumpable_exec;
+    public int dumpable_at_sync;
 }
 
 internal static unsafe partial class NativeMethods

@@ -38,6 +38,8 @@ public sealed class CgroupV1Manager : ICgroupManager
 
     public Action<string>? Warning { get; set; }
 
+    public bool Rootless { get; set; }
+
     public OomSource? OomSource =>
         Dir("memory") is { } m ? new OomSource(m, false)
         : UnifiedDirFor("memory") is { } u ? new OomSource(u, true)
@@ -206,7 +208,7 @@ public sealed class CgroupV1Manager : ICgroupManager
                 throw Missing("linux.resources.network.priorities", "net_prio");
             V1.Network.SetPriorities(d, r.Network!);
         }
-        if (!update || r.Devices is not null)
+        if ((!update || r.Devices is not null) && !Rootless)
         {
             var rules = DeviceRules.FromSpec(r.Devices, withDefaults: true);
             if (Dir("devices") is { } d)

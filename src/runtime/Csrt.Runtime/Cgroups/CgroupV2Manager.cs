@@ -31,6 +31,8 @@ public sealed class CgroupV2Manager : ICgroupManager
 
     public Action<string>? Warning { get; set; }
 
+    public bool Rootless { get; set; }
+
     public bool Exists => Files.IsDirectory(_path);
 
     public void Create(LinuxResources? resources)
@@ -164,7 +166,7 @@ public sealed class CgroupV2Manager : ICgroupManager
         }
         if (V1.Network.IsClassIdSet(r.Network) || V1.Network.IsPrioritiesSet(r.Network))
             throw CgroupException.Unsupported("linux.resources.network (classID, priorities) needs the v1 net_cls/net_prio controllers; cgroup v2 has none");
-        if (!update || r.Devices is not null)
+        if ((!update || r.Devices is not null) && !Rootless)
             V2.Devices.Set(_path, DeviceRules.FromSpec(r.Devices, withDefaults: true));
         // Last, so raw values win over the fields above (as in runc).
         if (r.Unified is { Count: > 0 })

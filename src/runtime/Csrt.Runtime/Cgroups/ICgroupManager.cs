@@ -58,6 +58,10 @@ public interface ICgroupManager
     /// <summary>Receives warnings about settings that are ignored.</summary>
     Action<string>? Warning { get; set; }
 
+    /// <summary>Set by <see cref="RootlessCgroups"/>: device rules are not applied (they need
+    /// CAP_SYS_ADMIN over the host; runc ignores them when rootless).</summary>
+    bool Rootless { get; set; }
+
     /// <summary>True while any of the directories exists.</summary>
     bool Exists { get; }
 

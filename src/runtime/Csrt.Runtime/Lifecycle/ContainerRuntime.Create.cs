@@ -84,6 +84,7 @@ public sealed partial class ContainerRuntime
         var configPath = Path.Combine(bundle, "config.json");
         var spec = o.Spec ?? SpecLoader.Load(configPath);
         var linux = spec.Linux ?? new LinuxConfig();
+        Rootless.CheckSpec(linux);
         if (spec.Process is { Terminal: true } && o.ConsoleSocket is null && o.ConsoleSocketPath is null)
             throw new ArgumentException("process.terminal is true: a --console-socket is needed to receive the pty master");
 
@@ -184,6 +185,8 @@ public sealed partial class ContainerRuntime
             UseSystemd = _options.SystemdCgroup,
             Warning = _options.Warning,
         });
+        if (Rootless.IsRootless)
+            cgroup = RootlessCgroups.Restrict(cgroup, linux.Resources, warning: _options.Warning);
         cgroup.Create(linux.Resources);
         return cgroup;
     }
@@ -197,7 +200,16 @@ public sealed partial class ContainerRuntime
         // root of a user namespace mapped to another host uid can still open it for writing.
         Files.Chmod(fifoPath, FileModes.UserReadWriteOthersWrite);
         if (namespaces.NewUserNamespace)
-            Files.Chown(fifoPath, HostIdOfRoot(linux.UidMappings), HostIdOfRoot(linux.GidMappings));
+        {
+            try
+            {
+                Files.Chown(fifoPath, HostIdOfRoot(linux.UidMappings), HostIdOfRoot(linux.GidMappings));
+            }
+            catch (SyscallException e) when (e.Errno == Errno.EPERM && Rootless.IsRootless)
+            {
+                // A rootless caller can give files to no one else; 0622 lets that root open it for writing.
+            }
+        }
         return Files.Open(fifoPath, OpenFlags.O_PATH);
     }
 
@@ -232,7 +244,10 @@ public sealed partial class ContainerRuntime
             spawn.ExecutableFd = binary.Fd;
             // Non-dumpable from its execve on (the container sees the init before its
             // start-up code runs); the uid this takes is only mapped without a user namespace.
-            spawn.NonDumpableExec = (namespaces.All & CloneFlags.CLONE_NEWUSER) == 0 && ProcessControl.GetEffectiveUid() == 0;
+            spawn.NonDumpableExec = (namespaces.All & CloneFlags.CLONE_NEWUSER) == 0 && ProcessControl.GetEffectiveUid() == 0 && Rootless.InInitialUserNamespace;
+            // A rootless parent cannot open a non-dumpable child's /proc files (they belong to
+            // root) to write its id maps: the child is dumpable while it waits for them.
+            spawn.DumpableAtSync = namespaces.NewUserNamespace && Rootless.IsRootless;
             spawn.Args = new[] { "csrt", ContainerInit.Sentinel };
             spawn.Env = new[] { ContainerInit.SyncFdVariable + "=" + Text(syncFd) };
             // The init is born in its cgroups instead of being moved there after its exec,
@@ -260,7 +275,7 @@ public sealed partial class ContainerRuntime
             if (namespaces.WaitForParent)
             {
                 made.Spawned.WaitForSyncPoint(SpawnDeadline);
-                WriteIdMapsAndTimeOffsets(made.Spawned.FirstPid, linux, namespaces);
+                WriteIdMapsAndTimeOffsets(made.Spawned.FirstPid, linux, namespaces, _options.ExitMonitor);
             }
             made.Pid = made.Spawned.Complete(SpawnDeadline);
         }
@@ -374,18 +389,12 @@ public sealed partial class ContainerRuntime
 
     /// <summary>The parent's part of a new user or time namespace: uid/gid maps and clock offsets,
     /// written while the child waits at its sync point.</summary>
-    private static void WriteIdMapsAndTimeOffsets(int pid, LinuxConfig linux, NamespacePlan namespaces)
+    private static void WriteIdMapsAndTimeOffsets(int pid, LinuxConfig linux, NamespacePlan namespaces, IExitMonitor monitor)
     {
-        var proc = "/proc/" + Text(pid);
         if (namespaces.NewUserNamespace)
-        {
-            if (linux.UidMappings is { Count: > 0 } uids)
-                Files.WriteText(proc + "/uid_map", NamespacePlan.IdMapText(uids));
-            if (linux.GidMappings is { Count: > 0 } gids)
-                Files.WriteText(proc + "/gid_map", NamespacePlan.IdMapText(gids));
-        }
+            IdMaps.Write(pid, linux, monitor);
         if (linux.TimeOffsets is { Count: > 0 } offsets)
-            Files.WriteText(proc + "/timens_offsets", NamespacePlan.TimeOffsetsText(offsets));
+            Files.WriteText("/proc/" + Text(pid) + "/timens_offsets", NamespacePlan.TimeOffsetsText(offsets));
     }
 
     /// <summary>The host id that id 0 of a new user namespace maps to (0 without a mapping for it).</summary>

@@ -1,5 +1,6 @@
 using Csrt.Runtime.Cgroups;
 using Csrt.Runtime.Errors;
+using Csrt.Runtime.NamespaceSetup;
 using Csrt.Runtime.Spec;
 using Csrt.Runtime.State;
 
@@ -12,6 +13,7 @@ public sealed partial class ContainerRuntime
     {
         using var containerLock = Store.Lock(id);
         var r = LoadFor(id, "pause", ContainerStatus.Running, ContainerStatus.Created);
+        RequireRootlessFreezer(r, "pause");
         if (Cgroups(r).Freeze() != FreezerState.Frozen)
             throw new CgroupException(ErrorKind.Failed, $"container {id}: the freezer did not reach FROZEN");
     }
@@ -21,8 +23,15 @@ public sealed partial class ContainerRuntime
     {
         using var containerLock = Store.Lock(id);
         var r = LoadFor(id, "resume", ContainerStatus.Paused);
+        RequireRootlessFreezer(r, "resume");
         if (Cgroups(r).Thaw() != FreezerState.Thawed)
             throw new CgroupException(ErrorKind.Failed, $"container {id}: the freezer did not reach THAWED");
+    }
+
+    private static void RequireRootlessFreezer(ContainerRecord r, string operation)
+    {
+        if (Rootless.IsRootless)
+            RootlessCgroups.Require(r.CgroupPaths, r.Id, operation, new[] { ("the freezer", "freezer") });
     }
 
     /// <summary>Changes the resources of a created, running or paused container (`csrt update`).</summary>
@@ -30,6 +39,8 @@ public sealed partial class ContainerRuntime
     {
         using var containerLock = Store.Lock(id);
         var r = LoadFor(id, "update", ContainerStatus.Created, ContainerStatus.Running, ContainerStatus.Paused);
+        if (Rootless.IsRootless)
+            RootlessCgroups.Require(r.CgroupPaths, id, "update", RootlessCgroups.Requested(resources));
         Cgroups(r).Update(resources);
     }
 }

@@ -1,3 +1,4 @@
+using Csrt.Linux;
 using Csrt.Runtime.Cgroups;
 using Csrt.Runtime.Errors;
 using Csrt.Runtime.Spec;
@@ -39,7 +40,38 @@ public sealed partial class ContainerRuntime
         var r = Store.Load(id);
         if (StatusOf(r) == ContainerStatus.Stopped)
             return Array.Empty<int>();
+        if (r.CgroupPaths.Count == 0)
+            return PidNamespaceMembers(r);
         return Cgroups(r).GetPids(recursive: true);
+    }
+
+    /// <summary>The processes of a container that has no cgroup (created rootless without a
+    /// writable one): those in its own pid namespace, found through /proc.</summary>
+    private static IReadOnlyList<int> PidNamespaceMembers(ContainerRecord r)
+    {
+        if ((r.CreatedNamespaces & (ulong)CloneFlags.CLONE_NEWPID) == 0)
+        {
+            throw CsrtException.FailedPrecondition(
+                $"container {r.Id} has neither a cgroup (created rootless, none was writable) nor a pid namespace of its own: its processes cannot be told apart");
+        }
+        var ns = Namespaces.Identity("/proc/" + Text(r.InitPid) + "/ns/pid");
+        var pids = new List<int>();
+        foreach (var name in Files.ListDirectory("/proc"))
+        {
+            if (!int.TryParse(name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid))
+                continue;
+            try
+            {
+                if (Namespaces.Identity("/proc/" + name + "/ns/pid") == ns)
+                    pids.Add(pid);
+            }
+            catch (SyscallException)
+            {
+                // Gone, or not ours to look at (then not in a container the caller created).
+            }
+        }
+        pids.Sort();
+        return pids;
     }
 
     /// <summary>cgroup statistics (`csrt events --stats`, the shim's Stats).</summary>

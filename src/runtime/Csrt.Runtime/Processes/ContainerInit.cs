@@ -219,7 +219,7 @@ public static class ContainerInit
         // ones closes on exec (the CVE-2024-21626 class).
         Files.CloseOnExecFrom(3 + plan.PreserveFds);
         var env = WithHome(p.Env, p.Uid);
-        Spawn.ExecFinal(p.ToExecPlan(env, plan.NewUserNamespace && SetgroupsDenied("/proc/self")));
+        Spawn.ExecFinal(p.ToExecPlan(env, plan.InUserNamespace && SetgroupsDenied("/proc/self")));
     }
 
     /// <summary>Whether the user namespace of the process at <paramref name="proc"/> (a /proc/&lt;pid&gt;

@@ -17,13 +17,30 @@ public static class ExecutableLookup
             return name;
         }
         var path = env.LastOrDefault(e => e.StartsWith("PATH=", StringComparison.Ordinal))?[5..] ?? DefaultPath;
-        foreach (var dir in path.Split(':'))
+        return Find(name, path) ?? throw CsrtException.Failed($"exec: \"{name}\": executable file not found in $PATH ({path})");
+    }
+
+    /// <summary>The first executable regular file <paramref name="name"/> in the directories of
+    /// <paramref name="searchPath"/> (colon-separated), or null.</summary>
+    public static string? Find(string name, string searchPath)
+    {
+        foreach (var dir in searchPath.Split(':'))
         {
             var candidate = (dir.Length == 0 ? "." : dir) + "/" + name;
-            if (Files.TryStat(candidate) is { IsRegular: true } info && (info.Mode & FileModes.AnyExecute) != 0)
+            StatInfo? info;
+            try
+            {
+                info = Files.TryStat(candidate);
+            }
+            catch (SyscallException e) when (e.Errno == Errno.EACCES)
+            {
+                // As execvp: a directory of $PATH the caller may not search is skipped.
+                continue;
+            }
+            if (info is { IsRegular: true } found && (found.Mode & FileModes.AnyExecute) != 0)
                 return candidate;
         }
-        throw CsrtException.Failed($"exec: \"{name}\": executable file not found in $PATH ({path})");
+        return null;
     }
 
     private static void Check(string path, string name)

@@ -22,7 +22,10 @@ public sealed class InitPlan
     /// <summary>The container has a mount namespace of its own (created or joined by path). Without
     /// one the init works in the runtime's mount namespace: no pivot_root, a chroot.</summary>
     public bool OwnMountNamespace { get; set; }
-    public bool NewUserNamespace { get; set; }
+    /// <summary>The init runs in a user namespace other than the host's (created, joined, or the
+    /// runtime's own when it runs as root of one, as under rootless podman): no mknod, and the
+    /// mount flags the kernel locked stay on remounts.</summary>
+    public bool InUserNamespace { get; set; }
     public bool NewCgroupNamespace { get; set; }
     public bool NewNetworkNamespace { get; set; }
     public List<MountStep> Mounts { get; set; } = new();

@@ -58,7 +58,7 @@ public static class InitPlanBuilder
             NoPivot = o.NoPivot,
             NoNewKeyring = o.NoNewKeyring,
             OwnMountNamespace = (namespaces.All & CloneFlags.CLONE_NEWNS) != 0,
-            NewUserNamespace = namespaces.NewUserNamespace,
+            InUserNamespace = (namespaces.All & CloneFlags.CLONE_NEWUSER) != 0 || !NamespaceSetup.Rootless.InInitialUserNamespace,
             NewCgroupNamespace = namespaces.NewCgroupNamespace,
             NewNetworkNamespace = (namespaces.Created & CloneFlags.CLONE_NEWNET) != 0,
             Hostname = spec.Hostname,

@@ -45,7 +45,7 @@ public static class InitPlanCodec
         p.NoPivot = c.Bool(p.NoPivot);
         p.NoNewKeyring = c.Bool(p.NoNewKeyring);
         p.OwnMountNamespace = c.Bool(p.OwnMountNamespace);
-        p.NewUserNamespace = c.Bool(p.NewUserNamespace);
+        p.InUserNamespace = c.Bool(p.InUserNamespace);
         p.NewCgroupNamespace = c.Bool(p.NewCgroupNamespace);
         p.NewNetworkNamespace = c.Bool(p.NewNetworkNamespace);
         p.Mounts = c.List(p.Mounts, static (c, m) => Mount(c, m ?? new MountStep())) ?? new List<MountStep>();

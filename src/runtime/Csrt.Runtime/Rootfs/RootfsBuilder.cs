@@ -66,7 +66,7 @@ public static class RootfsBuilder
                 switch (m.Kind)
                 {
                     case MountKinds.Bind:
-                        MountBind(root, m, plan.NewUserNamespace);
+                        MountBind(root, m, plan.InUserNamespace);
                         break;
                     case MountKinds.CgroupV1:
                         MountCgroupV1(root, m, plan);
@@ -107,7 +107,7 @@ public static class RootfsBuilder
                 var hostPath = m.Type == "sysfs" ? "/sys" : "/dev/mqueue";
                 Mounts.Mount(hostPath, RootDirectory.ProcPath(target), null, MountFlags.MS_BIND | MountFlags.MS_REC);
                 using var mounted = root.Open(m.Destination);
-                Remount(mounted, flags, plan.NewUserNamespace);
+                Remount(mounted, flags, plan.InUserNamespace);
             }
         }
         ApplyPropagationAndAttributes(root, m);
@@ -188,7 +188,7 @@ public static class RootfsBuilder
             if (!plan.NewCgroupNamespace && (flags & ~(MountFlags.MS_BIND | MountFlags.MS_REC)) != MountFlags.None)
             {
                 using var mounted = root.Open(dir);
-                Remount(mounted, flags, plan.NewUserNamespace);
+                Remount(mounted, flags, plan.InUserNamespace);
             }
             foreach (var alias in source.Aliases)
             {
@@ -222,7 +222,7 @@ public static class RootfsBuilder
         if ((flags & ~MountFlags.MS_REC) != MountFlags.None)
         {
             using var mounted = root.Open(m.Destination);
-            Remount(mounted, flags, plan.NewUserNamespace);
+            Remount(mounted, flags, plan.InUserNamespace);
         }
     }
 
@@ -234,7 +234,7 @@ public static class RootfsBuilder
         {
             try
             {
-                CreateDevice(root, d, plan.NewUserNamespace);
+                CreateDevice(root, d, plan.InUserNamespace);
             }
             catch (SyscallException e)
             {

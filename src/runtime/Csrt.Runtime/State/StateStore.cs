@@ -6,14 +6,15 @@ using Csrt.Runtime.Spec;
 namespace Csrt.Runtime.State;
 
 /// <summary>
-/// The runtime's root directory (`--root`, default /run/csrt): one directory per container with
+/// The runtime's root directory (`--root`, default /run/csrt, or $XDG_RUNTIME_DIR/csrt when
+/// rootless: <see cref="NamespaceSetup.Rootless.DefaultStateRoot()"/>): one directory per container with
 /// state.json (written atomically: temp file + rename), a copy of config.json (exec reads the
 /// container's process defaults and seccomp from it), exec.fifo while the container is created,
 /// and a lock file that serialises commands on the same container.
 /// </summary>
 public sealed class StateStore
 {
-    public const string DefaultRoot = "/run/csrt";
+    public static string DefaultRoot => NamespaceSetup.Rootless.DefaultStateRoot();
     public const string StateFile = "state.json";
     public const string ConfigFile = "config.json";
     public const string ExecFifo = "exec.fifo";
