@@ -3,6 +3,7 @@ using System.CommandLine;
 using Csrt.Linux;
 using Csrt.Runtime.Functions;
 using Csrt.Runtime.Images;
+using Csrt.Runtime.NamespaceSetup;
 using Csrt.Runtime.Spec;
 
 namespace Csrt.Cli;
@@ -51,7 +52,8 @@ internal static class FnCommand
             OciRunConfig? config = null;
             if (image is not null)
             {
-                var prepared = Csrt.Runtime.Images.ImageCache.ForRoot(CacheRoot(ctx)).Prepare(ImageReference.Parse(image));
+                var cache = Rootless.IsRootless ? Csrt.Runtime.Images.ImageCache.ForRootless(CacheRoot(ctx)) : Csrt.Runtime.Images.ImageCache.ForRoot(CacheRoot(ctx));
+                var prepared = cache.Prepare(ImageReference.Parse(image));
                 rootfs = prepared.Rootfs;
                 config = prepared.Config;
             }
@@ -77,6 +79,7 @@ internal static class FnCommand
                 Cpus = cpus,
                 Pids = pids,
                 Terminal = ctx.Get(Tty),
+                UserNamespace = Rootless.IsRootless ? UserNamespaceMappings.ForCaller() : null,
             });
         }
     }

@@ -37,6 +37,9 @@ public sealed class FunctionRequest
     /// <summary>--pids: the most processes at once.</summary>
     public long? Pids { get; init; }
 
+    /// <summary>Rootless: the user namespace that makes the caller root of the container; null as root.</summary>
+    public UserNamespaceMappings? UserNamespace { get; init; }
+
     /// <summary>-t: a terminal for the process.</summary>
     public bool Terminal { get; init; }
 }

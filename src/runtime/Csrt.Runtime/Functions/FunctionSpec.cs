@@ -58,15 +58,25 @@ public static class FunctionSpec
         };
         if (!r.HostNetwork)
             namespaces.Add(new() { Type = NamespaceTypes.Network });
+        var rootless = r.UserNamespace is not null;
+        if (rootless)
+            namespaces.Add(new() { Type = NamespaceTypes.User });
 
         var mounts = new List<Mount>
         {
             new() { Destination = "/proc", Type = "proc", Source = "proc", Options = ["nosuid", "noexec", "nodev"] },
             new() { Destination = "/dev", Type = "tmpfs", Source = "tmpfs", Options = ["nosuid", "strictatime", "mode=755", "size=65536k"] },
-            new() { Destination = "/dev/pts", Type = "devpts", Source = "devpts", Options = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+            // Rootless, gid 5 may not exist in the user namespace (runc's rootless spec leaves gid= out).
+            new() { Destination = "/dev/pts", Type = "devpts", Source = "devpts", Options = rootless
+                ? ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]
+                : ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
             new() { Destination = "/dev/shm", Type = "tmpfs", Source = "shm", Options = ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
             new() { Destination = "/dev/mqueue", Type = "mqueue", Source = "mqueue", Options = ["nosuid", "noexec", "nodev"] },
-            new() { Destination = "/sys", Type = "sysfs", Source = "sysfs", Options = ["nosuid", "noexec", "nodev", "ro"] },
+            // A new sysfs needs a network namespace owned by the container's user namespace: a
+            // rootless call on the host's network binds the host's /sys instead.
+            rootless && r.HostNetwork
+                ? new() { Destination = "/sys", Type = "none", Source = "/sys", Options = ["rbind", "nosuid", "noexec", "nodev", "ro"] }
+                : new() { Destination = "/sys", Type = "sysfs", Source = "sysfs", Options = ["nosuid", "noexec", "nodev", "ro"] },
             new() { Destination = "/tmp", Type = "tmpfs", Source = "tmpfs", Options = ["nosuid", "nodev", "mode=1777"] },
         };
         foreach (var m in r.Mounts)
@@ -99,6 +109,8 @@ public static class FunctionSpec
             Linux = new LinuxConfig
             {
                 Namespaces = namespaces,
+                UidMappings = r.UserNamespace?.Uids,
+                GidMappings = r.UserNamespace?.Gids,
                 Resources = resources,
                 Seccomp = DefaultSeccompProfile.Create(),
                 MaskedPaths =

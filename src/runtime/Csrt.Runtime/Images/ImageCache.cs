@@ -32,6 +32,15 @@ public sealed class ImageCache
     /// <summary>The cache as root uses it (owners as the image has them).</summary>
     public static ImageCache ForRoot(string? root) => new(root ?? DefaultRoot, IdMap.Identity);
 
+    /// <summary>The cache of a rootless caller: every file is the caller's, which is root in the
+    /// container's user namespace (entries named apart from root's, so one directory can serve both).</summary>
+    public static ImageCache ForRootless(string? root)
+    {
+        var uid = ProcessControl.GetEffectiveUid();
+        return new(root ?? DefaultRoot, IdMap.Squash(uid, ProcessControl.GetEffectiveGid()),
+            "-owned-by-" + uid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     public string Root { get; }
 
     /// <summary>/var/cache/csrt for root; $XDG_CACHE_HOME/csrt (~/.cache/csrt) for anyone else.</summary>

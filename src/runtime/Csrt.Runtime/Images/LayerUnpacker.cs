@@ -28,7 +28,7 @@ internal sealed class LayerUnpacker
     {
         _root = root;
         _ids = ids;
-        _canMakeDevices = ProcessControl.GetEffectiveUid() == 0 && ids.IsIdentity;
+        _canMakeDevices = !NamespaceSetup.Rootless.IsRootless && ids.IsIdentity;
     }
 
     /// <summary>Unpacks one layer blob, then checks its digest; a failure names the layer.</summary>
@@ -248,13 +248,22 @@ internal sealed class IdMap
 {
     public static readonly IdMap Identity = new(null, null);
 
+    /// <summary>Every owner becomes the caller: what an unprivileged process can write without a
+    /// user namespace of its own; inside the container's namespace the caller is root, so the
+    /// image's files appear owned by root.</summary>
+    public static IdMap Squash(uint uid, uint gid) =>
+        new([(0, uid, uint.MaxValue)], [(0, gid, uint.MaxValue)], squash: true);
+
+    private readonly bool _squash;
+
     private readonly List<(uint Container, uint Host, uint Size)>? _uids;
     private readonly List<(uint Container, uint Host, uint Size)>? _gids;
 
-    public IdMap(List<(uint Container, uint Host, uint Size)>? uids, List<(uint Container, uint Host, uint Size)>? gids)
+    public IdMap(List<(uint Container, uint Host, uint Size)>? uids, List<(uint Container, uint Host, uint Size)>? gids, bool squash = false)
     {
         _uids = uids;
         _gids = gids;
+        _squash = squash;
     }
 
     public bool IsIdentity => _uids is null;
@@ -262,8 +271,10 @@ internal sealed class IdMap
     public (uint Uid, uint Gid) ToHost(uint uid, uint gid) =>
         _uids is null ? (uid, gid) : (Map(_uids, uid, "uid"), Map(_gids!, gid, "gid"));
 
-    private static uint Map(List<(uint Container, uint Host, uint Size)> ranges, uint id, string what)
+    private uint Map(List<(uint Container, uint Host, uint Size)> ranges, uint id, string what)
     {
+        if (_squash)
+            return ranges[0].Host;
         foreach (var (container, host, size) in ranges)
         {
             if (id >= container && id - container < size)
