@@ -109,9 +109,12 @@ internal sealed class CliContext
     {
         Root = Parse.GetValue(CommandLine.Root),
         SystemdCgroup = Parse.GetValue(CommandLine.SystemdCgroup),
-        Warning = Log.Warning,
+        Warning = WarningsAsDebug ? Log.Debug : Log.Warning,
         InitBinary = () => InitBinary.Get(_runtime!.Store.Root),
     });
+
+    /// <summary>The runtime's warnings go to the debug log only (`fn run`: stderr is the function's).</summary>
+    public bool WarningsAsDebug { get; set; }
 
     public T Get<T>(Option<T> option) => Parse.GetValue(option)!;
 

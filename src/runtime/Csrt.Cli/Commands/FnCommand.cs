@@ -110,6 +110,9 @@ internal static class FnCommand
         c.Options.Add(timeout);
         c.SetAction(parse => CommandLine.Act(parse, ctx =>
         {
+            // The function's stderr is its own: csrt's warnings (a rootless call without a
+            // writable cgroup) are shown with --debug only; errors still reach stderr.
+            ctx.WarningsAsDebug = true;
             var limit = ctx.Parse.GetValue(timeout) is { } t ? FunctionSpec.ParseDuration(t, "--timeout") : (TimeSpan?)null;
             RuntimeSpec spec;
             try
