@@ -116,24 +116,5 @@ done
     echo "machine: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "versions: $("$csrt" --version | head -n1); $(crun --version | head -n1); $(runc --version | head -n1)$([[ $podman -eq 1 ]] && echo "; $(podman --version)")"
     echo
-    echo "| per call, wall (ms) | median (10th–90th pct) | ÷ crun |"
-    echo "|---|---|---|"
-    awk '
-    function field(name,   k) { for (k = 1; k <= NF; k++) if (index($k, name "=") == 1) return substr($k, length(name) + 2); return "" }
-    function q(rt, p,   c, i, j, t) {
-        c = n[rt]
-        if (!(rt in sorted)) { for (i = 2; i <= c; i++) { t = v[rt, i]; for (j = i - 1; j >= 1 && v[rt, j] > t; j--) v[rt, j + 1] = v[rt, j]; v[rt, j + 1] = t } sorted[rt] = 1 }
-        return v[rt, int(p * (c - 1) + 0.5) + 1]
-    }
-    field("op") == "declare" { order[++m] = field("rt"); next }
-    field("op") == "call" && field("i") >= 0 { rt = field("rt"); if (field("rc") != "0") bad[rt]++; v[rt, ++n[rt]] = field("wall_us") / 1000 }
-    END {
-        base = n["crun"] ? q("crun", 0.5) : 0
-        for (k = 1; k <= m; k++) {
-            rt = order[k]
-            if (!n[rt]) continue
-            printf "| %s | %.1f (%.1f–%.1f)%s | %s |\n", rt, q(rt, 0.5), q(rt, 0.1), q(rt, 0.9), bad[rt] ? " (" bad[rt] " failed)" : "", base ? sprintf("%.2f×", q(rt, 0.5) / base) : "–"
-        }
-        if (n["csrt-image"] && n["csrt-rootfs"]) printf "\nimage ÷ rootfs (csrt): %.2f×\n", q("csrt-image", 0.5) / q("csrt-rootfs", 0.5)
-    }' "$raw"
+    "$repo/hack/bench/fn/summarize.sh" "$raw"
 } | tee "$out/summary.md"
