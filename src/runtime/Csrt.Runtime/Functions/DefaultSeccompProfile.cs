@@ -3,7 +3,8 @@ using Csrt.Runtime.Spec;
 namespace Csrt.Runtime.Functions;
 
 /// <summary>
-/// The default seccomp profile of containerd's CRI (contrib/seccomp/seccomp_default.go), as data,
+/// The default seccomp profile of containerd's CRI (contrib/seccomp/seccomp_default.go, as of
+/// containerd 1.6.20), as data,
 /// for a process without capabilities (a function has none, so none of the profile's
 /// capability-gated rules apply): the allow list, personality() with the listed domains only,
 /// clone() without namespace flags, clone3 failing with ENOSYS so libcs fall back to clone, and
@@ -46,7 +47,7 @@ public static class DefaultSeccompProfile
         "mq_getsetattr", "mq_notify", "mq_open", "mq_timedreceive", "mq_timedreceive_time64", "mq_timedsend",
         "mq_timedsend_time64", "mq_unlink", "mremap", "msgctl", "msgget", "msgrcv", "msgsnd", "msync", "munlock",
         "munlockall", "munmap", "nanosleep", "newfstatat", "_newselect", "open", "openat", "openat2", "pause",
-        "pidfd_open", "pidfd_send_signal", "pipe", "pipe2", "poll", "ppoll", "ppoll_time64", "prctl", "pread64",
+        "pidfd_open", "pidfd_send_signal", "pipe", "pipe2", "pkey_alloc", "pkey_free", "pkey_mprotect", "poll", "ppoll", "ppoll_time64", "prctl", "pread64",
         "preadv", "preadv2", "prlimit64", "process_mrelease", "pselect6", "pselect6_time64", "pwrite64", "pwritev",
         "pwritev2", "read", "readahead", "readlink", "readlinkat", "readv", "recv", "recvfrom", "recvmmsg",
         "recvmmsg_time64", "recvmsg", "remap_file_pages", "removexattr", "rename", "renameat", "renameat2",
