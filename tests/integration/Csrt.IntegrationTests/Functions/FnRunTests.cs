@@ -102,14 +102,24 @@ public sealed class FnRunTests : IDisposable
     public void NewNetworkNamespace_HoldsOnlyLo_AndNetworkHost_SeesTheHostsInterfaces()
     {
         var isolated = _fn.Run("--image", _fn.BusyboxImage, "--", "ls", "/sys/class/net");
+        // Other work on the host may add or remove interfaces meanwhile: what the call sees must
+        // lie between what was there both before and after it, and what was there at either time.
+        var before = HostInterfaces();
         var host = _fn.Run("--image", _fn.BusyboxImage, "--network", "host", "--", "ls", "/sys/class/net");
+        var after = HostInterfaces();
 
         Assert.True(isolated.Succeeded, isolated.ToString());
         Assert.Equal("lo\n", isolated.Stdout);
         Assert.True(host.Succeeded, host.ToString());
-        var hostInterfaces = Directory.GetFileSystemEntries("/sys/class/net").Select(Path.GetFileName).Order(StringComparer.Ordinal);
-        Assert.Equal(string.Join('\n', hostInterfaces) + "\n", host.Stdout);
+        var seen = host.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+        Assert.Contains("lo", seen);
+        Assert.True(seen.Count > 1, $"--network host shows only {host.Stdout.Trim()}");
+        Assert.Subset(before.Union(after).ToHashSet(StringComparer.Ordinal), seen);
+        Assert.Superset(before.Intersect(after).ToHashSet(StringComparer.Ordinal), seen);
     }
+
+    private static HashSet<string> HostInterfaces() =>
+        Directory.GetFileSystemEntries("/sys/class/net").Select(p => Path.GetFileName(p)).ToHashSet(StringComparer.Ordinal);
 
     [Fact]
     public void Rootfs_IsReadOnly_OnlyTmpIsWritable_AndTmpIsPrivate()
