@@ -201,14 +201,15 @@ public sealed class FnRunTests : IDisposable
     [Fact]
     public void SigtermToCsrt_ReachesTheProgram()
     {
-        var psi = Commands.StartInfo(RepoPaths.CsrtBinary, ["--root", _fn.StateRoot, "fn", "run", "--rootfs", _fn.Images.RootfsDir, "--", "sh", "-c",
+        var psi = Commands.StartInfo(RepoPaths.CsrtBinary, ["--root", _fn.StateRoot, "fn", "run", "--image-cache", _fn.Cache, "--rootfs", _fn.Images.RootfsDir, "--", "sh", "-c",
             "trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.05; done"]);
         using var p = Process.Start(psi)!;
         try
         {
             var ready = p.StandardOutput.ReadLineAsync();
             Assert.True(ready.Wait(FnHarness.Timeout), "the program never printed ready");
-            Assert.Equal("ready", ready.Result);
+            if (ready.Result != "ready")
+                Assert.Fail($"expected \"ready\", got {ready.Result ?? "end of output"}; stderr: {p.StandardError.ReadToEnd()}");
 
             Signals.Send(p.Id, Signals.SIGTERM);
 
