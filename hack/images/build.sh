@@ -4,6 +4,9 @@
 #   out/images/busybox.oci.tar   OCI image layout tarball, localhost/csrt/busybox:latest
 #   out/images/pause.oci.tar     OCI image layout tarball, localhost/csrt/pause:3.9
 #   out/images/pause             the static pause binary (hack/images/pause.c)
+#   out/images/fn-annotate.oci.tar  OCI image layout tarball, localhost/csrt/fn-annotate:latest: the
+#                                busybox rootfs plus hack/images/fn (a kpt ResourceList function for
+#                                `csrt fn run`), Entrypoint /fn/annotate, User "user"
 # Both tarballs import with `ctr images import` (containerd 1.6+): the OCI layout's index.json
 # names each manifest with the `io.containerd.image.name` annotation, which ctr takes verbatim.
 #
@@ -21,6 +24,7 @@ out="${CSRT_IMAGES_DIR:-$repo/out/images}"
 
 busybox_name="localhost/csrt/busybox:latest"
 pause_name="localhost/csrt/pause:3.9"
+fn_name="localhost/csrt/fn-annotate:latest"
 # Kept in one place with the image names: the Env PATH of both images.
 image_path_env="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -42,11 +46,12 @@ print_outputs() {
     echo "rootfs:  $out/busybox-rootfs"
     echo "busybox: $out/busybox.oci.tar ($busybox_name)"
     echo "pause:   $out/pause.oci.tar ($pause_name)"
+    echo "fn:      $out/fn-annotate.oci.tar ($fn_name)"
 }
 
 inputs_hash=$(
     {
-        sha256sum "$here/build.sh" "$here/pause.c" "$busybox"
+        sha256sum "$here/build.sh" "$here/pause.c" "$here/fn/annotate" "$here/fn/annotate.awk" "$busybox"
         gcc -dumpfullversion -dumpversion
         tar --version | head -n1
         gzip --version | head -n1
@@ -54,7 +59,7 @@ inputs_hash=$(
 )
 stamp="$out/.inputs.sha256"
 if [[ -f $stamp && $(<"$stamp") == "$inputs_hash" && -x $out/busybox-rootfs/bin/sh \
-      && -s $out/busybox.oci.tar && -s $out/pause.oci.tar && -x $out/pause ]]; then
+      && -s $out/busybox.oci.tar && -s $out/pause.oci.tar && -s $out/fn-annotate.oci.tar && -x $out/pause ]]; then
     print_outputs
     exit 0
 fi
@@ -107,6 +112,13 @@ gcc -static -Os -s -Wall -Wextra -Werror -o "$work/pause" "$here/pause.c" \
 pause_root="$work/pause-rootfs"
 mkdir -p "$pause_root"
 install -m 0755 "$work/pause" "$pause_root/pause"
+
+# --- the ResourceList function: the busybox rootfs plus hack/images/fn --------------------------
+fn_root="$work/fn-rootfs"
+cp -a "$rootfs" "$fn_root"
+mkdir -p "$fn_root/fn"
+install -m 0755 "$here/fn/annotate" "$fn_root/fn/annotate"
+install -m 0644 "$here/fn/annotate.awk" "$fn_root/fn/annotate.awk"
 
 # --- OCI layouts ---------------------------------------------------------------------------------
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -162,11 +174,14 @@ make_image "$rootfs" "$busybox_name" \
 make_image "$pause_root" "$pause_name" \
     "{\"Env\":[\"$image_path_env\"],\"Entrypoint\":[\"/pause\"],\"WorkingDir\":\"/\"}" "$work/pause.oci.tar"
 
+make_image "$fn_root" "$fn_name" \
+    "{\"Env\":[\"$image_path_env\"],\"Entrypoint\":[\"/fn/annotate\"],\"WorkingDir\":\"/\",\"User\":\"user\"}" "$work/fn-annotate.oci.tar"
+
 # --- publish -------------------------------------------------------------------------------------
 # The stamp goes first (removed) and last (written) so an interrupted swap is rebuilt next time.
 rm -f "$stamp"
 rm -rf "$out/busybox-rootfs"
 mv "$rootfs" "$out/busybox-rootfs"
-mv -f "$work/busybox.oci.tar" "$work/pause.oci.tar" "$work/pause" "$out/"
+mv -f "$work/busybox.oci.tar" "$work/pause.oci.tar" "$work/fn-annotate.oci.tar" "$work/pause" "$out/"
 echo "$inputs_hash" >"$stamp"
 print_outputs

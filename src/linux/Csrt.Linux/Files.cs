@@ -288,6 +288,18 @@ public static unsafe class Files
             Sys.Check(symlinkat(t, dir.Number, l), "symlinkat", $"{name} → {target}");
     }
 
+    /// <summary>A hard link named <paramref name="name"/> in <paramref name="dir"/> to the file
+    /// <paramref name="target"/> is open on (O_PATH is enough): linkat through the fd's /proc magic
+    /// link, which needs no CAP_DAC_READ_SEARCH, unlike AT_EMPTY_PATH.</summary>
+    public static void LinkAt(FileDescriptor target, FileDescriptor dir, string name)
+    {
+        const int AT_SYMLINK_FOLLOW = 0x400;
+        var source = "/proc/self/fd/" + target.Number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        fixed (byte* s = Sys.Z(source))
+        fixed (byte* p = Sys.Z(name))
+            Sys.Check(linkat(AT_FDCWD, s, dir.Number, p, AT_SYMLINK_FOLLOW), "linkat", name);
+    }
+
     public static string ReadLink(string path)
     {
         var buf = stackalloc byte[4096];

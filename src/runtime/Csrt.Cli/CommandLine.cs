@@ -43,7 +43,7 @@ internal static class CommandLine
                      LifecycleCommands.State(), LifecycleCommands.Kill(), LifecycleCommands.Delete(),
                      ExecCommand.Build(), InfoCommands.List(), InfoCommands.Ps(), InfoCommands.Spec(),
                      InfoCommands.Features(), ResourceCommands.Pause(), ResourceCommands.Resume(),
-                     ResourceCommands.Update(), ResourceCommands.Events(),
+                     ResourceCommands.Update(), ResourceCommands.Events(), FnCommand.Build(),
                  })
             root.Subcommands.Add(command);
         return root.Parse(ArgumentSplitter.Prepare(args)).Invoke();
@@ -130,9 +130,12 @@ internal sealed class CliContext
     {
         Root = Parse.GetValue(CommandLine.Root),
         SystemdCgroup = Parse.GetValue(CommandLine.SystemdCgroup),
-        Warning = Log.Warning,
+        Warning = WarningsAsDebug ? Log.Debug : Log.Warning,
         InitBinary = () => InitBinary.Get(_runtime!.StateRoot),
     });
+
+    /// <summary>The runtime's warnings go to the debug log only (`fn run`: stderr is the function's).</summary>
+    public bool WarningsAsDebug { get; set; }
 
     public T Get<T>(Option<T> option) => Parse.GetValue(option)!;
 

@@ -20,6 +20,13 @@ public sealed class CreateOptions
     /// <summary>An already-loaded config.json of the bundle (the shim has one); null: load it.</summary>
     public RuntimeSpec? Spec { get; init; }
 
+    /// <summary>The <see cref="Spec"/> exists only in memory (`csrt fn`): no config.json is read or
+    /// saved, so the spec may hold no hooks (start and delete find them in the saved copy).</summary>
+    public bool SpecInMemoryOnly { get; init; }
+
+    /// <summary>The spec's linux.seccomp, compiled by the caller (`csrt fn` caches the program); null: compile it.</summary>
+    public Security.CompiledSeccomp? CompiledSeccomp { get; init; }
+
     public string? PidFile { get; init; }
 
     /// <summary>Unix socket path that receives the pty master (terminal mode), as runc's --console-socket.</summary>
@@ -98,8 +105,12 @@ public sealed partial class ContainerRuntime
                 NoNewKeyring = o.NoNewKeyring,
                 PreserveFds = o.PreserveFds,
                 CgroupLayout = CgroupMountLayouts.Of(made.Cgroup),
+                Seccomp = o.CompiledSeccomp,
             });
-            CopyConfig(configPath, Store.ConfigOf(o.Id));
+            if (!o.SpecInMemoryOnly)
+                CopyConfig(configPath, Store.ConfigOf(o.Id));
+            else if (spec.Hooks is not null)
+                throw new ArgumentException("a spec kept only in memory cannot have hooks: start and delete read them from the saved config.json");
             // Without a mount namespace of its own the init mounts in ours: what it adds under the
             // rootfs is noted, for delete (or a failed create) to remove.
             if (!plan.OwnMountNamespace)

@@ -31,6 +31,9 @@ public static class InitPlanBuilder
         public bool NoNewKeyring { get; init; }
         public int PreserveFds { get; init; }
         public CgroupMountLayout? CgroupLayout { get; init; }
+
+        /// <summary>linux.seccomp already compiled (a caller that caches the program); null: compile it here.</summary>
+        public CompiledSeccomp? Seccomp { get; init; }
     }
 
     public static InitPlan Build(RuntimeSpec spec, NamespacePlan namespaces, Options o)
@@ -88,7 +91,7 @@ public static class InitPlanBuilder
             plan.Devices.InsertRange(0, DefaultDevices.Where(d => !listed.Contains(d.Path)));
 
         var process = spec.Process ?? throw new SpecValidationException("config.json", "$.process", "a process object", "process is missing (required to create a container)");
-        plan.Process = BuildProcess(process, linux);
+        plan.Process = BuildProcess(process, linux, o.Seccomp);
         for (var i = 0; i < (process.Rlimits?.Count ?? 0); i++)
         {
             var r = process.Rlimits![i];
