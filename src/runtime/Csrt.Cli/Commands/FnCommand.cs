@@ -125,6 +125,8 @@ internal static class FnCommand
                 return CommandNotFoundException.ExitStatus;
             }
             var timedOut = false;
+            // Caught before the container exists: a SIGTERM during create is held and forwarded.
+            using var foreground = Foreground.CatchSignals();
             return FunctionRunner.Run(ctx.Runtime, spec, flags.CacheRoot(ctx), (pid, master) =>
             {
                 using var timer = limit is { } l
@@ -134,7 +136,7 @@ internal static class FnCommand
                         Signals.Send(pid, Signals.SIGKILL);
                     }, null, l, Timeout.InfiniteTimeSpan)
                     : null;
-                var status = Foreground.Wait(pid, master);
+                var status = foreground.Wait(pid, master);
                 if (timedOut)
                     ctx.Log.Error($"the program ran longer than --timeout {ctx.Parse.GetValue(timeout)} and was killed");
                 return status;
