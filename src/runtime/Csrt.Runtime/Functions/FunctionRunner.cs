@@ -19,7 +19,7 @@ public static class FunctionRunner
     public static int Run(ContainerRuntime runtime, RuntimeSpec spec, string cacheRoot, Func<int, FileDescriptor?, int> wait)
     {
         var id = "fn-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "-" +
-                 Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
+                 Random.Shared.Next().ToString("x8", CultureInfo.InvariantCulture);
         var terminal = spec.Process?.Terminal == true;
         var (ours, theirs) = terminal ? UnixSockets.Pair(UnixSockets.Kind.Stream) : ((FileDescriptor?)null, (FileDescriptor?)null);
         FileDescriptor? master = null;

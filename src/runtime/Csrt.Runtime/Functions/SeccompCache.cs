@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using Csrt.Linux;
+using Csrt.Runtime.Hashing;
 using Csrt.Runtime.Security;
 using Csrt.Runtime.Spec;
 
@@ -55,6 +55,6 @@ public static class SeccompCache
                     .Append(' ').Append(a.ValueTwo.ToString(CultureInfo.InvariantCulture));
             text.Append('\n');
         }
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+        return Convert.ToHexStringLower(Sha256.Hash(Encoding.UTF8.GetBytes(text.ToString())));
     }
 }

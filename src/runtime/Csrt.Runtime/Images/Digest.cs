@@ -1,10 +1,12 @@
-using System.Security.Cryptography;
 using Csrt.Runtime.Errors;
+using Csrt.Runtime.Hashing;
 
 namespace Csrt.Runtime.Images;
 
 /// <summary>A content digest "algorithm:hex" (image-spec descriptor.md), checked before it is
-/// used as a file name: only sha256 and sha512 with lower-case hex of the right length.</summary>
+/// used as a file name: sha256 with lower-case hex of the right length. sha512 (which the image
+/// spec lets registries use, and which they do not in practice) is refused by name: csrt verifies
+/// blobs with its own SHA-256 (see <see cref="Sha256"/>).</summary>
 public readonly record struct Digest(string Algorithm, string Hex)
 {
     public static Digest Parse(string text, string what)
@@ -14,14 +16,13 @@ public readonly record struct Digest(string Algorithm, string Hex)
         {
             var algorithm = text[..colon];
             var hex = text[(colon + 1)..];
-            var length = algorithm switch { "sha256" => 64, "sha512" => 128, _ => 0 };
-            if (length > 0 && hex.Length == length && hex.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f'))
+            if (algorithm == "sha512")
+                throw CsrtException.Unsupported($"{what}: \"{text}\": sha512 digests are not supported by csrt (sha256 only)");
+            if (algorithm == "sha256" && hex.Length == 64 && hex.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f'))
                 return new Digest(algorithm, hex);
         }
-        throw CsrtException.InvalidArgument($"{what}: \"{text}\" is not a sha256 or sha512 digest");
+        throw CsrtException.InvalidArgument($"{what}: \"{text}\" is not a sha256 digest");
     }
-
-    public IncrementalHash NewHash() => IncrementalHash.CreateHash(Algorithm == "sha512" ? HashAlgorithmName.SHA512 : HashAlgorithmName.SHA256);
 
     public override string ToString() => Algorithm + ":" + Hex;
 }
@@ -31,7 +32,7 @@ public readonly record struct Digest(string Algorithm, string Hex)
 internal sealed class VerifyingStream : Stream
 {
     private readonly Stream _inner;
-    private readonly IncrementalHash _hash;
+    private readonly Sha256 _hash;
     private readonly Digest _digest;
     private readonly long _size;
     private readonly string _what;
@@ -43,7 +44,7 @@ internal sealed class VerifyingStream : Stream
         _digest = digest;
         _size = size;
         _what = what;
-        _hash = digest.NewHash();
+        _hash = new Sha256();
     }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
@@ -51,7 +52,7 @@ internal sealed class VerifyingStream : Stream
     public override int Read(Span<byte> buffer)
     {
         var n = _inner.Read(buffer);
-        _hash.AppendData(buffer[..n]);
+        _hash.Append(buffer[..n]);
         _read += n;
         return n;
     }
@@ -63,7 +64,7 @@ internal sealed class VerifyingStream : Stream
         while (Read(rest) > 0)
         {
         }
-        var actual = Convert.ToHexStringLower(_hash.GetHashAndReset());
+        var actual = Convert.ToHexStringLower(_hash.Finish());
         if (actual != _digest.Hex)
             throw CsrtException.Failed($"{_what} {_digest}: digest mismatch: the blob's {_digest.Algorithm} is {actual} ({_read} bytes, {_size} expected); the blob is corrupt or truncated");
         if (_read != _size)
@@ -75,7 +76,6 @@ internal sealed class VerifyingStream : Stream
         if (disposing)
         {
             _inner.Dispose();
-            _hash.Dispose();
         }
         base.Dispose(disposing);
     }

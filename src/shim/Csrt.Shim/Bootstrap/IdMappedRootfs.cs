@@ -57,7 +57,7 @@ public sealed class IdMappedRootfs : IDisposable
         var index = options.FindIndex(o => o.StartsWith("lowerdir=", StringComparison.Ordinal));
         if (index < 0)
             throw CsrtException.InvalidArgument($"{what}: uidmap=/gidmap= on an overlay need its lowerdir= option");
-        var scratch = ScratchPrefix + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
+        var scratch = ScratchPrefix + Random.Shared.NextInt64().ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
         Files.MakeDirectories(scratch, FileModes.UserAll);
         _lowerDirectory = scratch;
         var mapped = new List<string>();

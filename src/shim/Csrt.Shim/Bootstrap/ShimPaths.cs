@@ -1,5 +1,6 @@
 using System.Text;
 using Csrt.Linux;
+using Csrt.Runtime.Hashing;
 
 namespace Csrt.Shim.Bootstrap;
 

@@ -52,7 +52,15 @@ public sealed class ImageReferenceTests
         if (valid)
             Assert.Equal(text, Digest.Parse(text, "blob").ToString());
         else
-            Assert.Contains("is not a sha256 or sha512 digest", Assert.ThrowsAny<CsrtException>(() => Digest.Parse(text, "blob")).Message, StringComparison.Ordinal);
+            Assert.Contains("is not a sha256 digest", Assert.ThrowsAny<CsrtException>(() => Digest.Parse(text, "blob")).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sha512Digests_AreRefusedByName()
+    {
+        var e = Assert.ThrowsAny<CsrtException>(() => Digest.Parse("sha512:" + new string('a', 128), "blob"));
+        Assert.Equal(ErrorKind.Unsupported, e.Kind);
+        Assert.Contains("sha512 digests are not supported", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]
