@@ -1,9 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Containerd.Task.V2;
+using TaskService = Containerd.Task.V2.Task;
 using Cri.V1;
 using Csrt.IntegrationTests.Fixtures;
 using Csrt.Linux;
+using Csrt.Ttrpc.Client;
+using Csrt.Ttrpc.Transport;
 
 namespace Csrt.Bench.Shim;
 
@@ -11,7 +15,8 @@ namespace Csrt.Bench.Shim;
 /// containerd-shim-csrt-v2 against the stock containerd-shim-runc-v2 on one private containerd,
 /// every measurement interleaved (A B B A …, so neither runtime always goes first):
 /// <c>ctr run --rm … /bin/true</c>, <c>ctr task exec … /bin/true</c> on a running task, a CRI pod
-/// cycle, and the memory of each shim with N pods alive (one shim per pod). See README.md.
+/// cycle, the memory of each shim with N pods alive (one shim per pod), and the cost of polling
+/// Stats once per task per second (as containerd 2.x does) with N tasks per runtime. See README.md.
 /// </summary>
 public static class Program
 {
@@ -37,9 +42,13 @@ public static class Program
         public int Pods = 20;
         public int MemRounds = 2;
         public int Warmup = 3;
+        public int StatsTasks = 20;
+        public int StatsRounds = 30;
+        public int StatsIdle = 10;
+        public string StatsVia = "ttrpc";
         public string? BinDir;
         public string Out = ".";
-        public string Only = "run,exec,cri,mem";
+        public string Only = "run,exec,cri,mem,stats";
         public bool Hold;
         public bool Debug;
         public string? CompareDir;
@@ -59,6 +68,14 @@ public static class Program
                 case "--pods": o.Pods = int.Parse(Next(), Inv); break;
                 case "--mem-rounds": o.MemRounds = int.Parse(Next(), Inv); break;
                 case "--warmup": o.Warmup = int.Parse(Next(), Inv); break;
+                case "--stats-tasks": o.StatsTasks = int.Parse(Next(), Inv); break;
+                case "--stats-rounds": o.StatsRounds = int.Parse(Next(), Inv); break;
+                case "--stats-idle": o.StatsIdle = int.Parse(Next(), Inv); break;
+                case "--stats-via":
+                    o.StatsVia = Next();
+                    if (o.StatsVia is not ("ttrpc" or "cri"))
+                        throw new ArgumentException($"--stats-via takes ttrpc or cri, not '{o.StatsVia}'");
+                    break;
                 case "--bin": o.BinDir = Path.GetFullPath(Next()); break;
                 case "--out": o.Out = Path.GetFullPath(Next()); break;
                 case "--only": o.Only = Next(); break;
@@ -193,6 +210,8 @@ public static class Program
                     CriPhase();
                 if (phases.Contains("mem"))
                     MemoryPhase();
+                if (phases.Contains("stats"))
+                    StatsPhase();
                 if (o.Hold)
                 {
                     // For profiling by hand: the containerd stays up until stdin reaches EOF.
@@ -446,7 +465,7 @@ public static class Program
                     containers.Add(c);
                 }
                 Thread.Sleep(2000);
-                Sample(rt, round, "idle");
+                Sample(rt, round, "idle", o.Pods);
                 // What a kubelet does to a live pod: stats every few seconds, the odd exec probe.
                 foreach (var c in containers)
                 {
@@ -457,11 +476,11 @@ public static class Program
                         cri.ContainerStats(new ContainerStatsRequest { ContainerId = c });
                 }
                 Thread.Sleep(2000);
-                Sample(rt, round, "busy");
+                Sample(rt, round, "busy", o.Pods);
                 // Long-lived pods spend most of their life here: quiet for longer than the
                 // csrt shim's 3 s memory-trim period.
                 Thread.Sleep(8000);
-                Sample(rt, round, "settled");
+                Sample(rt, round, "settled", o.Pods);
             }
             finally
             {
@@ -480,14 +499,11 @@ public static class Program
 
         /// <summary>Every shim of this containerd with the runtime's binary: its VmRSS, Pss (and
         /// the anon/file/shmem split), threads, and the memfd bytes it holds open (not in RSS).</summary>
-        private void Sample(Runtime rt, int round, string when)
+        private void Sample(Runtime rt, int round, string when, int pods)
         {
-            var binary = "/" + rt.Binary;
-            var shims = HostState.ProcessesWithArgument(_ctd.Address)
-                .Where(p => HostState.CommandLine(p) is { Count: > 0 } a && a[0].EndsWith(binary, StringComparison.Ordinal))
-                .ToList();
-            if (shims.Count != o.Pods)
-                Log($"warning: {shims.Count} {binary} processes with {o.Pods} pods (expected one per pod)");
+            var shims = ShimPids(rt);
+            if (shims.Count != pods)
+                Log($"warning: {shims.Count} {rt.Binary} processes with {pods} pods (expected one per pod)");
             foreach (var pid in shims)
             {
                 var status = KeyValues($"/proc/{pid}/status");
@@ -507,6 +523,182 @@ public static class Program
                 _memRows.Add(string.Join(',', rt.Name, round.ToString(Inv), when, pid.ToString(Inv),
                     rss.ToString("0.000", Inv), pss.ToString("0.000", Inv), Kb(status, "Threads").ToString(Inv), (memfd / 1024.0 / 1024).ToString("0.000", Inv)));
             }
+        }
+
+        /// <summary>The shims of this containerd running the runtime's binary.</summary>
+        private List<int> ShimPids(Runtime rt)
+        {
+            var binary = "/" + rt.Binary;
+            return HostState.ProcessesWithArgument(_ctd.Address)
+                .Where(p => HostState.CommandLine(p) is { Count: > 0 } a && a[0].EndsWith(binary, StringComparison.Ordinal))
+                .ToList();
+        }
+
+        // ---- Stats once per task per second ---------------------------------------------------
+
+        /// <summary>
+        /// containerd 2.x polls one Stats per task per second. N pods per runtime (one shim each,
+        /// a pause sandbox and one <c>sleep</c> container); every second, one Stats per container,
+        /// the runtimes interleaved: with --stats-via ttrpc (the default) straight to the shim's
+        /// ttrpc socket over a connection kept open, as containerd does; with --stats-via cri as
+        /// a CRI ContainerStats (containerd turns it into one Stats RPC to the shim). Per call: its latency, and the CPU time its shim spent, from
+        /// /proc/&lt;pid&gt;/stat utime+stime (which keeps the time of ended threads, in clock
+        /// ticks) and from the sum of the shim's threads' schedstat (nanoseconds, but loses the
+        /// time of threads that end), over the recorded rounds. An idle window before the rounds
+        /// gives each shim's CPU per second without Stats (timers, GC), to subtract.
+        /// </summary>
+        private void StatsPhase()
+        {
+            Log($"Stats via {o.StatsVia}: {o.StatsTasks} pods per runtime, {o.StatsIdle} s idle, {o.Warmup} warm-up + {o.StatsRounds} rounds of one Stats per container per second, interleaved");
+            using var channel = _ctd.OpenGrpcChannel();
+            var cri = new RuntimeService.RuntimeServiceClient(channel);
+            var ttrpc = new Dictionary<string, (TtrpcChannel Channel, TaskService.TaskClient Client)>(StringComparer.Ordinal);
+            var pods = new List<string>();
+            var containers = Runtimes.ToDictionary(rt => rt.Name, _ => new List<string>(), StringComparer.Ordinal);
+            try
+            {
+                for (var i = 0; i < o.StatsTasks; i++)
+                {
+                    foreach (var rt in Order(i))
+                    {
+                        var config = SandboxConfig(NewId("stats-" + rt.Name));
+                        var pod = cri.RunPodSandbox(new RunPodSandboxRequest { Config = config, RuntimeHandler = rt.Handler }).PodSandboxId;
+                        pods.Add(pod);
+                        var c = cri.CreateContainer(new CreateContainerRequest { PodSandboxId = pod, SandboxConfig = config, Config = ContainerConfig("sleep 3600") }).ContainerId;
+                        cri.StartContainer(new StartContainerRequest { ContainerId = c });
+                        containers[rt.Name].Add(c);
+                    }
+                }
+                var shims = Runtimes.ToDictionary(rt => rt.Name, ShimPids, StringComparer.Ordinal);
+                foreach (var rt in Runtimes)
+                {
+                    if (shims[rt.Name].Count != o.StatsTasks)
+                        throw new InvalidOperationException($"{shims[rt.Name].Count} {rt.Binary} processes with {o.StatsTasks} pods (expected one per pod)");
+                }
+                if (o.StatsVia == "ttrpc")
+                {
+                    foreach (var c in containers.Values.SelectMany(l => l))
+                    {
+                        var addressFile = Path.Combine(_ctd.BundleDir(c, PrivateContainerd.CriNamespace), "address");
+                        var address = File.ReadAllText(addressFile).Trim();
+                        var ch = TtrpcChannel.ConnectAsync(UnixSocketAddress.FromShimAddress(address)).GetAwaiter().GetResult();
+                        ttrpc[c] = (ch, new TaskService.TaskClient(ch));
+                    }
+                }
+                var tick = 1000.0 / double.Parse(Commands.Run("getconf", "CLK_TCK").Stdout.Trim(), Inv);
+                Thread.Sleep(2000);
+
+                var idle = Runtimes.ToDictionary(rt => rt.Name, rt => shims[rt.Name].Select(p => (Ticks: ShimTicks(p), Sched: ShimSchedMs(p))).ToList(), StringComparer.Ordinal);
+                var idleClock = Stopwatch.StartNew();
+                Thread.Sleep(TimeSpan.FromSeconds(o.StatsIdle));
+                var idleSeconds = idleClock.Elapsed.TotalSeconds;
+                foreach (var rt in Runtimes)
+                {
+                    for (var k = 0; k < shims[rt.Name].Count; k++)
+                    {
+                        var pid = shims[rt.Name][k];
+                        Add($"stats-idlecpu/{rt.Name}", (ShimTicks(pid) - idle[rt.Name][k].Ticks) * tick / idleSeconds);
+                        Add($"stats-idlecpu-sched/{rt.Name}", (ShimSchedMs(pid) - idle[rt.Name][k].Sched) / idleSeconds);
+                    }
+                }
+
+                Dictionary<string, List<(long Ticks, double Sched)>>? before = null;
+                var clock = Stopwatch.StartNew();
+                for (var round = 0; round < o.Warmup + o.StatsRounds; round++)
+                {
+                    var wait = TimeSpan.FromSeconds(round) - clock.Elapsed;
+                    if (wait > TimeSpan.Zero)
+                        Thread.Sleep(wait);
+                    if (round == o.Warmup)
+                        before = Runtimes.ToDictionary(rt => rt.Name, rt => shims[rt.Name].Select(p => (ShimTicks(p), ShimSchedMs(p))).ToList(), StringComparer.Ordinal);
+                    foreach (var rt in Order(round))
+                    {
+                        foreach (var c in containers[rt.Name])
+                        {
+                            var sw = Stopwatch.StartNew();
+                            try
+                            {
+                                if (ttrpc.TryGetValue(c, out var shim))
+                                {
+                                    var r = shim.Client.Stats(new StatsRequest { Id = c }, new Grpc.Core.CallOptions(
+                                        headers: new Grpc.Core.Metadata { { "containerd-namespace-ttrpc", PrivateContainerd.CriNamespace } },
+                                        deadline: DateTime.UtcNow.AddSeconds(10)));
+                                    if (r.Stats is null)
+                                        throw new InvalidOperationException($"Stats of {c} ({rt.Name}) returned no metrics");
+                                }
+                                else
+                                {
+                                    cri.ContainerStats(new ContainerStatsRequest { ContainerId = c });
+                                }
+                            }
+                            catch (Grpc.Core.RpcException e)
+                            {
+                                Fail($"stats/{rt.Name}", e.Status.ToString());
+                                continue;
+                            }
+                            if (round >= o.Warmup)
+                                Add($"stats/{rt.Name}", sw.Elapsed.TotalMilliseconds);
+                        }
+                    }
+                }
+                // The CPU window ends one second after the last round started, as it began at a
+                // round's start: whole seconds, each with one call per shim.
+                var end = TimeSpan.FromSeconds(o.Warmup + o.StatsRounds) - clock.Elapsed;
+                if (end > TimeSpan.Zero)
+                    Thread.Sleep(end);
+                foreach (var rt in Runtimes)
+                {
+                    for (var k = 0; k < shims[rt.Name].Count; k++)
+                    {
+                        var pid = shims[rt.Name][k];
+                        Add($"stats-shimcpu/{rt.Name}", (ShimTicks(pid) - before![rt.Name][k].Ticks) * tick / o.StatsRounds);
+                        Add($"stats-shimcpu-sched/{rt.Name}", (ShimSchedMs(pid) - before[rt.Name][k].Sched) / o.StatsRounds);
+                    }
+                    Sample(rt, 0, "polled", o.StatsTasks);
+                }
+            }
+            finally
+            {
+                foreach (var (ch, _) in ttrpc.Values)
+                    ch.Dispose();
+                foreach (var c in containers.Values.SelectMany(l => l))
+                {
+                    cri.StopContainer(new StopContainerRequest { ContainerId = c, Timeout = 0 });
+                    cri.RemoveContainer(new RemoveContainerRequest { ContainerId = c });
+                }
+                foreach (var p in pods)
+                {
+                    cri.StopPodSandbox(new StopPodSandboxRequest { PodSandboxId = p });
+                    cri.RemovePodSandbox(new RemovePodSandboxRequest { PodSandboxId = p });
+                }
+            }
+        }
+
+        /// <summary>utime + stime of the process (all its threads, ended ones included), clock ticks.</summary>
+        private static long ShimTicks(int pid)
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            // comm may contain spaces and parentheses: the fields start after the last ')'.
+            var rest = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(rest[11], Inv) + long.Parse(rest[12], Inv);
+        }
+
+        /// <summary>CPU time of the process's live threads (schedstat), milliseconds.</summary>
+        private static double ShimSchedMs(int pid)
+        {
+            double ns = 0;
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                try
+                {
+                    ns += double.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], Inv);
+                }
+                catch (IOException)
+                {
+                    // The thread ended meanwhile.
+                }
+            }
+            return ns / 1e6;
         }
 
         private static Dictionary<string, string> KeyValues(string path)
@@ -578,12 +770,13 @@ public static class Program
                 sb.Append(Inv, $"- csrt-b: `{compare}/containerd-shim-csrt-v2`\n");
             sb.Append(Inv, $"- machine: {Environment.ProcessorCount} CPUs, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, load average before `{loadBefore}`, after `{loadAfter}`\n");
             sb.Append(Inv, $"- {Tool("/usr/bin/containerd", "--version")}; {Tool("runc", "--version").Split('\n')[0]}\n");
-            sb.Append(Inv, $"- runs {o.Runs}, execs {o.ExecRuns}, CRI cycles {o.Cycles}, pods {o.Pods} × {o.MemRounds} rounds, warm-up {o.Warmup}; took {elapsed.TotalMinutes:0.0} min\n\n");
+            sb.Append(Inv, $"- phases {o.Only}; runs {o.Runs}, execs {o.ExecRuns}, CRI cycles {o.Cycles}, pods {o.Pods} × {o.MemRounds} rounds, Stats via {o.StatsVia} {o.StatsTasks} pods × {o.StatsRounds} rounds, warm-up {o.Warmup}; took {elapsed.TotalMinutes:0.0} min\n\n");
 
             sb.Append("*-cpu rows: CPU time of containerd and the processes it starts (shims, their start/delete runs, runc, a container's first steps) during the operation; -shimcpu: the same without containerd's own threads.*\n\n");
+            sb.Append(Inv, $"*stats rows ({o.StatsTasks} pods per runtime, {o.StatsRounds} rounds, via {o.StatsVia}): `stats` the latency of one Stats (ttrpc: straight to the shim; cri: a CRI ContainerStats through containerd); `stats-shimcpu` per shim, its CPU time per second of polling (one Stats a second) from /proc/pid/stat utime+stime (clock ticks), `-sched` the same from its threads' schedstat; `stats-idlecpu` per shim, its CPU time per second over {o.StatsIdle} s without Stats.*\n\n");
             sb.Append("| latency (ms) | runtime | n | p50 | mean | min | p90 | max | /runc p50 | /runc mean |\n");
             sb.Append("|---|---|---|---|---|---|---|---|---|---|\n");
-            var latencyKeys = new[] { "run", "run-cpu", "run-shimcpu", "exec", "exec-cpu", "exec-shimcpu", "cri", "cri-cpu", "cri-runpod", "cri-create", "cri-start", "cri-stop", "cri-remove", "cri-stoppod", "cri-removepod" };
+            var latencyKeys = new[] { "run", "run-cpu", "run-shimcpu", "exec", "exec-cpu", "exec-shimcpu", "cri", "cri-cpu", "cri-runpod", "cri-create", "cri-start", "cri-stop", "cri-remove", "cri-stoppod", "cri-removepod", "stats", "stats-shimcpu", "stats-shimcpu-sched", "stats-idlecpu", "stats-idlecpu-sched" };
             foreach (var k in latencyKeys)
             {
                 var b = Stats($"{k}/runc");
@@ -593,14 +786,16 @@ public static class Program
                     if (s.N == 0)
                         continue;
                     var ratio = rt.Name != "runc" ? $"{s.P50 / b.P50:0.00} | {s.Mean / b.Mean:0.00}" : " | ";
-                    sb.Append(Inv, $"| {k} | {rt.Name} | {s.N} | {s.P50:0.0} | {s.Mean:0.0} | {s.Min:0.0} | {s.P90:0.0} | {s.Max:0.0} | {ratio} |\n");
+                    // Stats calls cost fractions of a millisecond.
+                    var f = k.StartsWith("stats", StringComparison.Ordinal) ? "0.000" : "0.0";
+                    sb.Append(Inv, $"| {k} | {rt.Name} | {s.N} | {s.P50.ToString(f, Inv)} | {s.Mean.ToString(f, Inv)} | {s.Min.ToString(f, Inv)} | {s.P90.ToString(f, Inv)} | {s.Max.ToString(f, Inv)} | {ratio} |\n");
                 }
             }
             sb.Append('\n');
             if (_memRows.Count > 0)
             {
                 sb.Append("| memory per shim | runtime | n | p50 | mean | min | max |\n|---|---|---|---|---|---|---|\n");
-                foreach (var when in new[] { "idle", "busy", "settled" })
+                foreach (var when in new[] { "idle", "busy", "settled", "polled" })
                 {
                     foreach (var m in new[] { "rss", "pss", "pss-anon", "pss-file", "private", "threads", "memfd" })
                     {

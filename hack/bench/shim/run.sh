@@ -3,8 +3,9 @@
 # private containerd (the integration tests' fixture: own root, state, sockets, CNI network),
 # interleaved. Measures `ctr run --rm … /bin/true`, `ctr task exec … /bin/true` on a running
 # task, a CRI pod cycle (RunPodSandbox, CreateContainer, StartContainer, StopContainer,
-# RemoveContainer, StopPodSandbox, RemovePodSandbox) and the VmRSS/Pss of every shim with N pods
-# alive (one shim per pod). See README.md here and the "Shim" section of docs/benchmarks.md.
+# RemoveContainer, StopPodSandbox, RemovePodSandbox), the VmRSS/Pss of every shim with N pods
+# alive (one shim per pod), and the cost of one Stats per task per second (containerd 2.x's
+# polling) with N pods per runtime. See README.md here and the "Shim" section of docs/benchmarks.md.
 #
 # Usage: hack/bench/shim/run.sh [--repeat R] [--bin DIR] [--no-publish] [shim-bench options]
 #   --repeat R     run the whole benchmark R times (default 1); each run has its own summary
@@ -13,7 +14,10 @@
 #                  cannot swap the binary in the middle of a run)
 #   --no-publish   use the binary already in out/bench/shim/bin (or --bin) as it is
 # shim-bench options: --runs N (30) --exec-runs N (30) --cycles N (20) --pods N (20)
-#                     --mem-rounds N (2) --warmup N (3) --only run,exec,cri,mem
+#                     --mem-rounds N (2) --warmup N (3) --only run,exec,cri,mem,stats
+#                     --stats-tasks N (20) --stats-rounds N (30) --stats-idle SECONDS (10)
+#                     --stats-via ttrpc|cri (ttrpc: Stats straight to each shim's socket; cri:
+#                                    CRI ContainerStats through containerd)
 #                     --hold (keep the private containerd up until stdin closes, for profiling)
 #                     --debug (containerd at log level debug, which passes -debug to the shims)
 #                     --compare DIR (a second build, DIR/containerd-shim-csrt-v2, measured as
