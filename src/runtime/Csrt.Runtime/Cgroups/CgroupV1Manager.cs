@@ -68,6 +68,19 @@ public sealed class CgroupV1Manager : ICgroupManager
         return V1NameOf.TryGetValue(v2Controller, out var v1) && _host.HasV1(v1) ? null : u;
     }
 
+    /// <summary>Runs <paramref name="v1"/> on the controller's v1 directory, else <paramref name="v2"/> on the
+    /// cgroup2 directory when the controller lives there; false when the host has it in neither.</summary>
+    private bool OnController(string v1Controller, string v2Controller, Action<string> v1, Action<string> v2)
+    {
+        if (Dir(v1Controller) is { } d)
+            v1(d);
+        else if (UnifiedDirFor(v2Controller) is { } u)
+            v2(u);
+        else
+            return false;
+        return true;
+    }
+
     /// <summary>Controllers of the cgroup2 hierarchy that no v1 hierarchy holds (e.g. hugetlb where its v1 hierarchy is not mounted).</summary>
     private List<string> UnifiedOnlyControllers()
     {
@@ -137,33 +150,14 @@ public sealed class CgroupV1Manager : ICgroupManager
     private void Apply(LinuxResources r, bool update)
     {
         var cpu = r.Cpu;
-        if (V1.Cpu.IsSet(cpu))
-        {
-            if (Dir("cpu") is { } d)
-                V1.Cpu.Set(d, cpu!);
-            else if (UnifiedDirFor("cpu") is { } u)
-                V2.Cpu.Set(u, cpu!);
-            else
-                throw Missing("linux.resources.cpu", "cpu");
-        }
-        if (V1.Cpuset.IsSet(cpu))
-        {
-            if (Dir("cpuset") is { } d)
-                V1.Cpuset.Set(d, cpu!);
-            else if (UnifiedDirFor("cpuset") is { } u)
-                V2.Cpuset.Set(u, cpu!);
-            else
-                throw Missing("linux.resources.cpu.cpus/mems", "cpuset");
-        }
-        if (r.Memory is { } memory)
-        {
-            if (Dir("memory") is { } d)
-                V1.Memory.Set(d, memory, update, Warning);
-            else if (UnifiedDirFor("memory") is { } u)
-                V2.Memory.Set(u, memory, update, Warning);
-            else if (V1.Memory.IsSet(memory))
-                throw Missing("linux.resources.memory", "memory");
-        }
+        if (V1.Cpu.IsSet(cpu) && !OnController("cpu", "cpu", d => V1.Cpu.Set(d, cpu!), u => V2.Cpu.Set(u, cpu!)))
+            throw Missing("linux.resources.cpu", "cpu");
+        if (V1.Cpuset.IsSet(cpu) && !OnController("cpuset", "cpuset", d => V1.Cpuset.Set(d, cpu!), u => V2.Cpuset.Set(u, cpu!)))
+            throw Missing("linux.resources.cpu.cpus/mems", "cpuset");
+        if (r.Memory is { } memory
+            && !OnController("memory", "memory", d => V1.Memory.Set(d, memory, update, Warning), u => V2.Memory.Set(u, memory, update, Warning))
+            && V1.Memory.IsSet(memory))
+            throw Missing("linux.resources.memory", "memory");
         if (r.Pids is { } pids)
         {
             if ((Dir("pids") ?? UnifiedDirFor("pids")) is { } d)
@@ -171,24 +165,11 @@ public sealed class CgroupV1Manager : ICgroupManager
             else if (Pids.IsSet(pids))
                 throw Missing("linux.resources.pids", "pids");
         }
-        if (V1.Blkio.IsSet(r.BlockIO))
-        {
-            if (Dir("blkio") is { } d)
-                V1.Blkio.Set(d, r.BlockIO!);
-            else if (UnifiedDirFor("io") is { } u)
-                V2.Io.Set(u, r.BlockIO!, Warning);
-            else
-                throw Missing("linux.resources.blockIO", "blkio");
-        }
-        if (V1.Hugetlb.IsSet(r.HugepageLimits))
-        {
-            if (Dir("hugetlb") is { } d)
-                V1.Hugetlb.Set(d, r.HugepageLimits!);
-            else if (UnifiedDirFor("hugetlb") is { } u)
-                V2.Hugetlb.Set(u, r.HugepageLimits!);
-            else
-                throw Missing("linux.resources.hugepageLimits", "hugetlb");
-        }
+        if (V1.Blkio.IsSet(r.BlockIO) && !OnController("blkio", "io", d => V1.Blkio.Set(d, r.BlockIO!), u => V2.Io.Set(u, r.BlockIO!, Warning)))
+            throw Missing("linux.resources.blockIO", "blkio");
+        if (V1.Hugetlb.IsSet(r.HugepageLimits)
+            && !OnController("hugetlb", "hugetlb", d => V1.Hugetlb.Set(d, r.HugepageLimits!), u => V2.Hugetlb.Set(u, r.HugepageLimits!)))
+            throw Missing("linux.resources.hugepageLimits", "hugetlb");
         if (Rdma.IsSet(r.Rdma))
         {
             if ((Dir("rdma") ?? UnifiedDirFor("rdma")) is { } d)
@@ -244,24 +225,12 @@ public sealed class CgroupV1Manager : ICgroupManager
     public LinuxResources ReadResources()
     {
         var r = new LinuxResources { Cpu = new LinuxCpu(), Memory = new LinuxMemory(), Pids = new LinuxPids(), BlockIO = new LinuxBlockIO() };
-        if (Dir("cpu") is { } cpu)
-            V1.Cpu.Read(cpu, r.Cpu);
-        else if (UnifiedDirFor("cpu") is { } ucpu)
-            V2.Cpu.Read(ucpu, r.Cpu);
-        if (Dir("cpuset") is { } cpuset)
-            V1.Cpuset.Read(cpuset, r.Cpu);
-        else if (UnifiedDirFor("cpuset") is { } ucpuset)
-            V2.Cpuset.Read(ucpuset, r.Cpu);
-        if (Dir("memory") is { } mem)
-            V1.Memory.Read(mem, r.Memory);
-        else if (UnifiedDirFor("memory") is { } umem)
-            V2.Memory.Read(umem, r.Memory);
+        OnController("cpu", "cpu", d => V1.Cpu.Read(d, r.Cpu), u => V2.Cpu.Read(u, r.Cpu));
+        OnController("cpuset", "cpuset", d => V1.Cpuset.Read(d, r.Cpu), u => V2.Cpuset.Read(u, r.Cpu));
+        OnController("memory", "memory", d => V1.Memory.Read(d, r.Memory), u => V2.Memory.Read(u, r.Memory));
         if ((Dir("pids") ?? UnifiedDirFor("pids")) is { } pids)
             Pids.Read(pids, r.Pids);
-        if (Dir("blkio") is { } blkio)
-            V1.Blkio.Read(blkio, r.BlockIO);
-        else if (UnifiedDirFor("io") is { } io)
-            V2.Io.Read(io, r.BlockIO);
+        OnController("blkio", "io", d => V1.Blkio.Read(d, r.BlockIO), u => V2.Io.Read(u, r.BlockIO));
         return r;
     }
 
@@ -334,24 +303,12 @@ public sealed class CgroupV1Manager : ICgroupManager
         var s = new CgroupStats();
         if (Dir("cpu") is { } cpu)
             V1.Cpu.Stats(cpu, s.Cpu);
-        if (Dir("cpuacct") is { } acct)
-            V1.CpuAcct.Stats(acct, s.Cpu);
-        else if (UnifiedDirFor("cpu") is { } ucpu)
-            V2.Cpu.Stats(ucpu, s.Cpu);
-        if (Dir("memory") is { } mem)
-            V1.Memory.Stats(mem, s.Memory);
-        else if (UnifiedDirFor("memory") is { } umem)
-            V2.Memory.Stats(umem, s.Memory);
+        OnController("cpuacct", "cpu", d => V1.CpuAcct.Stats(d, s.Cpu), u => V2.Cpu.Stats(u, s.Cpu));
+        OnController("memory", "memory", d => V1.Memory.Stats(d, s.Memory), u => V2.Memory.Stats(u, s.Memory));
         if ((Dir("pids") ?? UnifiedDirFor("pids")) is { } pids)
             Pids.Stats(pids, s.Pids);
-        if (Dir("blkio") is { } blkio)
-            V1.Blkio.Stats(blkio, s.Blkio);
-        else if (UnifiedDirFor("io") is { } io)
-            V2.Io.Stats(io, s.Blkio);
-        if (Dir("hugetlb") is { } huge)
-            V1.Hugetlb.Stats(huge, s.Hugetlb);
-        else if (UnifiedDirFor("hugetlb") is { } uhuge)
-            V2.Hugetlb.Stats(uhuge, s.Hugetlb);
+        OnController("blkio", "io", d => V1.Blkio.Stats(d, s.Blkio), u => V2.Io.Stats(u, s.Blkio));
+        OnController("hugetlb", "hugetlb", d => V1.Hugetlb.Stats(d, s.Hugetlb), u => V2.Hugetlb.Stats(u, s.Hugetlb));
         if (Dir("cpuset") is { } cpuset)
             s.Cpuset = V1.Cpuset.Stats(cpuset);
         if ((Dir("rdma") ?? UnifiedDirFor("rdma")) is { } rdma)

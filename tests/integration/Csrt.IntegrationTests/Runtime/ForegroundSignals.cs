@@ -30,16 +30,7 @@ internal static class ForegroundSignals
     /// </summary>
     public static void AssertForwardedOneByOne(RuntimeRoot csrt, string[] args, int[] forwarded, int[] notForwarded)
     {
-        var psi = new ProcessStartInfo(csrt.Binary)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "--root", csrt.Root }.Concat(args))
-            psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
+        using var process = csrt.StartPiped(args);
         var stderr = process.StandardError.ReadToEndAsync();
         try
         {

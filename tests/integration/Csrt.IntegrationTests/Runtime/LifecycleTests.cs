@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Csrt.IntegrationTests.Fixtures;
 using Csrt.Linux;
@@ -100,16 +99,7 @@ public sealed class LifecycleTests : IDisposable
     public void RunInTheForeground_ForwardsSignalsToTheContainerProcess()
     {
         var bundle = _csrt.Bundle(["sh", "-c", "trap 'echo got TERM; exit 42' TERM; echo ready; while true; do sleep 0.1; done"]);
-        var psi = new ProcessStartInfo(_csrt.Binary)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "--root", _csrt.Root, "run", "--bundle", bundle.Dir, bundle.Id })
-            psi.ArgumentList.Add(a);
-        using var csrt = Process.Start(psi)!;
+        using var csrt = _csrt.StartPiped(["run", "--bundle", bundle.Dir, bundle.Id]);
         try
         {
             var ready = csrt.StandardOutput.ReadLineAsync();
@@ -158,16 +148,7 @@ public sealed class LifecycleTests : IDisposable
         {
             ["createRuntime"] = new JsonArray(new JsonObject { ["path"] = script, ["args"] = new JsonArray("hook", marker, release) }),
         }, namespaces: ["mount", "uts", "ipc", "network"]);
-        var psi = new ProcessStartInfo(_csrt.Binary)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "--root", _csrt.Root, "run", "--bundle", bundle.Dir, bundle.Id })
-            psi.ArgumentList.Add(a);
-        using var csrt = Process.Start(psi)!;
+        using var csrt = _csrt.StartPiped(["run", "--bundle", bundle.Dir, bundle.Id]);
         try
         {
             var stderr = csrt.StandardError.ReadToEndAsync();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -138,6 +139,24 @@ public sealed class RuntimeRoot : IDisposable
     /// <summary><c>run</c> in the foreground: the container's output and exit code.</summary>
     public CommandResult RunForeground(TestBundle bundle, string? stdin = null, params string[] extra) =>
         Run(stdin, Timeout, new[] { "run", "--bundle", bundle.Dir }.Concat(extra).Append(bundle.Id).ToArray());
+
+    /// <summary>
+    /// Starts <c>csrt --root … args</c> with stdin, stdout and stderr piped, for a test that talks to a
+    /// foreground command while it runs (signals, line by line output); the caller kills it if the test fails.
+    /// </summary>
+    public Process StartPiped(IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo(Binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "--root", Root }.Concat(args))
+            psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
 
     /// <summary>The `state` JSON.</summary>
     public JsonObject State(string id) => JsonNode.Parse(Ok("state", id))!.AsObject();

@@ -16,17 +16,11 @@ namespace Csrt.IntegrationTests.Security;
 /// The host's binaries must hash the same afterwards.
 /// </summary>
 [Collection(ContainerdCollection.Name)]
-public sealed class BinaryOverwriteAttackTests
+public sealed class BinaryOverwriteAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
 {
     private const int Decoys = 3;
-    private readonly PrivateContainerd _containerd;
-    private readonly ITestOutputHelper _log;
-
-    public BinaryOverwriteAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
-    {
-        _containerd = fixture.Containerd;
-        _log = log;
-    }
+    private readonly PrivateContainerd _containerd = fixture.Containerd;
+    private readonly ITestOutputHelper _log = log;
 
     private static string[] Binaries(Via via) =>
         via == Via.Runc ? ["/usr/sbin/runc"] : [RepoPaths.CsrtBinary, RepoPaths.ShimBinary];

@@ -14,18 +14,12 @@ namespace Csrt.IntegrationTests.Security;
 /// the probe would see it.
 /// </summary>
 [Collection(ContainerdCollection.Name)]
-public sealed class CwdThroughFdAttackTests
+public sealed class CwdThroughFdAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
 {
     private static string Probe(string marker) => $"echo \"cwd=$(pwd)\"; ls ../../../../../../../../../../ | grep -qx {marker} && echo escaped; true";
     private static readonly TimeSpan ExecTimeout = TimeSpan.FromSeconds(20);
-    private readonly PrivateContainerd _containerd;
-    private readonly ITestOutputHelper _log;
-
-    public CwdThroughFdAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
-    {
-        _containerd = fixture.Containerd;
-        _log = log;
-    }
+    private readonly PrivateContainerd _containerd = fixture.Containerd;
+    private readonly ITestOutputHelper _log = log;
 
     /// <summary>A file at the host's / that only an escaped working directory can see; deleted on dispose.</summary>
     private sealed class HostMarker : IDisposable

@@ -15,21 +15,15 @@ namespace Csrt.IntegrationTests.Security;
 /// the cgroup lets it.
 /// </summary>
 [Collection(ContainerdCollection.Name)]
-public sealed class DeviceAttackTests
+public sealed class DeviceAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
 {
     private const string Payload =
         "for node in \"disk b $0 $1\" \"kmsg c 1 11\"; do set -- $node; "
         + "mknod /dev/host-$1 $2 $3 $4 2>/dev/null && echo \"mknod-$1=ok\" || echo \"mknod-$1=refused\"; "
         + "echo \"read-$1=$(head -c 100 /dev/host-$1 2>/dev/null | wc -c)\"; done";
 
-    private readonly PrivateContainerd _containerd;
-    private readonly ITestOutputHelper _log;
-
-    public DeviceAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
-    {
-        _containerd = fixture.Containerd;
-        _log = log;
-    }
+    private readonly PrivateContainerd _containerd = fixture.Containerd;
+    private readonly ITestOutputHelper _log = log;
 
     /// <summary>The major and minor of a block device of the host (a disk, else a loop device).</summary>
     private static (int Major, int Minor) HostDisk()

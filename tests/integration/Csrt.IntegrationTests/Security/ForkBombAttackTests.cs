@@ -14,17 +14,11 @@ namespace Csrt.IntegrationTests.Security;
 /// csrt and under runc alike.
 /// </summary>
 [Collection(ContainerdCollection.Name)]
-public sealed class ForkBombAttackTests
+public sealed class ForkBombAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
 {
     private const int Limit = 50;
-    private readonly PrivateContainerd _containerd;
-    private readonly ITestOutputHelper _log;
-
-    public ForkBombAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
-    {
-        _containerd = fixture.Containerd;
-        _log = log;
-    }
+    private readonly PrivateContainerd _containerd = fixture.Containerd;
+    private readonly ITestOutputHelper _log = log;
 
     private static long ReadCount(string file, string? key = null)
     {

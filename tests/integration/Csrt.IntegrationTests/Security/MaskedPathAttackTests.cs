@@ -14,7 +14,7 @@ namespace Csrt.IntegrationTests.Security;
 /// payload without masking shows the files' contents, so the payload does read them.
 /// </summary>
 [Collection(ContainerdCollection.Name)]
-public sealed class MaskedPathAttackTests
+public sealed class MaskedPathAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
 {
     private const string Secret = "HOST SECRET";
     private const string Payload =
@@ -22,14 +22,8 @@ public sealed class MaskedPathAttackTests
         + "echo x > /etc/ro-dir/file 2>/dev/null && echo ro-dir-written; echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo proc-sys-written; "
         + "echo \"null=[$(head -c 16 /dev/null)]\"; true";
 
-    private readonly PrivateContainerd _containerd;
-    private readonly ITestOutputHelper _log;
-
-    public MaskedPathAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
-    {
-        _containerd = fixture.Containerd;
-        _log = log;
-    }
+    private readonly PrivateContainerd _containerd = fixture.Containerd;
+    private readonly ITestOutputHelper _log = log;
 
     /// <summary>A bundle whose /dev is the image's own, with masked /etc/passwd and /etc/masked-dir
     /// and read-only /etc/ro-dir; <paramref name="symlink"/> (if any) replaces the image's /dev/null.</summary>

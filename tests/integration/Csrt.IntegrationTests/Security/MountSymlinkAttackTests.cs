@@ -12,16 +12,10 @@ namespace Csrt.IntegrationTests.Security;
 /// unmounted. runc does the same, which also proves the setup follows the symlinks.
 /// </summary>
 [Collection(ContainerdCollection.Name)]
-public sealed class MountSymlinkAttackTests
+public sealed class MountSymlinkAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
 {
-    private readonly PrivateContainerd _containerd;
-    private readonly ITestOutputHelper _log;
-
-    public MountSymlinkAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
-    {
-        _containerd = fixture.Containerd;
-        _log = log;
-    }
+    private readonly PrivateContainerd _containerd = fixture.Containerd;
+    private readonly ITestOutputHelper _log = log;
 
     [Theory]
     [InlineData(Via.Cli)]

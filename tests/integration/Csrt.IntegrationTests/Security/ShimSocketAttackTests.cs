@@ -15,16 +15,10 @@ namespace Csrt.IntegrationTests.Security;
 /// gets an answer, from the csrt shim and from containerd's runc shim.
 /// </summary>
 [Collection(ContainerdCollection.Name)]
-public sealed class ShimSocketAttackTests
+public sealed class ShimSocketAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
 {
-    private readonly PrivateContainerd _containerd;
-    private readonly ITestOutputHelper _log;
-
-    public ShimSocketAttackTests(ContainerdFixture fixture, ITestOutputHelper log)
-    {
-        _containerd = fixture.Containerd;
-        _log = log;
-    }
+    private readonly PrivateContainerd _containerd = fixture.Containerd;
+    private readonly ITestOutputHelper _log = log;
 
     /// <summary>A task on <paramref name="runtime"/>; returns its id and its shim's socket path.</summary>
     private (string Id, string Socket) StartTask(string runtime)

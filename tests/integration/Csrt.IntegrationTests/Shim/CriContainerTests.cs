@@ -15,16 +15,10 @@ namespace Csrt.IntegrationTests.Shim;
 /// stats, the OOM killer, resource updates, Stop (stop signal, grace period, SIGKILL) and Remove.
 /// </summary>
 [Collection(ContainerdCollection.Name)]
-public sealed partial class CriContainerTests
+public sealed partial class CriContainerTests(ContainerdFixture fixture, ITestOutputHelper log)
 {
-    private readonly PrivateContainerd _containerd;
-    private readonly ITestOutputHelper _log;
-
-    public CriContainerTests(ContainerdFixture fixture, ITestOutputHelper log)
-    {
-        _containerd = fixture.Containerd;
-        _log = log;
-    }
+    private readonly PrivateContainerd _containerd = fixture.Containerd;
+    private readonly ITestOutputHelper _log = log;
 
     [Fact]
     public async Task ExecSync_ReturnsStdoutStderrAndTheExitCode_AndATimeoutKillsTheProcess()

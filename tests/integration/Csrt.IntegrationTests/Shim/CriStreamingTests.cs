@@ -10,16 +10,10 @@ namespace Csrt.IntegrationTests.Shim;
 /// kubectl exec/attach reach it: CRI returns a URL, the client speaks WebSocket v4.channel.k8s.io.
 /// </summary>
 [Collection(ContainerdCollection.Name)]
-public sealed class CriStreamingTests
+public sealed class CriStreamingTests(ContainerdFixture fixture, ITestOutputHelper log)
 {
-    private readonly PrivateContainerd _containerd;
-    private readonly ITestOutputHelper _log;
-
-    public CriStreamingTests(ContainerdFixture fixture, ITestOutputHelper log)
-    {
-        _containerd = fixture.Containerd;
-        _log = log;
-    }
+    private readonly PrivateContainerd _containerd = fixture.Containerd;
+    private readonly ITestOutputHelper _log = log;
 
     [Fact]
     public async Task StreamingExec_PassesStdinToTheProcess_ItsStdoutAndStderrBack_AndItsExitCode()
