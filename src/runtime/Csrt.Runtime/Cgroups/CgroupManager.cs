@@ -1,3 +1,5 @@
+using Csrt.Runtime.Errors;
+
 namespace Csrt.Runtime.Cgroups;
 
 /// <summary>Picks and places the manager for a container from the host layout.</summary>
@@ -59,5 +61,23 @@ public static class CgroupManager
         if (host.Layout == CgroupLayout.Unified && paths.Count == 1 && paths.TryGetValue("", out var dir))
             return new CgroupV2Manager(dir, host.Unified!.MountPoint) { Warning = warning };
         return new CgroupV1Manager(paths, host) { Warning = warning };
+    }
+
+    /// <summary>
+    /// Moves <paramref name="pid"/> into an existing cgroup given by its absolute path below each
+    /// hierarchy's root (the runc shim's `ShimCgroup`): into the hierarchies where that directory
+    /// exists, as containerd's cgroup packages do; nothing is created.
+    /// </summary>
+    /// <exception cref="CgroupException">A relative path, or no hierarchy holds the directory.</exception>
+    public static void JoinExisting(string path, int pid, CgroupHost? host = null)
+    {
+        if (!path.StartsWith('/'))
+            throw CgroupException.Invalid($"\"{path}\": expected an absolute cgroup path");
+        var manager = Create(new CgroupConfig { ContainerId = "_", CgroupsPath = path }, host);
+        var existing = manager.Paths.Values.Distinct(StringComparer.Ordinal).Where(Directory.Exists).ToList();
+        if (existing.Count == 0)
+            throw new CgroupException(ErrorKind.NotFound, $"cgroup \"{path}\" does not exist in any hierarchy ({string.Join(", ", manager.Paths.Values.Distinct(StringComparer.Ordinal))})");
+        foreach (var dir in existing)
+            CgroupFs.WriteProcs(dir, pid);
     }
 }

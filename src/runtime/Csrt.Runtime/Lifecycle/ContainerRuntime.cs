@@ -51,6 +51,10 @@ public sealed partial class ContainerRuntime
     /// $XDG_RUNTIME_DIR/csrt when rootless (<see cref="Rootless.DefaultStateRoot()"/>).</summary>
     public static string DefaultStateRoot => StateStore.DefaultRoot;
 
+    /// <summary>Moves a process (the shim's daemon, for the runc option `ShimCgroup`) into an
+    /// existing cgroup, named by its absolute path in each hierarchy.</summary>
+    public static void MoveIntoCgroup(int pid, string cgroupPath) => Csrt.Runtime.Cgroups.CgroupManager.JoinExisting(cgroupPath, pid);
+
     internal StateStore Store { get; }
 
     /// <summary>The state root directory of this runtime's containers.</summary>

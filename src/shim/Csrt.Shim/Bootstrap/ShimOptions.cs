@@ -323,8 +323,6 @@ public sealed record ShimOptions
     {
         if (BinaryName.Length > 0)
             yield return $"runtime option BinaryName \"{BinaryName}\" ignored: csrt runs containers in-process, without a runtime binary";
-        if (ShimCgroup.Length > 0)
-            yield return $"runtime option ShimCgroup \"{ShimCgroup}\" ignored: the shim stays in containerd's cgroup";
         if (CriuPath.Length > 0 || CriuImagePath.Length > 0 || CriuWorkPath.Length > 0)
             yield return "runtime options CriuPath/CriuImagePath/CriuWorkPath ignored: csrt does not checkpoint";
     }

@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using Csrt.Linux;
+using Csrt.Runtime.Errors;
+using Csrt.Runtime.Lifecycle;
 using Google.Protobuf;
 
 namespace Csrt.Shim.Bootstrap;
@@ -200,6 +202,19 @@ public static class StartCommand
         options.Files.Add((listener, 3));
         using var spawned = Spawn.Start(options);
         var pid = spawned.Complete(TimeSpan.FromSeconds(10));
+        // As the runc shim: the daemon joins the handler's ShimCgroup, and start fails if it cannot.
+        if (input.Settings.ShimCgroup is { Length: > 0 } shimCgroup)
+        {
+            try
+            {
+                ContainerRuntime.MoveIntoCgroup(pid, shimCgroup);
+            }
+            catch (CsrtException e)
+            {
+                Signals.Send(pid, Signals.SIGKILL);
+                throw new CsrtException(e.Kind, $"runtime option ShimCgroup: {e.Message}", e);
+            }
+        }
         // One above containerd's score, as the runc shim does (raising needs no privilege).
         try
         {

@@ -130,14 +130,16 @@ public sealed class ShimOptionsTests
     }
 
     [Fact]
-    public void SettingsWithoutEffectOnCsrtAreEachReportedAsIgnored()
+    public void SettingsWithoutEffectOnCsrtAreEachReportedAsIgnored_AndShimCgroupIsKept()
     {
         var o = Decode(Runc(new RuncOptions { BinaryName = "/usr/bin/runc", ShimCgroup = "/shims", CriuPath = "/usr/sbin/criu" }));
         var warnings = o.Ignored().ToList();
-        Assert.Equal(3, warnings.Count);
+        Assert.Equal(2, warnings.Count);
         Assert.Contains(warnings, w => w.Contains("BinaryName \"/usr/bin/runc\" ignored", StringComparison.Ordinal));
-        Assert.Contains(warnings, w => w.Contains("ShimCgroup \"/shims\" ignored", StringComparison.Ordinal));
         Assert.Contains(warnings, w => w.Contains("CriuPath", StringComparison.Ordinal));
+        // ShimCgroup is applied by `start` (the daemon joins it), not ignored.
+        Assert.Equal("/shims", o.ShimCgroup);
+        Assert.DoesNotContain(warnings, w => w.Contains("ShimCgroup", StringComparison.Ordinal));
         Assert.Empty(Decode(Runc(new RuncOptions { Root = "/x", IoUid = 1 })).Ignored());
     }
 
