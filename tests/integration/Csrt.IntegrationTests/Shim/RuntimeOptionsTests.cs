@@ -111,7 +111,17 @@ public sealed class RuntimeOptionsTests
         try
         {
             foreach (var d in dirs)
+            {
                 Directory.CreateDirectory(d);
+                // A v1 cpuset cgroup takes no process until it has cpus and mems (set up as an
+                // operator would: the parent's).
+                foreach (var file in new[] { "cpuset.cpus", "cpuset.mems" })
+                {
+                    var parent = Path.Combine(Path.GetDirectoryName(d)!, file);
+                    if (File.Exists(Path.Combine(d, file)) && File.Exists(parent))
+                        File.WriteAllText(Path.Combine(d, file), File.ReadAllText(parent).Trim());
+                }
+            }
             var config = Path.Combine(dir, "csrt.toml");
             File.WriteAllText(config, $"ShimCgroup = '{cgroup}'\n");
             using var ctd = PrivateContainerd.Start(new PrivateContainerdOptions
