@@ -21,6 +21,7 @@ namespace Csrt.Linux.Tests;
 /// C file of <c>_Static_assert</c>s from the C# values and compiles it with gcc against the system
 /// headers: a wrong value fails the compile, and gcc's message names it.
 /// </summary>
+[Collection(ChildProcessCollection.Name)]
 public sealed class NativeLayoutTests
 {
     private static string RepoRoot([CallerFilePath] string self = "") =>

@@ -3,6 +3,9 @@ using Xunit;
 
 namespace Csrt.Linux.Tests;
 
+// Not beside tests that start processes: a child between fork and exec holds a copy of every fd,
+// so a closed listener could still answer the probe below.
+[Collection(ChildProcessCollection.Name)]
 public sealed class UnixSocketsTests
 {
     [Theory]
