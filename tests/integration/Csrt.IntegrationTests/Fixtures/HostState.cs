@@ -55,6 +55,9 @@ public static class HostState
     /// <summary>The process's executable path, or null.</summary>
     public static string? Exe(int pid) => ReadLink($"/proc/{pid}/exe");
 
+    /// <summary>The process runs the csrt shim (from out/bin or its sealed view: the same name).</summary>
+    public static bool IsCsrtShim(int pid) => Exe(pid)?.EndsWith("/containerd-shim-csrt-v2", StringComparison.Ordinal) == true;
+
     /// <summary>The process's arguments, or an empty list when it is gone.</summary>
     public static IReadOnlyList<string> CommandLine(int pid)
     {

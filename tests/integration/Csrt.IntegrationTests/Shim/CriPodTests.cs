@@ -25,7 +25,7 @@ public sealed class CriPodTests
 
     /// <summary>Pids of csrt shims started for this containerd instance.</summary>
     private List<int> Shims() =>
-        HostState.ProcessesWithArgument(_containerd.Address).Where(p => HostState.Exe(p)?.EndsWith("/containerd-shim-csrt-v2", StringComparison.Ordinal) == true).ToList();
+        HostState.ProcessesWithArgument(_containerd.Address).Where(HostState.IsCsrtShim).ToList();
 
     [Fact]
     public async Task APodWithTwoContainersRunsOnCsrtAndTheyShareTheSandboxNamespaces()

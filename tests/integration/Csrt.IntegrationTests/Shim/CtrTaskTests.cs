@@ -80,7 +80,7 @@ public sealed class CtrTaskTests
                 Assert.Equal($"run {i}\n", r.Stdout);
             }
             var socket = ShimSocketPath(id);
-            Assert.True(HostState.WaitGone(HostState.ProcessesWithArgument(id).Where(p => HostState.Exe(p)?.EndsWith("/containerd-shim-csrt-v2", StringComparison.Ordinal) == true), TimeSpan.FromSeconds(10)),
+            Assert.True(HostState.WaitGone(HostState.ProcessesWithArgument(id).Where(HostState.IsCsrtShim), TimeSpan.FromSeconds(10)),
                 "a shim of the finished task is still running");
             Assert.False(File.Exists(socket), $"the socket {socket} outlived its shim");
         }
@@ -160,7 +160,7 @@ public sealed class CtrTaskTests
         {
             RunDetached(id, "sleep", "1000");
             Assert.Equal("RUNNING", WaitForTaskStatus(id, "RUNNING"));
-            var shim = Assert.Single(HostState.ProcessesWithArgument(id), p => HostState.Exe(p)?.EndsWith("/containerd-shim-csrt-v2", StringComparison.Ordinal) == true);
+            var shim = Assert.Single(HostState.ProcessesWithArgument(id), HostState.IsCsrtShim);
             string[] copiers = ["stdin→pty", "pty→stdout"];
 
             // ctr exec -t gives the exec stdin and a pty, and deletes the exec when it exits.

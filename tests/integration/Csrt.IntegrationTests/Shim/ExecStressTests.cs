@@ -27,7 +27,7 @@ public sealed class ExecStressTests
     private int RunDetachedAndFindShim(string id)
     {
         _containerd.Ctr("run", "-d", "--runtime", PrivateContainerd.CsrtRuntime, TestImages.BusyboxImage, id, "sleep", "1000").EnsureSuccess();
-        return Assert.Single(HostState.ProcessesWithArgument(id), p => HostState.Exe(p)?.EndsWith("/containerd-shim-csrt-v2", StringComparison.Ordinal) == true);
+        return Assert.Single(HostState.ProcessesWithArgument(id), HostState.IsCsrtShim);
     }
 
     /// <summary>The shim's open fds on stdio FIFOs (ctr names them &lt;exec id&gt;-stdin, -stdout, -stderr).</summary>
@@ -102,7 +102,7 @@ public sealed class ExecStressTests
 
     private List<int> ShimsOf(IEnumerable<CriPod> pods) =>
         pods.SelectMany(p => HostState.ProcessesWithArgument(p.Id))
-            .Where(p => HostState.Exe(p)?.EndsWith("/containerd-shim-csrt-v2", StringComparison.Ordinal) == true)
+            .Where(HostState.IsCsrtShim)
             .Distinct()
             .ToList();
 

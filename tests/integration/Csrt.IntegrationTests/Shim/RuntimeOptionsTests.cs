@@ -19,19 +19,34 @@ public sealed class RuntimeOptionsTests
 
     public RuntimeOptionsTests(ITestOutputHelper log) => _log = log;
 
-    [Fact]
-    public async Task RootAndIoUidFromTheHandlersOptions_PutContainerStateUnderRoot_AndGiveTheFifosToThatUser()
+    /// <summary>Runs <paramref name="body"/> against a private containerd whose csrt handler has the
+    /// options file <paramref name="toml"/> gives for a scratch directory (its `ConfigPath`, the one
+    /// option containerd 1.6 carries); the directory goes afterwards.</summary>
+    private static async Task WithHandlerOptions(Func<string, string> toml, Func<PrivateContainerd, string, Task> body)
     {
         var dir = Directory.CreateTempSubdirectory("csrt-runtime-options-").FullName;
         try
         {
-            var root = Path.Combine(dir, "state");
             var config = Path.Combine(dir, "csrt.toml");
-            File.WriteAllText(config, $"Root = '{root}'\nIoUid = 4321\nIoGid = 4322\n");
+            File.WriteAllText(config, toml(dir));
             using var ctd = PrivateContainerd.Start(new PrivateContainerdOptions
             {
                 ExtraToml = $"[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.csrt.options]\n  ConfigPath = \"{config}\"\n",
             });
+            await body(ctd, dir);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task RootAndIoUidFromTheHandlersOptions_PutContainerStateUnderRoot_AndGiveTheFifosToThatUser()
+    {
+        await WithHandlerOptions(dir => $"Root = '{Path.Combine(dir, "state")}'\nIoUid = 4321\nIoGid = 4322\n", async (ctd, dir) =>
+        {
+            var root = Path.Combine(dir, "state");
             string id, podId;
             await using (var pod = await CriPod.StartAsync(ctd, "runtime-options"))
             {
@@ -59,36 +74,21 @@ public sealed class RuntimeOptionsTests
                 Assert.Equal(PodSandboxState.SandboxNotready, status.Status.State);
             }
             Assert.False(Directory.Exists(Path.Combine(root, PrivateContainerd.CriNamespace, id)), "state left under Root after the pod was removed");
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        });
     }
 
     [Fact]
     public async Task SystemdCgroupInTheHandlersOptions_SelectsTheSystemdDriver_WhichThisHybridHostRefusesClearly()
     {
-        var dir = Directory.CreateTempSubdirectory("csrt-runtime-options-").FullName;
-        try
+        await WithHandlerOptions(_ => "SystemdCgroup = true\n", async (ctd, _) =>
         {
-            var config = Path.Combine(dir, "csrt.toml");
-            File.WriteAllText(config, "SystemdCgroup = true\n");
-            using var ctd = PrivateContainerd.Start(new PrivateContainerdOptions
-            {
-                ExtraToml = $"[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.csrt.options]\n  ConfigPath = \"{config}\"\n",
-            });
             var e = await Assert.ThrowsAnyAsync<Exception>(async () =>
             {
                 await using var pod = await CriPod.StartAsync(ctd, "systemd-cgroup");
             });
             _log.WriteLine(e.ToString());
             Assert.Contains("systemd cgroup driver", e.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        });
     }
 
     /// <summary>The cgroup directories of an absolute path in every hierarchy of this host.</summary>
@@ -102,10 +102,14 @@ public sealed class RuntimeOptionsTests
             .Distinct(StringComparer.Ordinal)
             .ToList();
 
+    /// <summary>The csrt shims this containerd started.</summary>
+    private static List<int> CsrtShims(PrivateContainerd ctd) =>
+        HostState.ProcessesWithArgument(ctd.Address)
+            .Where(HostState.IsCsrtShim).ToList();
+
     [Fact]
     public async Task ShimCgroupFromTheHandlersOptions_PutsTheShimDaemonInThatCgroup_AsTheRuncShimDoes()
     {
-        var dir = Directory.CreateTempSubdirectory("csrt-runtime-options-").FullName;
         var cgroup = "/csrt-test-shimcg-" + Guid.NewGuid().ToString("N")[..8];
         var dirs = CgroupDirectories(cgroup);
         try
@@ -122,39 +126,32 @@ public sealed class RuntimeOptionsTests
                         File.WriteAllText(Path.Combine(d, file), File.ReadAllText(parent).Trim());
                 }
             }
-            var config = Path.Combine(dir, "csrt.toml");
-            File.WriteAllText(config, $"ShimCgroup = '{cgroup}'\n");
-            using var ctd = PrivateContainerd.Start(new PrivateContainerdOptions
+            await WithHandlerOptions(_ => $"ShimCgroup = '{cgroup}'\n", async (ctd, _) =>
             {
-                ExtraToml = $"[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.csrt.options]\n  ConfigPath = \"{config}\"\n",
-            });
-            await using (var pod = await CriPod.StartAsync(ctd, "shim-cgroup"))
-            {
-                var shims = HostState.ProcessesWithArgument(ctd.Address)
-                    .Where(p => HostState.Exe(p)?.EndsWith("/containerd-shim-csrt-v2", StringComparison.Ordinal) == true).ToList();
-                var shim = Assert.Single(shims);
+                await using var pod = await CriPod.StartAsync(ctd, "shim-cgroup");
+                var shim = Assert.Single(CsrtShims(ctd));
                 var lines = File.ReadAllLines($"/proc/{shim}/cgroup");
                 _log.WriteLine(string.Join("\n", lines));
                 // Every hierarchy line ("N:controllers:path") names the ShimCgroup path.
                 Assert.All(lines, l => Assert.EndsWith(":" + cgroup, l, StringComparison.Ordinal));
-            }
+            });
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
-            foreach (var d in dirs)
+            // The shim leaves its cgroup when it exits, just after the pod's removal.
+            foreach (var d in dirs.Where(Directory.Exists))
             {
-                try
+                for (var attempt = 0; ; attempt++)
                 {
-                    Directory.Delete(d);
-                }
-                catch (IOException)
-                {
-                    // A shim still leaving: the next run's fixture sweep does not know this path,
-                    // so try once more after it is gone.
-                    Thread.Sleep(2000);
-                    if (Directory.Exists(d))
+                    try
+                    {
                         Directory.Delete(d);
+                        break;
+                    }
+                    catch (IOException) when (attempt < 20)
+                    {
+                        Thread.Sleep(100);
+                    }
                 }
             }
         }
@@ -163,15 +160,8 @@ public sealed class RuntimeOptionsTests
     [Fact]
     public async Task AShimCgroupThatDoesNotExist_FailsThePodsStart_NamingTheOption()
     {
-        var dir = Directory.CreateTempSubdirectory("csrt-runtime-options-").FullName;
-        try
+        await WithHandlerOptions(_ => "ShimCgroup = '/csrt-test-no-such-cgroup'\n", async (ctd, _) =>
         {
-            var config = Path.Combine(dir, "csrt.toml");
-            File.WriteAllText(config, "ShimCgroup = '/csrt-test-no-such-cgroup'\n");
-            using var ctd = PrivateContainerd.Start(new PrivateContainerdOptions
-            {
-                ExtraToml = $"[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.csrt.options]\n  ConfigPath = \"{config}\"\n",
-            });
             var e = await Assert.ThrowsAnyAsync<Exception>(async () =>
             {
                 await using var pod = await CriPod.StartAsync(ctd, "shim-cgroup-missing");
@@ -179,12 +169,7 @@ public sealed class RuntimeOptionsTests
             _log.WriteLine(e.ToString());
             Assert.Contains("ShimCgroup", e.Message, StringComparison.Ordinal);
             Assert.Contains("/csrt-test-no-such-cgroup", e.Message, StringComparison.Ordinal);
-            Assert.DoesNotContain(HostState.ProcessesWithArgument(ctd.Address),
-                p => HostState.Exe(p)?.EndsWith("/containerd-shim-csrt-v2", StringComparison.Ordinal) == true);
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+            Assert.Empty(CsrtShims(ctd));
+        });
     }
 }

@@ -32,7 +32,7 @@ public sealed partial class ShimSurvivalTests
     private static int ShimPidFor(string address)
     {
         var socket = address["unix://".Length..];
-        var pids = HostState.AllPids().Where(p => HostState.Exe(p)?.EndsWith("/containerd-shim-csrt-v2", StringComparison.Ordinal) == true
+        var pids = HostState.AllPids().Where(p => HostState.IsCsrtShim(p)
             && Directory.Exists($"/proc/{p}/fd") && HasSocketNamed(p, socket)).ToList();
         return Assert.Single(pids);
     }
