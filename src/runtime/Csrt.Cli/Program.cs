@@ -8,6 +8,8 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == Csrt.Runtime.Processes.ContainerInit.Sentinel)
             return Csrt.Runtime.Processes.ContainerInit.Run();
+        if (args.Length > 0 && args[0] == Csrt.Runtime.Images.NamespacedUnpack.Sentinel)
+            return Csrt.Runtime.Images.NamespacedUnpack.RunChild(args);
         return CommandLine.Run(args);
     }
 }

@@ -50,9 +50,13 @@ internal static class FnCommand
             if (network is not ("none" or "host"))
                 throw new ArgumentException($"--network \"{network}\": expected none or host");
             OciRunConfig? config = null;
+            // One mapping for the unpack and the container: the image's owners are kept through it.
+            var userNamespace = Rootless.IsRootless ? UserNamespaceMappings.ForCaller() : null;
             if (image is not null)
             {
-                var cache = Rootless.IsRootless ? Csrt.Runtime.Images.ImageCache.ForRootless(CacheRoot(ctx)) : Csrt.Runtime.Images.ImageCache.ForRoot(CacheRoot(ctx));
+                var cache = userNamespace is not null
+                    ? Csrt.Runtime.Images.ImageCache.ForRootless(CacheRoot(ctx), userNamespace.Uids, userNamespace.Gids)
+                    : Csrt.Runtime.Images.ImageCache.ForRoot(CacheRoot(ctx));
                 var prepared = cache.Prepare(ImageReference.Parse(image));
                 rootfs = prepared.Rootfs;
                 config = prepared.Config;
@@ -79,7 +83,7 @@ internal static class FnCommand
                 Cpus = cpus,
                 Pids = pids,
                 Terminal = ctx.Get(Tty),
-                UserNamespace = Rootless.IsRootless ? UserNamespaceMappings.ForCaller() : null,
+                UserNamespace = userNamespace,
             });
         }
     }

@@ -1,7 +1,9 @@
 using System.Runtime.InteropServices;
 using Csrt.Linux;
 using Csrt.Runtime.Errors;
+using Csrt.Runtime.Processes;
 using Csrt.Runtime.Rootfs;
+using Csrt.Runtime.Spec;
 
 namespace Csrt.Runtime.Images;
 
@@ -13,33 +15,34 @@ public sealed record PreparedImage(string ManifestDigest, string Rootfs, OciRunC
 /// holds <c>rootfs/</c> and the image's <c>config.json</c>. An image is unpacked into a
 /// temporary directory next to it and renamed into place, under an flock per digest, so a
 /// directory by that name is always complete and concurrent runs of one image unpack it once.
+/// A rootless caller's images are unpacked in a user namespace with the container's mappings
+/// (<see cref="NamespacedUnpack"/>), so their files belong to the mapped host ids; the entry's
+/// name then carries the mappings too, since a rootfs owned for one mapping is wrong for another.
 /// </summary>
 public sealed class ImageCache
 {
     private const string LinuxOs = "linux";
     private readonly string _images;
-    private readonly IdMap _ids;
+    private readonly UserNamespaceIds? _userNamespace;
+    private readonly IExitMonitor _exits;
     private readonly string _suffix;
 
-    internal ImageCache(string root, IdMap ids, string suffix = "")
+    private ImageCache(string root, UserNamespaceIds? userNamespace, IExitMonitor exits)
     {
         Root = root;
         _images = Path.Combine(root, "images");
-        _ids = ids;
-        _suffix = suffix;
+        _userNamespace = userNamespace;
+        _exits = exits;
+        _suffix = userNamespace is null ? "" : "-userns-" + userNamespace.Key;
     }
 
     /// <summary>The cache as root uses it (owners as the image has them).</summary>
-    public static ImageCache ForRoot(string? root) => new(root ?? DefaultRoot, IdMap.Identity);
+    public static ImageCache ForRoot(string? root) => new(root ?? DefaultRoot, null, DirectExitMonitor.Instance);
 
-    /// <summary>The cache of a rootless caller: every file is the caller's, which is root in the
-    /// container's user namespace (entries named apart from root's, so one directory can serve both).</summary>
-    public static ImageCache ForRootless(string? root)
-    {
-        var uid = ProcessControl.GetEffectiveUid();
-        return new(root ?? DefaultRoot, IdMap.Squash(uid, ProcessControl.GetEffectiveGid()),
-            "-owned-by-" + uid.ToString(System.Globalization.CultureInfo.InvariantCulture));
-    }
+    /// <summary>The cache of a rootless caller whose containers run with these mappings: images
+    /// are unpacked in a user namespace that has them, and kept apart per mapping.</summary>
+    public static ImageCache ForRootless(string? root, List<LinuxIdMapping> uids, List<LinuxIdMapping> gids, IExitMonitor? exits = null) =>
+        new(root ?? DefaultRoot, new UserNamespaceIds(uids, gids), exits ?? DirectExitMonitor.Instance);
 
     public string Root { get; }
 
@@ -78,19 +81,31 @@ public sealed class ImageCache
         if (TryLoad(final, digest) is { } raced)
             return raced;
         var tmp = final + ".tmp";
-        RemoveIfPresent(tmp);
+        var what = new UnpackJob(reference, manifestDescriptor, tmp);
+        if (_userNamespace is { } userns)
+            NamespacedUnpack.Run(what, userns, _exits);
+        else
+            UnpackInto(what, IdMap.Identity, source);
+        Files.Rename(tmp, final);
+        return TryLoad(final, digest) ?? throw CsrtException.Failed($"{final}: unpacked, but its config.json is missing");
+    }
+
+    /// <summary>Unpacks the job's image into its temporary directory (removing one a killed unpack
+    /// left), and removes that directory again when the unpack fails.</summary>
+    internal static void UnpackInto(UnpackJob job, IdMap ids, ImageSource? openSource = null)
+    {
+        RemoveIfPresent(job.Directory);
         try
         {
-            Files.MakeDirectory(tmp, FileModes.UserAll);
-            var config = Unpack(source, manifestDescriptor, reference, tmp);
-            Files.Rename(tmp, final);
-            return new PreparedImage(digest.ToString(), Path.Combine(final, "rootfs"), config.Config ?? new OciRunConfig());
+            Files.MakeDirectory(job.Directory, FileModes.UserAll);
+            using var opened = openSource is null ? ImageSource.Open(job.Reference) : null;
+            Unpack(opened ?? openSource!, job.Manifest, job.Reference, job.Directory, ids);
         }
         catch
         {
             try
             {
-                RemoveIfPresent(tmp);
+                RemoveIfPresent(job.Directory);
             }
             catch (SyscallException)
             {
@@ -189,7 +204,7 @@ public sealed class ImageCache
 
     /// <summary>Manifest, config and layers into <paramref name="dir"/>: every blob verified, every
     /// layer's media type checked before the first is unpacked.</summary>
-    private OciImageConfig Unpack(ImageSource source, OciDescriptor manifestDescriptor, ImageReference reference, string dir)
+    private static OciImageConfig Unpack(ImageSource source, OciDescriptor manifestDescriptor, ImageReference reference, string dir, IdMap ids)
     {
         var manifestBytes = source.ReadDocument(manifestDescriptor, "manifest");
         var manifest = ImageJson.Parse(manifestBytes, ImageJsonContext.Default.OciManifest, $"{reference}: manifest {manifestDescriptor.Digest}");
@@ -205,7 +220,7 @@ public sealed class ImageCache
         Files.MakeDirectory(rootfs, FileModes.UserAllOthersReadExecute);
         using (var root = new RootDirectory(rootfs))
         {
-            var unpacker = new LayerUnpacker(root, _ids);
+            var unpacker = new LayerUnpacker(root, ids);
             for (var i = 0; i < manifest.Layers.Count; i++)
                 unpacker.Apply(source.OpenBlob(manifest.Layers[i], "layer"), gzip[i], manifest.Layers[i].Digest);
             // The mount points of a function's container, made now: the rootfs is shared by
@@ -221,3 +236,6 @@ public sealed class ImageCache
         return config;
     }
 }
+
+/// <summary>One image to unpack: the manifest the reference resolved to, into a temporary directory.</summary>
+internal sealed record UnpackJob(ImageReference Reference, OciDescriptor Manifest, string Directory);

@@ -2,7 +2,9 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using Csrt.Linux;
 using Csrt.Runtime.Errors;
+using Csrt.Runtime.NamespaceSetup;
 using Csrt.Runtime.Rootfs;
+using Csrt.Runtime.Spec;
 
 namespace Csrt.Runtime.Images;
 
@@ -228,7 +230,7 @@ internal sealed class LayerUnpacker
 
     private void SetOwnerAndMode(FileDescriptor fd, TarEntry entry)
     {
-        var (uid, gid) = _ids.ToHost((uint)entry.Uid, (uint)entry.Gid);
+        var (uid, gid) = _ids.Owner(entry, _layer);
         Files.Chown(fd, uid, gid);
         // After chown, which clears the set-id bits.
         Files.Chmod(fd, (uint)entry.Mode & 0xfff);
@@ -236,50 +238,56 @@ internal sealed class LayerUnpacker
 
     private void ChownAt(FileDescriptor dir, string name, TarEntry entry)
     {
-        var (uid, gid) = _ids.ToHost((uint)entry.Uid, (uint)entry.Gid);
+        var (uid, gid) = _ids.Owner(entry, _layer);
         Files.ChownAt(dir, name, uid, gid);
     }
 }
 
-/// <summary>How the image's owners become owners on disk: as they are for root; for a rootless
-/// caller, through the container's user namespace mappings (container id → host id), an id
-/// outside them being refused.</summary>
+/// <summary>Which owners the unpack may give files: any, as host root; in the user namespace
+/// a rootless unpack runs in (<see cref="NamespacedUnpack"/>), only ids its maps hold, so an id the
+/// caller's subordinate ranges cannot express is refused by name (podman's default; it does not
+/// ignore chown errors) instead of failing as chown's EINVAL.</summary>
 internal sealed class IdMap
 {
-    public static readonly IdMap Identity = new(null, null);
+    public static readonly IdMap Identity = new(null, null, "");
 
-    /// <summary>Every owner becomes the caller: what an unprivileged process can write without a
-    /// user namespace of its own; inside the container's namespace the caller is root, so the
-    /// image's files appear owned by root.</summary>
-    public static IdMap Squash(uint uid, uint gid) =>
-        new([(0, uid, uint.MaxValue)], [(0, gid, uint.MaxValue)], squash: true);
+    private readonly List<LinuxIdMapping>? _uids;
+    private readonly List<LinuxIdMapping>? _gids;
+    private readonly string _mappings;
 
-    private readonly bool _squash;
-
-    private readonly List<(uint Container, uint Host, uint Size)>? _uids;
-    private readonly List<(uint Container, uint Host, uint Size)>? _gids;
-
-    public IdMap(List<(uint Container, uint Host, uint Size)>? uids, List<(uint Container, uint Host, uint Size)>? gids, bool squash = false)
+    private IdMap(List<LinuxIdMapping>? uids, List<LinuxIdMapping>? gids, string mappings)
     {
         _uids = uids;
         _gids = gids;
-        _squash = squash;
+        _mappings = mappings;
     }
+
+    /// <summary>The ids of the user namespace this process is in (its /proc/self/uid_map and gid_map).</summary>
+    public static IdMap OfThisUserNamespace() =>
+        Of(UserNamespaces.ParseMap(Files.ReadText("/proc/self/uid_map")), UserNamespaces.ParseMap(Files.ReadText("/proc/self/gid_map")));
+
+    internal static IdMap Of(List<LinuxIdMapping> uids, List<LinuxIdMapping> gids) =>
+        new(uids, gids, $"uid [{UserNamespaces.MappingText(uids)}] gid [{UserNamespaces.MappingText(gids)}]");
 
     public bool IsIdentity => _uids is null;
 
-    public (uint Uid, uint Gid) ToHost(uint uid, uint gid) =>
-        _uids is null ? (uid, gid) : (Map(_uids, uid, "uid"), Map(_gids!, gid, "gid"));
-
-    private uint Map(List<(uint Container, uint Host, uint Size)> ranges, uint id, string what)
+    /// <summary>The entry's owner, checked: chown in this namespace takes the image's ids as they are.</summary>
+    public (uint Uid, uint Gid) Owner(TarEntry entry, string layer)
     {
-        if (_squash)
-            return ranges[0].Host;
-        foreach (var (container, host, size) in ranges)
-        {
-            if (id >= container && id - container < size)
-                return host + (id - container);
-        }
-        throw CsrtException.Unsupported($"the image has a file owned by {what} {id}, which the user namespace does not map (add a range to /etc/sub{what})");
+        uint uid = (uint)entry.Uid, gid = (uint)entry.Gid;
+        if (_uids is null)
+            return (uid, gid);
+        if (!Holds(_uids, uid))
+            throw Unmapped(entry, layer, "uid", uid);
+        if (!Holds(_gids!, gid))
+            throw Unmapped(entry, layer, "gid", gid);
+        return (uid, gid);
     }
+
+    private static bool Holds(List<LinuxIdMapping> ranges, uint id) =>
+        ranges.Any(r => id >= r.ContainerId && id - r.ContainerId < r.Size);
+
+    private CsrtException Unmapped(TarEntry entry, string layer, string what, uint id) => CsrtException.Unsupported(
+        $"layer {layer}: \"{entry.Name}\" is owned by {what} {id}, which the user namespace ({_mappings}, container:host:size) does not map: " +
+        $"give the caller a larger range in /etc/sub{what} (and newuidmap/newgidmap, Debian package uidmap)");
 }

@@ -84,6 +84,25 @@ public sealed class FnImageTests : IDisposable
     }
 
     [Fact]
+    public void AsRoot_TheLayersOwnersAndSetIdBits_AreKept_InsideAndOnTheHost()
+    {
+        var layout = _fn.Layout("owners").BusyboxLayer().OwnersLayer().Write(new JsonObject { ["Cmd"] = OciLayout.StatOwnersCommand() });
+
+        var result = _fn.Run("--image", "oci:" + layout.Dir);
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Equal(OciLayout.Owners, result.Stdout.TrimEnd('\n').Split('\n'));
+        // Root's cache keeps the image's own ids on the host: no user namespace in between.
+        var rootfs = Path.Combine(CacheEntry(layout), "rootfs");
+        foreach (var owner in OciLayout.Owners)
+        {
+            var path = owner.Split(' ')[0];
+            Assert.Equal(path + owner[path.Length..], path + " " + Commands.RunOk("stat", "-c", "%u %g %a", rootfs + path).Trim());
+        }
+        _fn.AssertNothingLeft();
+    }
+
+    [Fact]
     public void LayerWithAPathEscapingTheRoot_IsRefused_AndNothingIsCached()
     {
         var layout = _fn.Layout("dotdot").BusyboxLayer()

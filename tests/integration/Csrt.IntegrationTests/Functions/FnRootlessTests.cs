@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Csrt.IntegrationTests.Fixtures;
 using Csrt.IntegrationTests.Rootless;
 using Xunit;
@@ -58,7 +59,7 @@ public sealed class FnRootlessTests : IDisposable
     }
 
     [Fact]
-    public void Rootless_TheCallerIsRootInTheUserNamespace_TheImagesFilesAreItsFiles_OnlyLo_ReadOnly_NoTmpdir()
+    public void Rootless_TheCallerIsRootInTheUserNamespace_TheImagesRootOwnedFilesAreItsFiles_OnlyLo_ReadOnly_NoTmpdir()
     {
         var result = _user.Run(_user.Csrt,
             ["fn", "run", "--image-cache", Cache, "--image", "oci-archive:" + _busyboxArchive, "--", "sh", "-c",
@@ -76,9 +77,83 @@ public sealed class FnRootlessTests : IDisposable
         Assert.Equal("tmp=0", lines[5]);
         Assert.Equal("0", lines[6]);
         Assert.Equal("HOME=" + _user.Home, lines[7]);
-        // The unpacked image belongs to the user on the host.
+        // The image's root-owned files belong to the user on the host.
         var busybox = Directory.GetFiles(Path.Combine(Cache, "images"), "busybox", new EnumerationOptions { RecurseSubdirectories = true, MatchType = MatchType.Simple })
             .First(p => p.EndsWith("/rootfs/bin/busybox", StringComparison.Ordinal));
         Assert.Equal(_user.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture), Commands.RunOk("stat", "-c", "%u", busybox).Trim());
+    }
+
+    /// <summary>The cache entries of the layout's manifest (one per user namespace mapping), without temporary ones.</summary>
+    private string[] Entries(OciLayout layout) =>
+        Directory.Exists(Path.Combine(Cache, "images"))
+            ? Directory.GetDirectories(Path.Combine(Cache, "images"), layout.ManifestDigest.Replace(':', '-') + "*")
+            : [];
+
+    /// <summary>A layout under the user's directory (written by root, readable by the user).</summary>
+    private OciLayout Layout(string name) => new(Path.Combine(_dir, name));
+
+    /// <summary>fn run as the user with newuidmap and newgidmap not in $PATH: only the caller's own
+    /// uid and gid can be mapped (as for a user without subordinate ranges).</summary>
+    private CommandResult FnOwnIdOnly(params string[] args) =>
+        _user.Run("/usr/bin/env", new[] { "PATH=/usr/local/bin", _user.Csrt, "fn", "run", "--image-cache", Cache, "--env", "PATH=/bin" }.Concat(args));
+
+    private static string Text(uint id) => id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void ImageOwnersAndSetIdBits_AreKeptInTheContainer_AndBelongToTheMappedSubordinateIdsOnTheHost()
+    {
+        var layout = Layout("owners").BusyboxLayer().OwnersLayer().Write(new JsonObject { ["Cmd"] = OciLayout.StatOwnersCommand() });
+
+        var result = Fn(null, "--image", "oci:" + layout.Dir);
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Equal(OciLayout.Owners, result.Stdout.TrimEnd('\n').Split('\n'));
+        // On the host: container id 0 is the caller, ids 1… are the subordinate range from its start.
+        var entry = Assert.Single(Entries(layout));
+        uint HostUid(uint id) => id == 0 ? _user.Uid : _user.SubUids.Start + id - 1;
+        uint HostGid(uint id) => id == 0 ? _user.Gid : _user.SubGids.Start + id - 1;
+        foreach (var owner in OciLayout.Owners)
+        {
+            var f = owner.Split(' ');
+            var expected = $"{f[0]} {Text(HostUid(uint.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture)))} " +
+                           $"{Text(HostGid(uint.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture)))} {f[3]}";
+            Assert.Equal(expected, f[0] + " " + Commands.RunOk("stat", "-c", "%u %g %a", Path.Combine(entry, "rootfs") + f[0]).Trim());
+        }
+    }
+
+    [Fact]
+    public void AnOwnerOutsideTheSubordinateRange_IsRefusedNamingTheFileAndTheId_AndNothingIsCached()
+    {
+        var beyond = _user.SubUids.Count + 10;
+        var layout = Layout("beyond").BusyboxLayer()
+            .Layer(w => OciLayout.AddFile(w, "far", "x", uid: (int)beyond))
+            .Write(new JsonObject { ["Cmd"] = new JsonArray("true") });
+
+        var result = Fn(null, "--image", "oci:" + layout.Dir);
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains($"\"far\" is owned by uid {Text(beyond)}, which the user namespace", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("/etc/subuid", result.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Entries(layout));
+    }
+
+    [Fact]
+    public void WithOnlyTheCallersIdMapped_ForeignOwnersAreRefused_TheOtherMappingsRootfsIsNotReused_RootOwnedImagesRun()
+    {
+        var layout = Layout("owners-twice").BusyboxLayer().OwnersLayer().Write(new JsonObject { ["Cmd"] = new JsonArray("true") });
+        var withRanges = Fn(null, "--image", "oci:" + layout.Dir);
+        Assert.True(withRanges.Succeeded, withRanges.ToString());
+
+        var rootOwnedLayout = Layout("root-owned").BusyboxLayer().Write();
+
+        var ownIdOnly = FnOwnIdOnly("--image", "oci:" + layout.Dir);
+        var rootOwned = FnOwnIdOnly("--image", "oci:" + rootOwnedLayout.Dir, "--", "/bin/sh", "-c", "cat /proc/self/uid_map; stat -c %u /bin/busybox");
+
+        // The rootfs unpacked for the subordinate ranges holds ids this mapping lacks: not reused.
+        Assert.Equal(1, ownIdOnly.ExitCode);
+        Assert.Contains("\"data/user\" is owned by uid 1000, which the user namespace (uid [0:" + Text(_user.Uid) + ":1]", ownIdOnly.Stderr, StringComparison.Ordinal);
+        Assert.Single(Entries(layout));
+        Assert.True(rootOwned.Succeeded, rootOwned.ToString());
+        Assert.Equal(["0", Text(_user.Uid), "1", "0"], rootOwned.Stdout.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
     }
 }

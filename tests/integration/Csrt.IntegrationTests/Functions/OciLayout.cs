@@ -61,6 +61,38 @@ public sealed class OciLayout
         AddFile(w, "etc/group", "root:x:0:\nuser:x:1000:\nstaff:x:50:\n");
     });
 
+    /// <summary>The paths of <see cref="OwnersLayer"/> with the owner and mode each has in the
+    /// layer, as <c>stat -c '%n %u %g %a'</c> prints them.</summary>
+    public static readonly string[] Owners =
+    [
+        "/data 0 0 755", "/data/root 0 0 644", "/data/user 1000 1000 644", "/data/nobody 65534 65534 644",
+        "/data/setuid 1000 1000 4755", "/data/shared 1000 50 2775", "/data/shared/link 1000 50 777",
+    ];
+
+    /// <summary>A Cmd that prints <see cref="Owners"/> as the container sees them.</summary>
+    public static JsonArray StatOwnersCommand()
+    {
+        var cmd = new JsonArray("stat", "-c", "%n %u %g %a");
+        foreach (var owner in Owners)
+            cmd.Add((JsonNode)JsonValue.Create(owner.Split(' ')[0]));
+        return cmd;
+    }
+
+    /// <summary>A layer of files with different owners and set-id bits: <see cref="Owners"/>.</summary>
+    public OciLayout OwnersLayer() => Layer(w =>
+    {
+        AddDir(w, "data/");
+        AddFile(w, "data/root", "0");
+        AddFile(w, "data/user", "1000", uid: 1000, gid: 1000);
+        AddFile(w, "data/nobody", "65534", uid: 65534, gid: 65534);
+        w.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "data/setuid")
+        {
+            DataStream = new MemoryStream("x"u8.ToArray()), Mode = Exec | UnixFileMode.SetUser, Uid = 1000, Gid = 1000,
+        });
+        w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "data/shared/") { Mode = Exec | UnixFileMode.GroupWrite | UnixFileMode.SetGroup, Uid = 1000, Gid = 50 });
+        w.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "data/shared/link") { LinkName = "../user", Uid = 1000, Gid = 50 });
+    });
+
     public const UnixFileMode Exec = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
         | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
 
