@@ -1,3 +1,4 @@
+using System.Formats.Tar;
 using System.Text.Json.Nodes;
 using Csrt.IntegrationTests.Fixtures;
 using Csrt.IntegrationTests.Rootless;
@@ -119,6 +120,41 @@ public sealed class FnRootlessTests : IDisposable
                            $"{Text(HostGid(uint.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture)))} {f[3]}";
             Assert.Equal(expected, f[0] + " " + Commands.RunOk("stat", "-c", "%u %g %a", Path.Combine(entry, "rootfs") + f[0]).Trim());
         }
+        // Files of subordinate ids are removed from a user namespace holding them (the README's command).
+        var clear = _user.Run("unshare", ["--map-root-user", "--map-auto", "rm", "-rf", Cache]);
+        Assert.True(clear.Succeeded, clear.ToString());
+        Assert.False(Directory.Exists(Cache));
+    }
+
+    [Fact]
+    public void UnpackedInTheUserNamespace_SymlinksAndDotDotInTheImage_NeverLeadWritesOutsideTheRoot()
+    {
+        var outside = Path.Combine(_dir, "outside");
+        Directory.CreateDirectory(outside);
+        _user.Chown(outside);
+        var layout = Layout("hostile").BusyboxLayer()
+            .Layer(w =>
+            {
+                w.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "escape") { LinkName = outside });
+                w.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "up") { LinkName = "../../../../../../.." + outside });
+            })
+            .Layer(w =>
+            {
+                OciLayout.AddFile(w, "escape/pwned", "x", uid: 1000);
+                OciLayout.AddFile(w, "up/pwned2", "x");
+            })
+            .Write(new JsonObject { ["Cmd"] = new JsonArray("true") });
+        var dotDot = Layout("dotdot").BusyboxLayer().Layer(w => OciLayout.AddFile(w, "../../escaped", "x")).Write();
+
+        var result = Fn(null, "--image", "oci:" + layout.Dir);
+        var refused = Fn(null, "--image", "oci:" + dotDot.Dir, "--", "true");
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Empty(Directory.EnumerateFileSystemEntries(outside));
+        Assert.True(File.Exists(Path.Combine(Assert.Single(Entries(layout)), "rootfs", outside.TrimStart('/'), "pwned")));
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("\"../../escaped\" escapes the root directory", refused.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Entries(dotDot));
     }
 
     [Fact]
