@@ -188,8 +188,17 @@ public static class FunctionSpec
 
     private static bool IsExecutable(RootDirectory root, string path)
     {
-        using var fd = root.TryOpen(path);
-        return fd is not null && Files.Stat(fd) is { IsRegular: true } info && (info.Mode & FileModes.AnyExecute) != 0;
+        try
+        {
+            using var fd = root.TryOpen(path);
+            return fd is not null && Files.Stat(fd) is { IsRegular: true } info && (info.Mode & FileModes.AnyExecute) != 0;
+        }
+        catch (SyscallException e) when (e.Errno is Errno.EACCES)
+        {
+            // A rootless image's directory of another owner may be closed to the caller on the
+            // host and open to the container's user: the init's own check decides.
+            return true;
+        }
     }
 
     /// <summary>Parses a size: bytes, or with a k/m/g suffix (powers of 1024), as docker's --memory.</summary>

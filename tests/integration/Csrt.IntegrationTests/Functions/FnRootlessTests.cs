@@ -158,6 +158,26 @@ public sealed class FnRootlessTests : IDisposable
     }
 
     [Fact]
+    public void AnEntrypointInADirectoryOnlyTheImagesUserMayEnter_RunsAsThatUser()
+    {
+        // /app is 0700 and belongs to uid 1000: on the host to a subordinate id the caller cannot
+        // enter, in the container to the image's User.
+        var layout = Layout("private-app").BusyboxLayer()
+            .Layer(w =>
+            {
+                w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "app/") { Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, Uid = 1000, Gid = 1000 });
+                w.WriteEntry(new PaxTarEntry(TarEntryType.HardLink, "app/sh") { LinkName = "bin/busybox" });
+                OciLayout.AddFile(w, "app/secret", "for user 1000", uid: 1000, gid: 1000);
+            })
+            .Write(new JsonObject { ["User"] = "user", ["Entrypoint"] = new JsonArray("/app/sh", "-c", "id -u; cat /app/secret") });
+
+        var result = Fn(null, "--image", "oci:" + layout.Dir);
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Equal("1000\nfor user 1000", result.Stdout);
+    }
+
+    [Fact]
     public void AnOwnerOutsideTheSubordinateRange_IsRefusedNamingTheFileAndTheId_AndNothingIsCached()
     {
         var beyond = _user.SubUids.Count + 10;
