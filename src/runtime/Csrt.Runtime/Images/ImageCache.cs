@@ -81,11 +81,11 @@ public sealed class ImageCache
         if (TryLoad(final, digest) is { } raced)
             return raced;
         var tmp = final + ".tmp";
-        var what = new UnpackJob(reference, manifestDescriptor, tmp);
+        var job = new UnpackJob(reference, manifestDescriptor, tmp);
         if (_userNamespace is { } userns)
-            NamespacedUnpack.Run(what, userns, _exits);
+            NamespacedUnpack.Run(job, userns, _exits);
         else
-            UnpackInto(what, IdMap.Identity, source);
+            UnpackInto(job, IdMap.Identity, source);
         Files.Rename(tmp, final);
         return TryLoad(final, digest) ?? throw CsrtException.Failed($"{final}: unpacked, but its config.json is missing");
     }
