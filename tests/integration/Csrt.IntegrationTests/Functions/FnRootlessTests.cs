@@ -57,6 +57,34 @@ public sealed class FnRootlessTests : IDisposable
         // No function container left in the user's state root (runc's default for a rootless caller).
         Assert.DoesNotContain(Directory.Exists(_user.CsrtStateRoot) ? Directory.EnumerateFileSystemEntries(_user.CsrtStateRoot) : [],
             e => Path.GetFileName(e).StartsWith("fn-", StringComparison.Ordinal));
+        // Nothing mounted is left behind (the function's mounts lived in its own mount namespace),
+        // and no cgroup was made: without a delegated subtree and without limits a rootless call
+        // stays in the caller's cgroup, as runc does.
+        Assert.Empty(HostState.MountsUnder(_dir));
+        Assert.Empty(HostState.MountsUnder(_user.RuntimeDir));
+        var cgroups = Fn(null, "--image", "oci-archive:" + _busyboxArchive, "--", "cat", "/proc/self/cgroup");
+        Assert.True(cgroups.Succeeded, cgroups.ToString());
+        var callers = _user.Run("cat", ["/proc/self/cgroup"]);
+        Assert.Equal(callers.Stdout, cgroups.Stdout);
+    }
+
+    [Fact]
+    public void ARootfsTheCallerCannotRead_IsAClearErrorNamingIt_AndLeavesNothing()
+    {
+        var closed = Path.Combine(_dir, "closed");
+        var rootfs = Path.Combine(closed, "rootfs");
+        Directory.CreateDirectory(rootfs);
+        // Root-owned and closed to others: the unprivileged caller cannot reach the rootfs.
+        Commands.RunOk("chmod", "0700", closed);
+
+        var result = Fn(null, "--rootfs", rootfs, "--", "true");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains(rootfs, result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("ermission denied", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(Directory.Exists(_user.CsrtStateRoot) ? Directory.EnumerateFileSystemEntries(_user.CsrtStateRoot) : [],
+            e => Path.GetFileName(e).StartsWith("fn-", StringComparison.Ordinal));
+        Assert.Empty(HostState.MountsUnder(_dir));
     }
 
     [Fact]
