@@ -49,7 +49,7 @@ public sealed record PrivateContainerdOptions
 /// Use unique container ids (<see cref="TestBundle.NewId"/>) so runs on one host never collide.
 /// </para>
 /// </summary>
-public sealed class PrivateContainerd : IDisposable
+public sealed class PrivateContainerd : IDisposable, Csrt.TestSupport.ICriContainerd
 {
     public const string ContainerdBinary = "/usr/bin/containerd";
     public const string CtrBinary = "/usr/bin/ctr";
