@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using Cri.V1;
 using Grpc.Core;
@@ -20,6 +21,35 @@ internal interface ICriContainerd
 
     /// <summary>containerd's log so far (the shims' logs included), for failure messages.</summary>
     string ReadLog();
+}
+
+/// <summary>gRPC (HTTP/2) over a Unix socket.</summary>
+internal static class UnixSocketGrpc
+{
+    /// <summary>A channel to the gRPC server listening on <paramref name="socket"/>; the caller disposes it.</summary>
+    public static GrpcChannel Open(string socket)
+    {
+        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                ConnectCallback = async (_, cancellationToken) =>
+                {
+                    var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                    try
+                    {
+                        await s.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken);
+                        return new NetworkStream(s, ownsSocket: true);
+                    }
+                    catch
+                    {
+                        s.Dispose();
+                        throw;
+                    }
+                },
+            },
+        });
+    }
 }
 
 /// <summary>

@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using Csrt.TestSupport;
 using Grpc.Net.Client;
@@ -142,30 +141,7 @@ internal sealed class GuestCriContainerd : ICriContainerd, IAsyncDisposable
         _forwarded = true;
     }
 
-    public GrpcChannel OpenGrpcChannel()
-    {
-        var socket = HostSocket;
-        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler
-            {
-                ConnectCallback = async (_, cancellationToken) =>
-                {
-                    var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                    try
-                    {
-                        await s.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken);
-                        return new NetworkStream(s, ownsSocket: true);
-                    }
-                    catch
-                    {
-                        s.Dispose();
-                        throw;
-                    }
-                },
-            },
-        });
-    }
+    public GrpcChannel OpenGrpcChannel() => UnixSocketGrpc.Open(HostSocket);
 
     public string ReadLog()
     {
