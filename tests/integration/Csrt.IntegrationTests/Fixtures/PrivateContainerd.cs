@@ -49,7 +49,7 @@ public sealed record PrivateContainerdOptions
 /// Use unique container ids (<see cref="TestBundle.NewId"/>) so runs on one host never collide.
 /// </para>
 /// </summary>
-public sealed class PrivateContainerd : IDisposable
+public sealed class PrivateContainerd : IDisposable, Csrt.TestSupport.ICriContainerd
 {
     public const string ContainerdBinary = "/usr/bin/containerd";
     public const string CtrBinary = "/usr/bin/ctr";
@@ -187,30 +187,7 @@ public sealed class PrivateContainerd : IDisposable
     /// (<c>new Cri.V1.RuntimeService.RuntimeServiceClient(channel)</c>) or containerd's own API.
     /// The caller disposes it.
     /// </summary>
-    public GrpcChannel OpenGrpcChannel()
-    {
-        var socket = Address;
-        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler
-            {
-                ConnectCallback = async (_, cancellationToken) =>
-                {
-                    var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                    try
-                    {
-                        await s.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken);
-                        return new NetworkStream(s, ownsSocket: true);
-                    }
-                    catch
-                    {
-                        s.Dispose();
-                        throw;
-                    }
-                },
-            },
-        });
-    }
+    public GrpcChannel OpenGrpcChannel() => Csrt.TestSupport.UnixSocketGrpc.Open(Address);
 
     /// <summary>The whole containerd log so far.</summary>
     public string ReadLog()

@@ -7,7 +7,7 @@ namespace Csrt.IntegrationTests.Fixtures;
 /// </summary>
 public sealed class TestImages
 {
-    public const string BusyboxImage = "localhost/csrt/busybox:latest";
+    public const string BusyboxImage = Csrt.TestSupport.CriPod.BusyboxImage;
     public const string PauseImage = "localhost/csrt/pause:3.9";
 
     private static readonly Lazy<TestImages> Instance = new(Build, LazyThreadSafetyMode.ExecutionAndPublication);

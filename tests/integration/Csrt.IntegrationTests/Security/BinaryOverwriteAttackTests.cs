@@ -2,6 +2,7 @@ using Cri.V1;
 using Csrt.IntegrationTests.Fixtures;
 using Csrt.IntegrationTests.Runtime;
 using Csrt.IntegrationTests.Shim;
+using Csrt.TestSupport;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -4,6 +4,7 @@ using Containerd;
 using Csrt.IntegrationTests.Fixtures;
 using Csrt.IntegrationTests.Runtime;
 using Csrt.IntegrationTests.Shim;
+using Csrt.TestSupport;
 using Csrt.Ttrpc.Client;
 using Csrt.Ttrpc.Transport;
 using Grpc.Core;

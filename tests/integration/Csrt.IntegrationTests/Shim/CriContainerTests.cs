@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Cri.V1;
 using Csrt.IntegrationTests.Fixtures;
+using Csrt.TestSupport;
 using Grpc.Core;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,5 +1,6 @@
 using Cri.V1;
 using Csrt.IntegrationTests.Fixtures;
+using Csrt.TestSupport;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Cri.V1;
 using Csrt.IntegrationTests.Fixtures;
+using Csrt.TestSupport;
 using Grpc.Core;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,6 +1,7 @@
 using Cri.V1;
 using Csrt.IntegrationTests.Fixtures;
 using Csrt.Linux;
+using Csrt.TestSupport;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Cri.V1;
 using Csrt.IntegrationTests.Fixtures;
 using Csrt.Linux;
+using Csrt.TestSupport;
 using Grpc.Core;
 using Xunit;
 using Xunit.Abstractions;

@@ -105,6 +105,32 @@ public sealed class GuestFixture : IAsyncLifetime
         return r with { Command = shellCommand };
     }
 
+    /// <summary>
+    /// Forwards <paramref name="hostSocket"/> (a new Unix socket on the host) to <paramref name="guestSocket"/> through
+    /// the guest's multiplexed ssh connection; <see cref="CancelForwardAsync"/> undoes it.
+    /// </summary>
+    public async Task ForwardAsync(string hostSocket, string guestSocket)
+    {
+        var r = await RunHostAsync("ssh", ["-F", Path.Combine(StateDir, "ssh_config"), "-O", "forward", "-L", $"{hostSocket}:{guestSocket}", "guest"],
+            TimeSpan.FromSeconds(30));
+        if (r.ExitCode != 0 || !File.Exists(hostSocket))
+            throw new InvalidOperationException($"forwarding {hostSocket} to the guest's {guestSocket} failed: {r}");
+    }
+
+    /// <summary>Ends a forward of <see cref="ForwardAsync"/> and removes its host socket.</summary>
+    public async Task CancelForwardAsync(string hostSocket, string guestSocket)
+    {
+        try
+        {
+            await RunHostAsync("ssh", ["-F", Path.Combine(StateDir, "ssh_config"), "-O", "cancel", "-L", $"{hostSocket}:{guestSocket}", "guest"],
+                TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            File.Delete(hostSocket);
+        }
+    }
+
     /// <summary>A bound for one guest command when the test gives none: generous, a TCG guest on a busy host is slow.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(2);
 

@@ -1,21 +1,71 @@
 using System.Diagnostics;
+using System.Net.Sockets;
+using System.Security.Cryptography;
 using Cri.V1;
-using Csrt.IntegrationTests.Fixtures;
 using Grpc.Core;
 using Grpc.Net.Client;
 
-namespace Csrt.IntegrationTests.Shim;
+namespace Csrt.TestSupport;
 
 /// <summary>
-/// A CRI pod for one test: RunPodSandbox on a runtime handler (default "csrt") of a
-/// <see cref="PrivateContainerd"/>, containers created from the busybox test image, and a
+/// What <see cref="CriPod"/> needs of the containerd it talks to: the integration lane's private
+/// containerd on the host, or the VM lane's containerd in the guest (reached through an ssh forward).
+/// </summary>
+internal interface ICriContainerd
+{
+    /// <summary>A directory of this containerd's that the test process can read; pods' log directories go below it.</summary>
+    string Dir { get; }
+
+    /// <summary>A gRPC channel to containerd's socket; the caller disposes it.</summary>
+    GrpcChannel OpenGrpcChannel();
+
+    /// <summary>containerd's log so far (the shims' logs included), for failure messages.</summary>
+    string ReadLog();
+}
+
+/// <summary>gRPC (HTTP/2) over a Unix socket.</summary>
+internal static class UnixSocketGrpc
+{
+    /// <summary>A channel to the gRPC server listening on <paramref name="socket"/>; the caller disposes it.</summary>
+    public static GrpcChannel Open(string socket)
+    {
+        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                ConnectCallback = async (_, cancellationToken) =>
+                {
+                    var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                    try
+                    {
+                        await s.ConnectAsync(new UnixDomainSocketEndPoint(socket), cancellationToken);
+                        return new NetworkStream(s, ownsSocket: true);
+                    }
+                    catch
+                    {
+                        s.Dispose();
+                        throw;
+                    }
+                },
+            },
+        });
+    }
+}
+
+/// <summary>
+/// A CRI pod for one test: RunPodSandbox on a runtime handler (default "csrt") of an
+/// <see cref="ICriContainerd"/>, containers created from the busybox test image, and a
 /// DisposeAsync that stops and removes the pod (and so its containers) whatever the test left.
+/// Linked into both test lanes.
 /// </summary>
 internal sealed class CriPod : IAsyncDisposable
 {
+    /// <summary>The busybox image of hack/images/build.sh, imported into CRI's namespace by the fixtures.</summary>
+    public const string BusyboxImage = "localhost/csrt/busybox:latest";
+
     private readonly GrpcChannel _channel;
 
-    private CriPod(PrivateContainerd containerd, GrpcChannel channel, PodSandboxConfig config)
+    private CriPod(ICriContainerd containerd, GrpcChannel channel, PodSandboxConfig config)
     {
         Containerd = containerd;
         _channel = channel;
@@ -23,7 +73,7 @@ internal sealed class CriPod : IAsyncDisposable
         Cri = new RuntimeService.RuntimeServiceClient(channel);
     }
 
-    public PrivateContainerd Containerd { get; }
+    public ICriContainerd Containerd { get; }
 
     public RuntimeService.RuntimeServiceClient Cri { get; }
 
@@ -36,13 +86,13 @@ internal sealed class CriPod : IAsyncDisposable
     /// <summary>Every CRI call of these tests gets this deadline: generous, the machine has 2 loaded cores.</summary>
     public static DateTime Deadline => DateTime.UtcNow.AddSeconds(90);
 
-    public static async Task<CriPod> StartAsync(PrivateContainerd containerd, string name, string handler = "csrt", LinuxPodSandboxConfig? linux = null)
+    public static async Task<CriPod> StartAsync(ICriContainerd containerd, string name, string handler = "csrt", LinuxPodSandboxConfig? linux = null)
     {
         var config = new PodSandboxConfig
         {
-            Metadata = new PodSandboxMetadata { Name = name, Namespace = "default", Uid = TestBundle.NewId("uid"), Attempt = 1 },
+            Metadata = new PodSandboxMetadata { Name = name, Namespace = "default", Uid = NewId("uid"), Attempt = 1 },
             Hostname = name,
-            LogDirectory = Path.Combine(containerd.Dir, "pod-logs", TestBundle.NewId(name)),
+            LogDirectory = Path.Combine(containerd.Dir, "pod-logs", NewId(name)),
             Linux = linux ?? new LinuxPodSandboxConfig(),
         };
         var channel = containerd.OpenGrpcChannel();
@@ -63,7 +113,7 @@ internal sealed class CriPod : IAsyncDisposable
     public static ContainerConfig Busybox(string name, params string[] command) => new()
     {
         Metadata = new ContainerMetadata { Name = name },
-        Image = new ImageSpec { Image = TestImages.BusyboxImage },
+        Image = new ImageSpec { Image = BusyboxImage },
         Command = { command },
         LogPath = name + ".log",
         Linux = new LinuxContainerConfig(),
@@ -86,6 +136,9 @@ internal sealed class CriPod : IAsyncDisposable
             throw new TimeoutException($"CRI {what} did not answer within its deadline; containerd log tail:\n{string.Join('\n', log.TakeLast(80))}", e);
         }
     }
+
+    /// <summary>A fresh name: <c>&lt;prefix&gt;-&lt;12 hex&gt;</c>.</summary>
+    private static string NewId(string prefix) => $"{prefix}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
 
     public async Task<string> CreateContainerAsync(ContainerConfig config) =>
         (await Call($"CreateContainer {config.Metadata.Name}", async () => await Cri.CreateContainerAsync(new CreateContainerRequest { PodSandboxId = Id, SandboxConfig = Config, Config = config }, deadline: Deadline))).ContainerId;
