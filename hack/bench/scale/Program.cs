@@ -81,6 +81,9 @@ public static class Program
     internal sealed record PodStart(int Pass, string Handler, string Phase, int Index, string PodId, string ContainerId,
         double RunPodMs, double CreateMs, double StartMs)
     {
+        /// <summary>CPU time of containerd and every process it started (shims, CNI plugins, runc) during this pod's start; seq phase only (NaN when pods overlap).</summary>
+        public double CpuMs { get; init; } = double.NaN;
+
         public bool Ok => !double.IsNaN(RunPodMs) && !double.IsNaN(CreateMs) && !double.IsNaN(StartMs);
 
         /// <summary>"Pod start": RunPodSandbox + CreateContainer + StartContainer, what a kubelet waits for before the pod's container runs.</summary>
@@ -92,9 +95,81 @@ public static class Program
 
     internal sealed record ListCall(int Pass, string Handler, string Phase, int Pods, string Call, int Rep, double Ms, int Items, string Error);
 
+    /// <summary>CPU time of containerd and its children while a phase's pods started (checkpoints excluded).</summary>
+    internal sealed record PhaseCpu(int Pass, string Handler, string Phase, int Pods, double CpuMs);
+
     internal sealed record Teardown(int Pass, string Handler, string Phase, int Pods, double TotalMs, int Failures, int ShimsLeft, double ShimsGoneMs);
 
     internal sealed record Failure(int Pass, string Handler, string Phase, int Index, string Op, string Error);
+
+    /// <summary>
+    /// CPU time of containerd and everything it starts (shims, CNI plugins, runc), from a cpuacct
+    /// cgroup (v1) or a cgroup (v2) the private containerd is moved into at start; a container's
+    /// processes leave it when the runtime moves them into their own cgroups. Unlike wall time,
+    /// it hardly moves with the other load of a shared machine.
+    /// </summary>
+    private sealed class CpuAccount : IDisposable
+    {
+        private readonly string _dir;
+        private readonly string _usage;
+        private readonly bool _v1;
+
+        private CpuAccount(string dir, bool v1)
+        {
+            _dir = dir;
+            _v1 = v1;
+            _usage = Path.Combine(dir, v1 ? "cpuacct.usage" : "cpu.stat");
+        }
+
+        public static CpuAccount? Create(int pid, int slot)
+        {
+            var v1 = File.Exists("/sys/fs/cgroup/cpuacct/cpuacct.usage");
+            var dir = v1 ? $"/sys/fs/cgroup/cpuacct/csrt-scale-bench-{slot}" : $"/sys/fs/cgroup/csrt-scale-bench-{slot}";
+            try
+            {
+                Directory.CreateDirectory(dir);
+                File.WriteAllText(Path.Combine(dir, "cgroup.procs"), pid.ToString(Inv));
+                return new CpuAccount(dir, v1);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Log($"no CPU accounting ({dir}: {e.Message})");
+                return null;
+            }
+        }
+
+        /// <summary>CPU time so far, in milliseconds.</summary>
+        public double Milliseconds()
+        {
+            var text = File.ReadAllText(_usage);
+            if (_v1)
+                return long.Parse(text.Trim(), Inv) / 1e6;
+            foreach (var line in text.Split('\n'))
+            {
+                if (line.StartsWith("usage_usec ", StringComparison.Ordinal))
+                    return long.Parse(line["usage_usec ".Length..], Inv) / 1e3;
+            }
+            return double.NaN;
+        }
+
+        public void Dispose()
+        {
+            // containerd and its shims are gone by now; the cgroup empties as they are reaped.
+            for (var i = 0; i < 50; i++)
+            {
+                try
+                {
+                    Directory.Delete(_dir);
+                    return;
+                }
+                catch (IOException)
+                {
+                    Thread.Sleep(100);
+                }
+            }
+            Log($"warning: could not remove {_dir}");
+        }
+    }
 
     private sealed class Bench(Options o)
     {
@@ -108,6 +183,8 @@ public static class Program
         private readonly List<Memory> _memory = new();
         private readonly List<ListCall> _lists = new();
         private readonly List<Teardown> _teardowns = new();
+        private readonly List<PhaseCpu> _phaseCpu = new();
+        private CpuAccount? _cpu;
         private readonly ConcurrentBag<Failure> _failures = new();
         private PrivateContainerd _ctd = null!;
         private RuntimeService.RuntimeServiceClient _cri = null!;
@@ -125,6 +202,7 @@ public static class Program
             try
             {
                 Log($"private containerd in slot {_ctd.Slot} ({_ctd.Address}), pid {_ctd.Pid}");
+                _cpu = CpuAccount.Create(_ctd.Pid, _ctd.Slot);
                 using var channel = _ctd.OpenGrpcChannel();
                 _cri = new RuntimeService.RuntimeServiceClient(channel);
                 var phases = o.Phases.Split(',');
@@ -141,9 +219,10 @@ public static class Program
             finally
             {
                 _ctd.Dispose();
+                _cpu?.Dispose();
                 RemovePodCgroups();
                 var loadAfter = File.ReadAllText("/proc/loadavg").Trim();
-                new Report(o, _pods.ToList(), _memory, _lists, _teardowns, _failures.ToList()).Write(shim, loadBefore, loadAfter, clock.Elapsed);
+                new Report(o, _pods.ToList(), _memory, _lists, _teardowns, _failures.ToList(), _phaseCpu).Write(shim, loadBefore, loadAfter, clock.Elapsed);
             }
             return 0;
         }
@@ -155,17 +234,28 @@ public static class Program
             Log($"pass {pass} {handler} {phase}: {o.Pods} pods, {concurrency} at a time");
             var started = new ConcurrentBag<PodStart>();
             var from = 0;
+            var cpu = 0.0;
             foreach (var checkpoint in o.Checkpoints)
             {
+                var before = Cpu();
                 Parallel.ForEachAsync(Enumerable.Range(from, checkpoint - from), new ParallelOptions { MaxDegreeOfParallelism = concurrency },
-                    async (i, _) => started.Add(await StartPod(pass, handler, phase, i))).GetAwaiter().GetResult();
+                    async (i, _) =>
+                    {
+                        var own = concurrency == 1 ? Cpu() : double.NaN;
+                        var p = await StartPod(pass, handler, phase, i);
+                        started.Add(concurrency == 1 ? p with { CpuMs = Cpu() - own } : p);
+                    }).GetAwaiter().GetResult();
+                cpu += Cpu() - before;
                 from = checkpoint;
                 Checkpoint(pass, handler, phase, checkpoint);
             }
             foreach (var p in started)
                 _pods.Add(p);
+            _phaseCpu.Add(new PhaseCpu(pass, handler, phase, o.Pods, cpu));
             RemoveAll(pass, handler, phase, concurrency, started.ToList());
         }
+
+        private double Cpu() => _cpu?.Milliseconds() ?? double.NaN;
 
         /// <summary>Before the passes, a few pods per handler started and removed, not recorded:
         /// the first pods of a fresh containerd pay for its caches and the images' first use.</summary>

@@ -46,7 +46,7 @@ fi
 [[ -f $repo/out/images/busybox.oci.tar && -f $repo/out/images/pause.oci.tar ]] || "$repo/hack/images/build.sh" >/dev/null
 
 tool="$repo/out/bench/scale/tool"
-dotnet build "$here/ScaleBench.csproj" -c Release -o "$tool" -nologo -clp:NoSummary -v:quiet >/dev/null
+build_log=$(dotnet build "$here/ScaleBench.csproj" -c Release -o "$tool" -nologo -clp:NoSummary -v:quiet 2>&1) || { echo "$build_log" >&2; die "could not build the tool"; }
 
 [[ -n $out ]] || out="$repo/out/bench/scale/$(date -u +%Y%m%dT%H%M%SZ)"
 echo "scale-bench: → $out" >&2
