@@ -128,6 +128,13 @@ public static class Program
         _ => new Color(127, 127, 127),
     };
 
+    /// <summary>The Y axis from 0, with headroom above the data for the legend.</summary>
+    internal static void ZeroBased(Plot plot)
+    {
+        plot.Axes.AutoScale();
+        plot.Axes.SetLimitsY(0, plot.Axes.GetLimits().Top * 1.3);
+    }
+
     internal static string Save(Plot plot, string dir, string name)
     {
         var path = Path.GetFullPath(Path.Combine(dir, name));
@@ -172,7 +179,7 @@ internal static class ScaleCharts
             plot.Title($"Pod start (RunPodSandbox + CreateContainer + StartContainer), {title}");
             plot.XLabel("pod number");
             plot.YLabel("ms");
-            plot.Axes.SetLimitsY(0, double.NaN);
+            Program.ZeroBased(plot);
             plot.ShowLegend(Alignment.UpperLeft);
             yield return Program.Save(plot, output, $"scale-podstart-{phase}.png");
         }
@@ -180,7 +187,7 @@ internal static class ScaleCharts
         // Memory after the settle pause, from the sequential phase (the concurrent one ends the same).
         var settled = memory.Where(r => r["phase"] == "seq" && r["when"] == "settled").ToList();
         if (settled.Count == 0)
-            settled = memory.Where(r => r["phase"] == "seq").ToList();
+            settled = memory.Where(r => r["phase"] == "seq" && r["when"] == "fresh").ToList();
         {
             using var plot = new Plot();
             foreach (var p in passes)
@@ -197,7 +204,7 @@ internal static class ScaleCharts
             plot.Title("Shim memory per pod (summed over every shim process ÷ pods)");
             plot.XLabel("pods");
             plot.YLabel("MB per pod");
-            plot.Axes.SetLimitsY(0, double.NaN);
+            Program.ZeroBased(plot);
             plot.ShowLegend(Alignment.UpperRight);
             yield return Program.Save(plot, output, "scale-shim-memory.png");
         }
@@ -213,19 +220,20 @@ internal static class ScaleCharts
             plot.Title("containerd's VmRSS");
             plot.XLabel("pods");
             plot.YLabel("MB");
-            plot.Axes.SetLimitsY(0, double.NaN);
+            Program.ZeroBased(plot);
             plot.ShowLegend(Alignment.UpperLeft);
             yield return Program.Save(plot, output, "scale-containerd-memory.png");
         }
         {
             using var plot = new Plot();
-            var patterns = new Dictionary<string, LinePattern>(StringComparer.Ordinal)
+            // ListContainers (under a few ms at any count: containerd answers from memory) is left
+            // to the summary's table.
+            var styles = new Dictionary<string, (LinePattern Pattern, MarkerShape Marker)>(StringComparer.Ordinal)
             {
-                ["ListContainers"] = LinePattern.Dotted,
-                ["ListContainerStats"] = LinePattern.Solid,
-                ["ListPodSandboxStats"] = LinePattern.Dashed,
+                ["ListContainerStats"] = (LinePattern.Solid, MarkerShape.FilledCircle),
+                ["ListPodSandboxStats"] = (LinePattern.Dashed, MarkerShape.FilledSquare),
             };
-            foreach (var (call, pattern) in patterns)
+            foreach (var (call, (pattern, marker)) in styles)
             {
                 foreach (var p in passes)
                 {
@@ -235,13 +243,16 @@ internal static class ScaleCharts
                         continue;
                     var s = plot.Add.Scatter(byPods.Select(g => g.Key).ToArray(), byPods.Select(g => Program.Percentile(g.Select(r => Program.Num(r, "ms")), 0.5)).ToArray(), ColorOf(p));
                     s.LinePattern = pattern;
+                    s.LineWidth = 2;
+                    s.MarkerShape = marker;
+                    s.MarkerSize = 8;
                     s.LegendText = $"{call}, {Legend(p)}";
                 }
             }
-            plot.Title("CRI list calls (median of the calls at each checkpoint)");
+            plot.Title("CRI list calls over all pods (median of 3 calls at each count)");
             plot.XLabel("pods");
             plot.YLabel("ms");
-            plot.Axes.SetLimitsY(0, double.NaN);
+            Program.ZeroBased(plot);
             plot.ShowLegend(Alignment.UpperLeft);
             yield return Program.Save(plot, output, "scale-list-calls.png");
         }

@@ -91,7 +91,8 @@ public static class Program
     }
 
     internal sealed record Memory(int Pass, string Handler, string Phase, int Pods, string When, int Shims,
-        double ShimPssMb, double ShimPssAnonMb, double ShimPssFileMb, double ShimRssMb, double ShimPrivateMb, double ContainerdRssMb, double ContainerdPssMb);
+        double ShimPssMb, double ShimPssAnonMb, double ShimPssFileMb, double ShimRssMb, double ShimPrivateMb, double ContainerdRssMb, double ContainerdPssMb,
+        double ContainerdCpuMs, double ContainerdChildrenCpuMs, double ShimsCpuMs);
 
     internal sealed record ListCall(int Pass, string Handler, string Phase, int Pods, string Call, int Rep, double Ms, int Items, string Error);
 
@@ -233,6 +234,7 @@ public static class Program
         {
             Log($"pass {pass} {handler} {phase}: {o.Pods} pods, {concurrency} at a time");
             var started = new ConcurrentBag<PodStart>();
+            SampleMemory(pass, handler, phase, 0, "start");
             var from = 0;
             var cpu = 0.0;
             foreach (var checkpoint in o.Checkpoints)
@@ -405,8 +407,30 @@ public static class Program
             var foreign = shims.Count(p => HostState.CommandLine(p) is { Count: > 0 } a && !a[0].EndsWith("/" + expected, StringComparison.Ordinal));
             if (shims.Count != pods || foreign > 0)
                 Log($"  warning: {shims.Count} shims ({foreign} not {expected}) with {pods} pods (expected one {expected} per pod)");
+            var ctdCpu = CpuTicks(_ctd.Pid);
             _memory.Add(new Memory(pass, handler, phase, pods, when, shims.Count, pss / 1024, anon / 1024, file / 1024, rss / 1024, priv / 1024,
-                Kb(ctdStatus, "VmRSS") / 1024, Kb(ctdRollup, "Pss") / 1024));
+                Kb(ctdStatus, "VmRSS") / 1024, Kb(ctdRollup, "Pss") / 1024,
+                ctdCpu.Self * TickMs, ctdCpu.Children * TickMs, shims.Sum(p => CpuTicks(p) is var c ? c.Self + c.Children : 0) * TickMs));
+        }
+
+        private static readonly double TickMs = 1000.0 / double.Parse(Commands.Run("getconf", "CLK_TCK").EnsureSuccess().Stdout.Trim(), Inv);
+
+        /// <summary>utime+stime of a process (all its threads, ended ones included) and cutime+cstime
+        /// (its children it has reaped: containerd's are the CNI plugins and the shims' `start`
+        /// runs; the runc shim's are runc), in clock ticks; zeros when it is gone.</summary>
+        private static (long Self, long Children) CpuTicks(int pid)
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                // comm may contain spaces and parentheses: the fields start after the last ')'.
+                var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                return (long.Parse(f[11], Inv) + long.Parse(f[12], Inv), long.Parse(f[13], Inv) + long.Parse(f[14], Inv));
+            }
+            catch (IOException)
+            {
+                return (0, 0);
+            }
         }
 
         private List<int> ShimPids() =>

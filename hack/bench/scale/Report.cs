@@ -32,8 +32,8 @@ internal sealed class Report(Options o, List<PodStart> pods, List<Memory> memory
         Lines(Path.Combine(o.Out, "pods.csv"), "pass,handler,phase,index,runpod_ms,create_ms,start_ms,podstart_ms,ok,cpu_ms",
             pods.OrderBy(p => p.Pass).ThenBy(p => p.Phase, StringComparer.Ordinal).ThenBy(p => p.Index)
                 .Select(p => string.Create(Inv, $"{p.Pass},{p.Handler},{p.Phase},{p.Index},{F(p.RunPodMs)},{F(p.CreateMs)},{F(p.StartMs)},{F(p.PodStartMs)},{(p.Ok ? 1 : 0)},{F(p.CpuMs)}")));
-        Lines(Path.Combine(o.Out, "memory.csv"), "pass,handler,phase,pods,when,shims,shim_pss_mb,shim_pss_anon_mb,shim_pss_file_mb,shim_rss_mb,shim_private_mb,containerd_rss_mb,containerd_pss_mb",
-            memory.Select(m => string.Create(Inv, $"{m.Pass},{m.Handler},{m.Phase},{m.Pods},{m.When},{m.Shims},{F(m.ShimPssMb)},{F(m.ShimPssAnonMb)},{F(m.ShimPssFileMb)},{F(m.ShimRssMb)},{F(m.ShimPrivateMb)},{F(m.ContainerdRssMb)},{F(m.ContainerdPssMb)}")));
+        Lines(Path.Combine(o.Out, "memory.csv"), "pass,handler,phase,pods,when,shims,shim_pss_mb,shim_pss_anon_mb,shim_pss_file_mb,shim_rss_mb,shim_private_mb,containerd_rss_mb,containerd_pss_mb,containerd_cpu_ms,containerd_children_cpu_ms,shims_cpu_ms",
+            memory.Select(m => string.Create(Inv, $"{m.Pass},{m.Handler},{m.Phase},{m.Pods},{m.When},{m.Shims},{F(m.ShimPssMb)},{F(m.ShimPssAnonMb)},{F(m.ShimPssFileMb)},{F(m.ShimRssMb)},{F(m.ShimPrivateMb)},{F(m.ContainerdRssMb)},{F(m.ContainerdPssMb)},{F(m.ContainerdCpuMs, "0")},{F(m.ContainerdChildrenCpuMs, "0")},{F(m.ShimsCpuMs, "0")}")));
         Lines(Path.Combine(o.Out, "lists.csv"), "pass,handler,phase,pods,call,rep,ms,items,error",
             lists.Select(l => string.Create(Inv, $"{l.Pass},{l.Handler},{l.Phase},{l.Pods},{l.Call},{l.Rep},{F(l.Ms)},{l.Items},{Csv(l.Error)}")));
         Lines(Path.Combine(o.Out, "teardown.csv"), "pass,handler,phase,pods,total_ms,per_pod_ms,failures,shims_left,shims_gone_ms",
@@ -114,10 +114,24 @@ internal sealed class Report(Options o, List<PodStart> pods, List<Memory> memory
             sb.Append(Inv, $"| {c.Pass} | {c.Handler} | {c.Phase} | {D(c.CpuMs / c.Pods)} | {D(Percentile(per, 0.5))} | {D(Percentile(per, 0.9))} | {D(first)} | {D(last)} | {D(last / first, "0.00")} |\n");
         }
 
+        sb.Append("\n*Where it goes, per pod, from the phase's start to its last checkpoint (`fresh`), from /proc/<pid>/stat (clock ticks; the list calls of the earlier checkpoints included): containerd's own threads; the children containerd reaped (CNI plugins, each shim's `start` run); the shims alive at the end with the children they reaped (the runc shim's runc runs).*\n\n");
+        sb.Append("| pass | handler | phase | containerd | containerd's children | shims | sum |\n|---|---|---|---|---|---|---|\n");
+        foreach (var start in memory.Where(m => m.When == "start"))
+        {
+            var end = memory.LastOrDefault(m => m.Pass == start.Pass && m.Phase == start.Phase && m.When == "fresh");
+            if (end is null || end.Pods == 0)
+                continue;
+            double Per(double v) => v / end.Pods;
+            var self = Per(end.ContainerdCpuMs - start.ContainerdCpuMs);
+            var children = Per(end.ContainerdChildrenCpuMs - start.ContainerdChildrenCpuMs);
+            var shims = Per(end.ShimsCpuMs);
+            sb.Append(Inv, $"| {start.Pass} | {start.Handler} | {start.Phase} | {self:0.0} | {children:0.0} | {shims:0.0} | {self + children + shims:0.0} |\n");
+        }
+
         sb.Append("\n## Memory at each checkpoint (MB)\n\n");
         sb.Append("| pass | handler | phase | pods | when | shims | shim Pss per pod | … anon | … file | shim VmRSS per pod | shim private per pod | shims' Pss, total | containerd VmRSS | containerd Pss |\n");
         sb.Append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-        foreach (var m in memory)
+        foreach (var m in memory.Where(m => m.When != "start"))
         {
             double Per(double v) => v / Math.Max(1, m.Pods);
             sb.Append(Inv, $"| {m.Pass} | {m.Handler} | {m.Phase} | {m.Pods} | {m.When} | {m.Shims} | {Per(m.ShimPssMb):0.00} | {Per(m.ShimPssAnonMb):0.00} | {Per(m.ShimPssFileMb):0.00} | {Per(m.ShimRssMb):0.00} | {Per(m.ShimPrivateMb):0.00} | {m.ShimPssMb:0.0} | {m.ContainerdRssMb:0.0} | {m.ContainerdPssMb:0.0} |\n");
