@@ -6,10 +6,10 @@
 #
 # Usage: hack/bench/charts/run.sh [--scale DIR] [--runtime DIR] [--out DIR]
 #   --scale DIR    a hack/bench/scale output directory (default: the newest under out/bench/scale
-#                  that holds pods.csv)
+#                  that holds pods.csv, else docs/data/scale: the run docs/benchmarks.md shows)
 #   --runtime DIR  a hack/bench/runtime output directory (default: the newest under
-#                  out/bench/runtime that holds containers.csv; an older run's raw.txt can be
-#                  converted with hack/bench/runtime/csv.sh RAW DIR)
+#                  out/bench/runtime that holds containers.csv, else docs/data/runtime; an older
+#                  run's raw.txt can be converted with hack/bench/runtime/csv.sh RAW DIR)
 #   --out DIR      where the PNGs go (default docs/charts)
 # A benchmark without output is skipped with a note; with neither, nothing is drawn (exit 1).
 set -euo pipefail
@@ -29,8 +29,11 @@ while [[ $# -gt 0 ]]; do
 done
 # The newest output directory (by modification time) of a benchmark that holds FILE.
 newest() { ls -1dt "$repo/out/bench/$1"/*/ 2>/dev/null | while read -r d; do [[ -f $d/$2 ]] && { echo "${d%/}"; break; }; done; }
+# Without a run of its own here, the run docs/benchmarks.md shows (its CSVs are kept in docs/data).
 [[ -n $scale ]] || scale=$(newest scale pods.csv)
+[[ -n $scale || ! -f $repo/docs/data/scale/pods.csv ]] || scale="$repo/docs/data/scale"
 [[ -n $runtime ]] || runtime=$(newest runtime containers.csv)
+[[ -n $runtime || ! -f $repo/docs/data/runtime/containers.csv ]] || runtime="$repo/docs/data/runtime"
 args=(--out "$out")
 if [[ -n $scale ]]; then args+=(--scale "$scale"); echo "charts: scale from $scale" >&2; else echo "charts: no hack/bench/scale output under out/bench/scale: skipped" >&2; fi
 if [[ -n $runtime ]]; then args+=(--runtime "$runtime"); echo "charts: runtime from $runtime" >&2; else echo "charts: no hack/bench/runtime CSV under out/bench/runtime: skipped" >&2; fi
