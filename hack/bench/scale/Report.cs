@@ -78,6 +78,19 @@ internal sealed class Report(Options o, List<PodStart> pods, List<Memory> memory
         return (Mean(ok.Take(n).Select(value)), Mean(ok.TakeLast(n).Select(value)));
     }
 
+    /// <summary>Least-squares slope of a per-pod value against the pod's index (ms per pod): every
+    /// pod weighs in, so one slow pod at either end moves it less than the first/last means.</summary>
+    private double Slope(int pass, string phase, Func<PodStart, double> value)
+    {
+        var points = Ok(pass, phase).Select(p => (X: (double)p.Index, Y: value(p))).Where(p => !double.IsNaN(p.Y)).ToList();
+        if (points.Count < 2)
+            return double.NaN;
+        var mx = points.Average(p => p.X);
+        var my = points.Average(p => p.Y);
+        var sxx = points.Sum(p => (p.X - mx) * (p.X - mx));
+        return sxx == 0 ? double.NaN : points.Sum(p => (p.X - mx) * (p.Y - my)) / sxx;
+    }
+
     private string Summary(string shim, string loadBefore, string loadAfter, TimeSpan elapsed)
     {
         var sb = new StringBuilder();
@@ -104,14 +117,14 @@ internal sealed class Report(Options o, List<PodStart> pods, List<Memory> memory
         }
 
         sb.Append("\n## CPU of containerd and its children per pod start (ms)\n\n");
-        sb.Append("*From a cpuacct cgroup containerd is moved into (its shims, CNI plugins, runc; not the containers once in their own cgroups). seq: per pod; conc: the phase's starts ÷ pods. Hardly moved by other load, unlike the latencies.*\n\n");
-        sb.Append("| pass | handler | phase | per pod, mean | p50 | p90 | first 10 | last 10 | last ÷ first |\n|---|---|---|---|---|---|---|---|---|\n");
+        sb.Append("*From a cpuacct cgroup containerd is moved into (its shims, CNI plugins, runc; not the containers once in their own cgroups). seq: per pod; conc: the phase's starts ÷ pods. Less moved by other load than the latencies, not immune to it (a loaded CPU runs the same work slower).*\n\n");
+        sb.Append("| pass | handler | phase | per pod, mean | p50 | p90 | first 10 | last 10 | last ÷ first | growth per 100 pods (least squares) |\n|---|---|---|---|---|---|---|---|---|---|\n");
         foreach (var c in phaseCpu)
         {
             var per = Ok(c.Pass, c.Phase).Select(p => p.CpuMs).ToList();
             var (first, last) = Edges(c.Pass, c.Phase, p => p.CpuMs);
             string D(double v, string format = "0.0") => double.IsNaN(v) ? "–" : v.ToString(format, Inv);
-            sb.Append(Inv, $"| {c.Pass} | {c.Handler} | {c.Phase} | {D(c.CpuMs / c.Pods)} | {D(Percentile(per, 0.5))} | {D(Percentile(per, 0.9))} | {D(first)} | {D(last)} | {D(last / first, "0.00")} |\n");
+            sb.Append(Inv, $"| {c.Pass} | {c.Handler} | {c.Phase} | {D(c.CpuMs / c.Pods)} | {D(Percentile(per, 0.5))} | {D(Percentile(per, 0.9))} | {D(first)} | {D(last)} | {D(last / first, "0.00")} | {D(Slope(c.Pass, c.Phase, p => p.CpuMs) * 100)} |\n");
         }
 
         sb.Append("\n*Where it goes, per pod, from the phase's start to its last checkpoint (`fresh`), from /proc/<pid>/stat (clock ticks; the list calls of the earlier checkpoints included): containerd's own threads; the children containerd reaped (CNI plugins, each shim's `start` run); the shims alive at the end with the children they reaped (the runc shim's runc runs).*\n\n");
