@@ -205,7 +205,7 @@ internal static class ScaleCharts
             plot.XLabel("pods");
             plot.YLabel("MB per pod");
             Program.ZeroBased(plot);
-            plot.ShowLegend(Alignment.UpperRight);
+            plot.ShowLegend(Edge.Right);
             yield return Program.Save(plot, output, "scale-shim-memory.png");
         }
         {
