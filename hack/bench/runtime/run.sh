@@ -204,3 +204,5 @@ done
     echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/machine.txt"
 bash "$here/summarize.sh" "$raw" "$out/machine.txt" | tee "$out/summary.md"
+# The same data as CSV (containers.csv, created.csv: columns in csv.sh), for hack/bench/charts.
+bash "$here/csv.sh" "$raw" "$out"
