@@ -30,13 +30,13 @@ internal sealed class MemoryTrim : IDisposable
 
     public MemoryTrim(TimeSpan period)
     {
-        _lastSeen = _afterTrim = GC.GetTotalAllocatedBytes(precise: false);
+        _lastSeen = _afterTrim = Allocated();
         _timer = new Timer(static s => ((MemoryTrim)s!).Tick(), this, period, period);
     }
 
     private void Tick()
     {
-        var allocated = GC.GetTotalAllocatedBytes(precise: false);
+        var allocated = Allocated();
         var quiet = allocated == _lastSeen;
         _lastSeen = allocated;
         // Any work allocates; no allocation since the last release means nothing was faulted back in.
@@ -48,7 +48,7 @@ internal sealed class MemoryTrim : IDisposable
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         var released = Memory.ReleaseReadOnlyFileMappings();
         // What the trim itself allocated (reading smaps) is not work.
-        _lastSeen = _afterRelease = GC.GetTotalAllocatedBytes(precise: false);
+        _lastSeen = _afterRelease = Allocated();
         if (trimmed)
             _afterTrim = _afterRelease;
         if (Log.Debug)
@@ -57,6 +57,11 @@ internal sealed class MemoryTrim : IDisposable
             Log.Trace($"memory trim: {since / 1024} KB allocated since the last collection{(trimmed ? " (collected)" : "")}; GC heap {info.HeapSizeBytes / 1024} KB, committed {info.TotalCommittedBytes / 1024} KB; read-only file mappings of {released / 1024} KB released");
         }
     }
+
+    /// <summary>Precise: the imprecise count leaves out what threads allocated in their current
+    /// allocation contexts, so a few small requests (stats calls) could go unseen and the pages
+    /// they faulted back in would never be released again.</summary>
+    private static long Allocated() => GC.GetTotalAllocatedBytes(precise: true);
 
     public void Dispose() => _timer.Dispose();
 }
