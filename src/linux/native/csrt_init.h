@@ -209,6 +209,11 @@ int32_t csrt_rootfs_switch(const struct csrt_init_plan *plan, struct csrt_init_f
 int32_t csrt_rootfs_sysctls(const struct csrt_init_plan *plan, struct csrt_init_failure *f);
 int32_t csrt_rootfs_finish(const struct csrt_init_plan *plan, struct csrt_init_failure *f);
 
+/* csrt_release.c: csrt_release (csrt_spawn.h) over every non-writable PT_LOAD segment of every
+ * loaded object: the init, which never ran .NET, drops its view of all its read-only pages before
+ * it blocks on exec.fifo. Returns the bytes released. */
+int64_t csrt_release_readonly_segments(void);
+
 /* csrt_init.c: the whole init; never returns (execve of the user process, or _exit). Called by
  * csrt_start for argv[1] == "init" (this reference is what links csrt_init.o and everything it
  * uses into the executables from the static library). */
