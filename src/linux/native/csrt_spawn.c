@@ -1,13 +1,13 @@
 /*
- * csrt_spawn.c — the post-clone child path, the only C in csrt.
+ * csrt_spawn.c — the post-clone child path, and the start-up that runs the container init.
  *
  * Why C: a .NET process is multi-threaded from its first instruction, and a cloned child of it
  * must not run managed code (it can inherit a pending GC suspension that no thread will finish,
  * and then hangs). Like dotnet/runtime's pal_process.c and
  * runc's nsexec.c, the child here runs only async-signal-safe syscalls on memory the parent
- * prepared, and allocates nothing. Everything readable (mounts, pivot_root, cgroups, console)
- * stays in C#: the child either execs the runtime binary again (container init) or finishes
- * an exec into a running container with csrt_exec_final.
+ * prepared, and allocates nothing. The child either execs the runtime binary again as the
+ * container init (which runs in C, csrt_init.c, and never starts .NET) or finishes an exec into
+ * a running container with csrt_exec_final.
  *
  * Stages of csrt_spawn (runc names them 0:PARENT, 1:CHILD, 2:INIT):
  *   parent   block every signal, clone (or clone3 into a cgroup v2), restore the mask.
@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include "csrt_spawn.h"
+#include "csrt_init.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -491,6 +492,8 @@ int32_t csrt_spawn(const struct csrt_spawn_request *req)
  * non-dumpable at once, as every child of csrt_spawn was until its execve: the init holds the
  * sync socket, exec.fifo and the console socket. When csrt_spawn exec'd it with the real uid
  * CSRT_INIT_EXEC_RUID (non-dumpable from the kernel's side already), the real uid becomes 0 again.
+ * Then the init runs in C (csrt_init_main, which never returns): the .NET runtime never starts in
+ * the container.
  */
 static __attribute__((noreturn)) void die_at_start(const char *msg, size_t len)
 {
@@ -512,4 +515,5 @@ __attribute__((constructor(101))) static void csrt_start(int argc, char **argv, 
     if (getresuid(&r, &e, &s) == 0 && r == CSRT_INIT_EXEC_RUID && e == 0 && s == 0 &&
         syscall(SYS_setresuid, 0, 0, 0) < 0)
         die_at_start(uid, sizeof uid - 1);
+    csrt_init_main(argc, argv, envp);
 }
