@@ -151,6 +151,10 @@ struct csrt_init_plan {
  * or one longer than its fields. */
 int32_t csrt_plan_decode(const uint8_t *data, size_t length, struct csrt_init_plan *plan);
 
+/* Test entry (csrt_plan_dump.c, in the shared library only): decodes data and writes a canonical
+ * text form of the plan into buf. Returns its length, -EINVAL (decode), or -ENOSPC. */
+int32_t csrt_plan_dump(const uint8_t *data, size_t length, char *buf, size_t size);
+
 /* ---- failures ---- */
 
 /* Which step failed; the runtime words the message from it (InitFailureReport in C#). */
@@ -204,6 +208,11 @@ int32_t csrt_rootfs_make_cwd(const struct csrt_init_plan *plan, struct csrt_init
 int32_t csrt_rootfs_switch(const struct csrt_init_plan *plan, struct csrt_init_failure *f);
 int32_t csrt_rootfs_sysctls(const struct csrt_init_plan *plan, struct csrt_init_failure *f);
 int32_t csrt_rootfs_finish(const struct csrt_init_plan *plan, struct csrt_init_failure *f);
+
+/* csrt_release.c: csrt_release (csrt_spawn.h) over every non-writable PT_LOAD segment of every
+ * loaded object: the init, which never ran .NET, drops its view of all its read-only pages before
+ * it blocks on exec.fifo. Returns the bytes released. */
+int64_t csrt_release_readonly_segments(void);
 
 /* csrt_init.c: the whole init; never returns (execve of the user process, or _exit). Called by
  * csrt_start for argv[1] == "init" (this reference is what links csrt_init.o and everything it

@@ -68,6 +68,8 @@ public static class InitPlanBuilder
             ReadonlyPaths = linux.ReadonlyPaths ?? new List<string>(),
             PreserveFds = o.PreserveFds,
         };
+        if (plan.OwnMountNamespace)
+            plan.RootfsParentMount = ParentMountOf(rootfs, Files.ReadText("/proc/self/mountinfo"));
         for (var i = 0; i < (spec.Mounts?.Count ?? 0); i++)
             plan.Mounts.Add(BuildMount(spec.Mounts![i], $"$.mounts[{i}]", o, namespaces));
         plan.SetupDev = !plan.Mounts.Any(m => m.Destination == "/dev" && m.Kind == MountKinds.Bind);
@@ -102,6 +104,24 @@ public static class InitPlanBuilder
         plan.CreateContainerHooks = Hooks(spec.Hooks?.CreateContainer);
         plan.StartContainerHooks = Hooks(spec.Hooks?.StartContainer);
         return plan;
+    }
+
+    /// <summary>The mount point that contains <paramref name="rootfs"/>: the longest mount point of
+    /// <paramref name="mountinfo"/> (a /proc/&lt;pid&gt;/mountinfo text) that prefixes it; null when none does.</summary>
+    public static string? ParentMountOf(string rootfs, string mountinfo)
+    {
+        string? best = null;
+        foreach (var line in mountinfo.Split('\n'))
+        {
+            var fields = line.Split(' ');
+            if (fields.Length < 5)
+                continue;
+            var mp = Mounts.UnescapeOctal(fields[4]);
+            var isPrefix = mp == "/" || rootfs == mp || rootfs.StartsWith(mp + "/", StringComparison.Ordinal);
+            if (isPrefix && (best is null || mp.Length > best.Length))
+                best = mp;
+        }
+        return best;
     }
 
     public static List<HookStep> Hooks(List<Hook>? hooks) =>
