@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -55,6 +56,9 @@ enum {
 };
 
 #define SYNC_FD_VARIABLE "_CSRT_SYNC_FD="
+
+/* send_failure's layout is the struct's, read by InitFailureReport.Parse: four int32, then the texts. */
+_Static_assert(offsetof(struct csrt_init_failure, call) == 16, "csrt_init_failure: four int32 before call");
 #define MAX_MESSAGE (1 << 20)
 #define HOOK_OUTPUT_MAX (16 * 1024)
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
