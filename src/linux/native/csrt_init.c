@@ -237,16 +237,18 @@ static int64_t now_ms(void)
  * or CSRT_HOOK_TIMED_OUT) and detail (the output). */
 static int run_hook(const struct csrt_hook_step *h, int32_t index, const char *state, struct csrt_init_failure *f)
 {
-    int in[2], out[2], report[2];
-    if (pipe2(in, O_CLOEXEC) < 0)
-        return csrt_fail(f, CSRT_INIT_HOOK, index, "pipe2", h->path, errno);
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0)
-        return csrt_fail(f, CSRT_INIT_HOOK, index, "pipe2", h->path, errno);
+    int in[2] = { -1, -1 }, out[2] = { -1, -1 }, report[2] = { -1, -1 };
+    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
+        csrt_fail(f, CSRT_INIT_HOOK, index, "pipe2", h->path, errno);
+        goto failed_early;
+    }
     char *fallback[] = { h->path, NULL };
     char *const *argv = h->args.count > 0 ? h->args.items : fallback;
     pid_t pid = fork();
-    if (pid < 0)
-        return csrt_fail(f, CSRT_INIT_HOOK, index, "fork", h->path, errno);
+    if (pid < 0) {
+        csrt_fail(f, CSRT_INIT_HOOK, index, "fork", h->path, errno);
+        goto failed_early;
+    }
     if (pid == 0) {
         /* Only stdio reaches the hook: the sync socket, exec.fifo and the rest stay here. */
         if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
@@ -354,6 +356,13 @@ static int run_hook(const struct csrt_hook_step *h, int32_t index, const char *s
     csrt_fail(f, CSRT_INIT_HOOK, index, "", h->path, 0);
     f->status = status;
     copy_text(f->detail, sizeof f->detail, output);
+    return -1;
+failed_early:
+    for (int i = 0; i < 2; i++) {
+        close_keep_errno(in[i]);
+        close_keep_errno(out[i]);
+        close_keep_errno(report[i]);
+    }
     return -1;
 }
 
