@@ -2,7 +2,8 @@
  * csrt_release.c — a process drops its page-table view of the read-only pages of the ELF objects
  * it has loaded (code, read-only data), which stay in the page cache, shared, and fault back in
  * when touched. The container init does it right before it blocks on exec.fifo, where a created
- * container can wait for hours: its RSS is then little more than its stack and heap.
+ * container can wait for hours: its RSS is then little more than its stack and heap. The shim,
+ * going idle between requests, does it for the ranges its smaps shows (Memory.cs).
  *
  * Only whole pages inside a non-writable PT_LOAD segment (dl_iterate_phdr: the headers in this
  * process's memory; the vDSO excluded) are ever advised away, so a wrong range can never drop a
@@ -12,8 +13,6 @@
 #include "csrt_init.h"
 #include "csrt_spawn.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <link.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -79,15 +78,4 @@ int64_t csrt_release_readonly_segments(void)
     };
     dl_iterate_phdr(release_in_object, &req);
     return req.released;
-}
-
-int32_t csrt_release_and_open(const struct csrt_range *ranges, int32_t count, int32_t dirfd,
-                              const char *path, int32_t flags)
-{
-    csrt_release(ranges, count);
-    int fd;
-    do
-        fd = openat(dirfd, path, flags | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    return fd < 0 ? -errno : fd;
 }
