@@ -200,7 +200,7 @@ int32_t csrt_fail(struct csrt_init_failure *f, int32_t stage, int32_t index, con
 
 /* ---- steps (each returns 0, or -1 with *f filled) ---- */
 
-/* csrt_rootfs.c, in runc's order (see RootfsBuilder.cs, which these replace). */
+/* csrt_rootfs.c, in runc's order. */
 int32_t csrt_rootfs_prepare(const struct csrt_init_plan *plan, struct csrt_init_failure *f);
 int32_t csrt_rootfs_mounts(const struct csrt_init_plan *plan, struct csrt_init_failure *f);
 int32_t csrt_rootfs_devices(const struct csrt_init_plan *plan, struct csrt_init_failure *f);
