@@ -43,7 +43,8 @@
 #define LOCKED_IN_USER_NAMESPACE \
     (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY | MS_NOATIME | MS_NODIRATIME | MS_RELATIME)
 
-/* tmpcopyup: directories nested deeper than this are refused rather than exhausting fds. */
+/* tmpcopyup: levels of directories below the mount point it copies; a deeper tree is refused
+ * (each level holds three fds while its subtree is copied). */
 #define MAX_COPY_DEPTH 128
 
 #define PERMISSIONS 07777
@@ -236,11 +237,9 @@ static int propagation_and_attributes(const struct csrt_step *s, int root, const
 }
 
 /* Copies a directory tree between two directory fds, keeping modes, owners and symlinks; never
- * follows a symlink. */
+ * follows a symlink. depth: the level of from below the mount point (0). */
 static int copy_tree(const struct csrt_step *s, int from, int to, int depth)
 {
-    if (depth > MAX_COPY_DEPTH)
-        return csrt_step_fail_detail(s, "openat", "", ELOOP, "directories nested deeper than %d", MAX_COPY_DEPTH);
     int listed = fcntl(from, F_DUPFD_CLOEXEC, 0);
     if (listed < 0)
         return csrt_step_fail(s, "fcntl(F_DUPFD_CLOEXEC)", "", errno);
@@ -268,6 +267,11 @@ static int copy_tree(const struct csrt_step *s, int from, int to, int depth)
             break;
         }
         if (S_ISDIR(st.st_mode)) {
+            if (depth + 1 > MAX_COPY_DEPTH) {
+                r = csrt_step_fail_detail(s, "tmpcopyup", name, ELOOP, "more than %d levels of directories",
+                                          MAX_COPY_DEPTH);
+                break;
+            }
             if (mkdirat(to, name, st.st_mode & PERMISSIONS) < 0) {
                 r = csrt_step_fail(s, "mkdirat", name, errno);
                 break;
