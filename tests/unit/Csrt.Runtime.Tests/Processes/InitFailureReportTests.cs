@@ -1,6 +1,8 @@
 using System.Text;
 using Csrt.Runtime.Hooks;
+using Csrt.Runtime.NamespaceSetup;
 using Csrt.Runtime.Processes;
+using Csrt.Runtime.Spec;
 using Xunit;
 
 namespace Csrt.Runtime.Tests.Processes;
@@ -85,6 +87,17 @@ public class InitFailureReportTests
     {
         Assert.Throws<IOException>(() => InitFailureReport.Parse(new byte[15]));
         Assert.Throws<IOException>(() => InitFailureReport.Parse(Payload(InitStage.Root, -1, 1, -1, "mount", "/")[..^1]));
+    }
+
+    [Theory]
+    [InlineData(null, "/proc/self/mountinfo")]
+    [InlineData("/proc/4321/ns/mnt", "/proc/4321/mountinfo")]
+    [InlineData("/run/mntns/pod", "/proc/self/mountinfo")]
+    [InlineData("/proc/self/../1/ns/mnt", "/proc/self/mountinfo")]
+    public void The_rootfs_parent_mount_is_looked_up_in_the_mount_namespace_the_init_starts_in(string? joined, string expected)
+    {
+        var linux = new LinuxConfig { Namespaces = new List<LinuxNamespace> { new() { Type = "mount", Path = joined }, new() { Type = "pid" } } };
+        Assert.Equal(expected, InitPlanBuilder.MountinfoSeenByInit(NamespacePlan.For(linux)));
     }
 
     [Fact]
