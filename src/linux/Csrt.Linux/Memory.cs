@@ -7,55 +7,25 @@ namespace Csrt.Linux;
 public static unsafe class Memory
 {
     /// <summary>
-    /// Opens this process's <c>/proc/self/smaps</c>, to be read later for
-    /// <see cref="OpenAfterReleasingReadOnlyFileMappings"/>: the container init opens it while it
-    /// still sees the host's /proc, before the container's rootfs could put a file there. The
-    /// text is made when it is read, so it is current then.
-    /// </summary>
-    public static FileDescriptor OpenOwnMemoryMap() => Files.Open("/proc/self/smaps", OpenFlags.O_RDONLY);
-
-    /// <summary>
-    /// Opens <paramref name="path"/> (relative to <paramref name="dir"/> when given) after dropping
-    /// this process's page-table view of its read-only file mappings (code, read-only data) that
-    /// hold no page of their own, i.e. no page copied on write (smaps <c>Anonymous: 0 kB</c>: code
-    /// the runtime patched, or the RELRO part of a data segment, is left alone). Only pages inside
-    /// non-writable ELF segments are ever dropped, whatever the <paramref name="smaps"/> text says. Nothing
-    /// is lost: the pages stay in the page cache and fault back in when touched again. For a
-    /// process whose open blocks for a long time with most of its code behind it, as the
-    /// container init opening exec.fifo in <c>created</c>. The drop and the open run in C, back to
-    /// back: managed code in between would fault its pages back in, 64 KB at a time (the kernel's
-    /// fault-around).
-    /// </summary>
-    public static FileDescriptor OpenAfterReleasingReadOnlyFileMappings(string smaps, FileDescriptor? dir, string path, OpenFlags flags)
-    {
-        var ranges = ReadOnlyFileMappings(smaps);
-        var z = Sys.Z(path);
-        int fd;
-        fixed (csrt_range* r = ranges.ToArray())
-        fixed (byte* p = z)
-            fd = NativeMethods.csrt_release_and_open(r, ranges.Count, dir?.Number ?? AT_FDCWD, p, (int)flags);
-        if (fd < 0)
-            throw new SyscallException("open", (Errno)(-fd), path);
-        return new FileDescriptor(fd);
-    }
-
-    private const int AT_FDCWD = -100;
-
-    /// <summary>
-    /// Drops the same pages as <see cref="OpenAfterReleasingReadOnlyFileMappings"/> from this
-    /// process's page tables, reading the host's /proc/self/smaps now, for a process that goes
-    /// idle (the shim between requests): what the caller runs next faults back in. Advice only:
+    /// Drops this process's page-table view of its read-only file mappings (code, read-only data)
+    /// that hold no page of their own, i.e. no page copied on write (smaps <c>Anonymous: 0 kB</c>:
+    /// code the runtime patched, or the RELRO part of a data segment, is left alone), reading the
+    /// host's /proc/self/smaps now, for a process that goes idle (the shim between requests): what
+    /// the caller runs next faults back in from the page cache. Only pages inside non-writable ELF
+    /// segments are ever dropped, whatever the smaps text says (csrt_release.c). Advice only:
     /// failures are ignored. Returns the bytes released.
     /// </summary>
-    public static long ReleaseReadOnlyFileMappings()
+    public static long ReleaseReadOnlyFileMappings() => Release(Files.TryReadText("/proc/self/smaps") ?? "");
+
+    /// <summary>Drops the mappings an smaps text describes as <see cref="ReadOnlyFileMappings"/>.</summary>
+    internal static long Release(string smaps)
     {
-        var ranges = ReadOnlyFileMappings(Files.TryReadText("/proc/self/smaps") ?? "");
+        var ranges = ReadOnlyFileMappings(smaps);
         fixed (csrt_range* r = ranges.ToArray())
             return NativeMethods.csrt_release(r, ranges.Count);
     }
 
-    /// <summary>The mappings of an smaps text that <see cref="OpenAfterReleasingReadOnlyFileMappings"/>
-    /// drops: private, not writable, file-backed, resident, with no anonymous page.</summary>
+    /// <summary>The mappings of an smaps text that <see cref="Release"/> drops: private, not writable, file-backed, resident, with no anonymous page.</summary>
     internal static List<csrt_range> ReadOnlyFileMappings(string smaps)
     {
         var ranges = new List<csrt_range>();

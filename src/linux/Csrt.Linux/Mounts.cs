@@ -45,7 +45,7 @@ public enum UnmountFlags
     UMOUNT_NOFOLLOW = 8,
 }
 
-/// <summary>Mounting, unmounting and pivot_root.</summary>
+/// <summary>Mounting and unmounting; detached mounts (open_tree, fsmount, move_mount).</summary>
 public static unsafe class Mounts
 {
     /// <summary>mount(2). Errors name the source and target.</summary>
@@ -98,34 +98,6 @@ public static unsafe class Mounts
         catch (SyscallException e) when (e.Errno is Errno.EINVAL or Errno.ENOENT)
         {
             return false;
-        }
-    }
-
-    public static void PivotRoot(string newRoot, string putOld)
-    {
-        fixed (byte* n = Sys.Z(newRoot))
-        fixed (byte* o = Sys.Z(putOld))
-        {
-            var r = Interop.Libc.syscall(Interop.SyscallNumbers.pivot_root, (nint)n, (nint)o, 0, 0, 0);
-            Sys.Check((long)r, "pivot_root", $"{newRoot}, {putOld}");
-        }
-    }
-
-    /// <summary>mount_setattr(2) on the mount an fd refers to, recursively when asked (the "r…" options).</summary>
-    public static void SetAttributes(FileDescriptor target, ulong set, ulong clear, bool recursive, string what)
-    {
-        const nint AT_EMPTY_PATH = 0x1000, AT_RECURSIVE = 0x8000;
-        var attr = stackalloc ulong[4]; // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }
-        attr[0] = set;
-        attr[1] = clear;
-        attr[2] = 0;
-        attr[3] = 0;
-        fixed (byte* empty = Sys.Z(""))
-        {
-            var r = Interop.Libc.syscall(Interop.SyscallNumbers.mount_setattr, target.Number, (nint)empty,
-                AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), (nint)attr, 32);
-            if (r < 0)
-                throw new SyscallException("mount_setattr", Sys.LastErrno, what, $"set 0x{set:x}, clear 0x{clear:x}");
         }
     }
 
@@ -239,26 +211,6 @@ public static unsafe class Mounts
             throw new SyscallException("fsconfig", Sys.LastErrno, fsType, "FSCONFIG_CMD_CREATE");
         r = Interop.Libc.syscall(Interop.SyscallNumbers.fsmount, context.Number, FSMOUNT_CLOEXEC, (nint)mountAttributes, 0, 0);
         return new FileDescriptor((int)Sys.Check(r, "fsmount", fsType));
-    }
-
-    /// <summary>The MS_* flags a mount currently has (from statvfs), to keep the ones a user
-    /// namespace locks (nosuid, nodev, noexec, atime) when remounting.</summary>
-    public static MountFlags CurrentFlags(string path)
-    {
-        Tmds.Linux.statvfs st;
-        fixed (byte* p = Sys.Z(path))
-            Sys.Check(statvfs(p, &st), "statvfs", path);
-        const ulong ST_RDONLY = 1, ST_NOSUID = 2, ST_NODEV = 4, ST_NOEXEC = 8, ST_NOATIME = 1024, ST_NODIRATIME = 2048, ST_RELATIME = 4096;
-        var f = (ulong)st.f_flag;
-        var flags = MountFlags.None;
-        if ((f & ST_RDONLY) != 0) flags |= MountFlags.MS_RDONLY;
-        if ((f & ST_NOSUID) != 0) flags |= MountFlags.MS_NOSUID;
-        if ((f & ST_NODEV) != 0) flags |= MountFlags.MS_NODEV;
-        if ((f & ST_NOEXEC) != 0) flags |= MountFlags.MS_NOEXEC;
-        if ((f & ST_NOATIME) != 0) flags |= MountFlags.MS_NOATIME;
-        if ((f & ST_NODIRATIME) != 0) flags |= MountFlags.MS_NODIRATIME;
-        if ((f & ST_RELATIME) != 0) flags |= MountFlags.MS_RELATIME;
-        return flags;
     }
 
     /// <summary>Mount points below (and at) <paramref name="prefix"/>, deepest first, from /proc/self/mountinfo.</summary>

@@ -8,20 +8,6 @@ public static unsafe class ProcessSession
     /// <summary>setsid(2): a new session with no controlling terminal.</summary>
     public static void NewSession() => Sys.Check(setsid(), "setsid");
 
-    public static void ChangeDirectory(string path)
-    {
-        fixed (byte* p = Sys.Z(path))
-            Sys.Check(chdir(p), "chdir", path);
-    }
-
-    public static void ChangeDirectory(FileDescriptor dir) => Sys.Check(fchdir(dir.Number), "fchdir", dir.ToString());
-
-    public static void ChangeRoot(string path)
-    {
-        fixed (byte* p = Sys.Z(path))
-            Sys.Check(chroot(p), "chroot", path);
-    }
-
     /// <summary>KEYCTL_JOIN_SESSION_KEYRING with a name, then restrict its permissions to the
     /// possessor (as runc does), so containers do not share the host's session keyring.
     /// Returns false when the kernel has no keyring support (ENOSYS) or forbids it (EACCES).</summary>

@@ -1,13 +1,13 @@
 /*
- * csrt_spawn.c — the post-clone child path, the only C in csrt.
+ * csrt_spawn.c — the post-clone child path, and the start-up that runs the container init.
  *
  * Why C: a .NET process is multi-threaded from its first instruction, and a cloned child of it
  * must not run managed code (it can inherit a pending GC suspension that no thread will finish,
  * and then hangs). Like dotnet/runtime's pal_process.c and
  * runc's nsexec.c, the child here runs only async-signal-safe syscalls on memory the parent
- * prepared, and allocates nothing. Everything readable (mounts, pivot_root, cgroups, console)
- * stays in C#: the child either execs the runtime binary again (container init) or finishes
- * an exec into a running container with csrt_exec_final.
+ * prepared, and allocates nothing. The child either execs the runtime binary again as the
+ * container init (which runs in C, csrt_init.c, and never starts .NET) or finishes an exec into
+ * a running container with csrt_exec_final.
  *
  * Stages of csrt_spawn (runc names them 0:PARENT, 1:CHILD, 2:INIT):
  *   parent   block every signal, clone (or clone3 into a cgroup v2), restore the mask.
@@ -19,13 +19,10 @@
  *   final    close every fd but the ones it needs, arrange the fd table, session and
  *            controlling tty, then execve.
  * Any failure writes {stage, errno} to the CLOEXEC error pipe and _exit(127)s.
- *
- * At the end, csrt_release and csrt_release_and_open: dropping the process's view of its own
- * read-only code pages must run with no managed code after it (which would fault pages back in),
- * up to a blocking open; they are not part of the child path.
  */
 #define _GNU_SOURCE
 #include "csrt_spawn.h"
+#include "csrt_init.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -495,6 +492,8 @@ int32_t csrt_spawn(const struct csrt_spawn_request *req)
  * non-dumpable at once, as every child of csrt_spawn was until its execve: the init holds the
  * sync socket, exec.fifo and the console socket. When csrt_spawn exec'd it with the real uid
  * CSRT_INIT_EXEC_RUID (non-dumpable from the kernel's side already), the real uid becomes 0 again.
+ * Then the init runs in C (csrt_init_main, which never returns): the .NET runtime never starts in
+ * the container.
  */
 static __attribute__((noreturn)) void die_at_start(const char *msg, size_t len)
 {
@@ -516,64 +515,5 @@ __attribute__((constructor(101))) static void csrt_start(int argc, char **argv, 
     if (getresuid(&r, &e, &s) == 0 && r == CSRT_INIT_EXEC_RUID && e == 0 && s == 0 &&
         syscall(SYS_setresuid, 0, 0, 0) < 0)
         die_at_start(uid, sizeof uid - 1);
-}
-
-struct release_request {
-    const struct csrt_range *ranges;
-    int32_t count;
-    uintptr_t page;
-    uintptr_t vdso;
-    int64_t released;
-};
-
-static int release_in_object(struct dl_phdr_info *info, size_t size, void *data)
-{
-    (void)size;
-    struct release_request *req = data;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && req->vdso >= start && req->vdso < start + ph->p_memsz)
-            return 0; /* the vDSO: the kernel's pages, not a file's */
-    }
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
-            continue;
-        /* Whole pages inside the segment only: a page shared with a writable neighbour stays. */
-        uintptr_t seg_start = (info->dlpi_addr + ph->p_vaddr + req->page - 1) & ~(req->page - 1);
-        uintptr_t seg_end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(req->page - 1);
-        for (int32_t r = 0; r < req->count; r++) {
-            uintptr_t lo = (uintptr_t)req->ranges[r].start, hi = lo + (uintptr_t)req->ranges[r].length;
-            lo = (lo < seg_start ? seg_start : lo + req->page - 1) & ~(req->page - 1);
-            hi = (hi > seg_end ? seg_end : hi) & ~(req->page - 1);
-            if (hi > lo && madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0)
-                req->released += (int64_t)(hi - lo);
-        }
-    }
-    return 0;
-}
-
-int64_t csrt_release(const struct csrt_range *ranges, int32_t count)
-{
-    struct release_request req = {
-        .ranges = ranges,
-        .count = count,
-        .page = (uintptr_t)sysconf(_SC_PAGESIZE),
-        .vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR),
-    };
-    if (count > 0)
-        dl_iterate_phdr(release_in_object, &req);
-    return req.released;
-}
-
-int32_t csrt_release_and_open(const struct csrt_range *ranges, int32_t count, int32_t dirfd,
-                              const char *path, int32_t flags)
-{
-    csrt_release(ranges, count);
-    int fd;
-    do
-        fd = openat(dirfd, path, flags | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    return fd < 0 ? -errno : fd;
+    csrt_init_main(argc, argv, envp);
 }

@@ -144,10 +144,4 @@ struct csrt_range {
  * or a data segment. Advice only: failures are ignored. Returns the bytes released. */
 int64_t csrt_release(const struct csrt_range *ranges, int32_t count);
 
-/* csrt_release, then openat(dirfd, path, flags | O_CLOEXEC), with no managed code in between to
- * fault the dropped pages back in: the container init drops its view of the runtime's read-only
- * pages and then blocks opening exec.fifo until `start`. Returns the fd or -errno of openat. */
-int32_t csrt_release_and_open(const struct csrt_range *ranges, int32_t count, int32_t dirfd,
-                              const char *path, int32_t flags);
-
 #endif

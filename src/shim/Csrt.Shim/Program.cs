@@ -2,14 +2,13 @@ using Csrt.Shim.Bootstrap;
 
 namespace Csrt.Shim;
 
-/// <summary>Entry of `containerd-shim-csrt-v2`. The container init path comes first: the shim
-/// re-executes its own sealed binary as the init of each container.</summary>
+/// <summary>Entry of `containerd-shim-csrt-v2`. The shim re-executes its own sealed binary as the
+/// init of each container (`&lt;binary&gt; init`), which the native start-up runs in C (csrt_init.c)
+/// before the .NET runtime starts: it never gets here.</summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == Csrt.Runtime.Processes.ContainerInit.Sentinel)
-            return Csrt.Runtime.Processes.ContainerInit.Run();
         ShimFlags flags;
         try
         {

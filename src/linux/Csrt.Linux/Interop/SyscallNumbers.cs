@@ -7,7 +7,6 @@ internal static class SyscallNumbers
 {
     private static readonly bool Arm64 = RuntimeInformation.ProcessArchitecture == Architecture.Arm64;
 
-    internal static nint pivot_root => Arm64 ? 41 : 155;
     internal static nint pidfd_send_signal => 424;
     internal static nint open_tree => 428;
     internal static nint move_mount => 429;

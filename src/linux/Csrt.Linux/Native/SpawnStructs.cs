@@ -97,9 +97,6 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Lib)]
     internal static partial long csrt_release(csrt_range* ranges, int count);
-
-    [LibraryImport(Lib)]
-    internal static partial int csrt_release_and_open(csrt_range* ranges, int count, int dirfd, byte* path, int flags);
 }
 
 /// <summary>A bump allocator over native memory for what the C child reads; freed at once.</summary>

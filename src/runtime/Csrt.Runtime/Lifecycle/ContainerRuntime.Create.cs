@@ -345,13 +345,48 @@ public sealed partial class ContainerRuntime
             plan.HookState = hookState;
         sync.Send(SyncMessageType.Config, InitPlanCodec.Encode(plan));
 
-        sync.Expect(SyncMessageType.HooksPlease);
+        sync.Expect(SyncMessageType.HooksPlease, plan);
         foreach (var hook in InitPlanBuilder.Hooks(spec.Hooks?.Prestart))
             HookRunner.Run(hook, "prestart", hookState, _options.ExitMonitor);
         foreach (var hook in InitPlanBuilder.Hooks(spec.Hooks?.CreateRuntime))
             HookRunner.Run(hook, "createRuntime", hookState, _options.ExitMonitor);
-        sync.Send(SyncMessageType.HooksDone);
-        sync.Expect(SyncMessageType.Ready);
+        sync.Send(SyncMessageType.HooksDone, HomeForInit(plan, record.InitPid));
+        sync.Expect(SyncMessageType.Ready, plan);
+    }
+
+    /// <summary>
+    /// HooksDone's payload: "HOME=…" for a process whose environment has no HOME, from the
+    /// container's /etc/passwd ("/" without an entry), as runc sets it; empty otherwise. Read here,
+    /// not by the init (which parses nothing), through the init's root and the rootfs, where the
+    /// mounts are made: every component resolved inside the rootfs (openat2 RESOLVE_IN_ROOT), a
+    /// regular file only, opened non-blocking so a FIFO planted there cannot stall the runtime.
+    /// </summary>
+    private static byte[] HomeForInit(InitPlan plan, int initPid)
+    {
+        if (plan.Process.Env.Any(e => e.StartsWith("HOME=", StringComparison.Ordinal)))
+            return Array.Empty<byte>();
+        var withHome = Passwd.WithHome(plan.Process.Env, plan.Process.Uid, () => ReadContainerPasswd(plan.Rootfs, initPid));
+        return System.Text.Encoding.UTF8.GetBytes(withHome[^1]);
+    }
+
+    private static string? ReadContainerPasswd(string rootfs, int initPid)
+    {
+        const int MaxPasswd = 1 << 20;
+        try
+        {
+            using var initRoot = Files.Open("/proc/" + Text(initPid) + "/root", OpenFlags.O_PATH | OpenFlags.O_DIRECTORY);
+            using var root = Files.OpenInRoot(initRoot, rootfs, OpenFlags.O_PATH | OpenFlags.O_DIRECTORY);
+            using var passwd = Files.OpenInRoot(root, "/etc/passwd", OpenFlags.O_RDONLY | OpenFlags.O_NONBLOCK | OpenFlags.O_NOCTTY);
+            var info = Files.Stat(passwd);
+            if (!info.IsRegular || info.Size > MaxPasswd)
+                return null;
+            return System.Text.Encoding.UTF8.GetString(Files.ReadToEnd(passwd));
+        }
+        catch (SyscallException)
+        {
+            // No /etc/passwd (or none we may read): HOME is "/", as runc has it.
+            return null;
+        }
     }
 
     /// <summary>Undoes a failed create: kills and reaps the init, removes its cgroup and the

@@ -11,6 +11,11 @@ public sealed class InitPlan
     public string Bundle { get; set; } = "";
     /// <summary>Absolute host path of the root filesystem.</summary>
     public string Rootfs { get; set; } = "";
+    /// <summary>The mount point holding the rootfs (the longest one of the runtime's mountinfo
+    /// that prefixes it), made private by the init before it binds the rootfs, since pivot_root
+    /// refuses a shared parent; null without one. The init's mount namespace starts as a copy of
+    /// the runtime's, so the runtime can find it.</summary>
+    public string? RootfsParentMount { get; set; }
     public bool RootfsReadonly { get; set; }
     /// <summary>MS_* propagation applied to "/" before anything else (rootfsPropagation, default rslave).</summary>
     public ulong RootPropagation { get; set; }

@@ -68,6 +68,8 @@ public static class InitPlanBuilder
             ReadonlyPaths = linux.ReadonlyPaths ?? new List<string>(),
             PreserveFds = o.PreserveFds,
         };
+        if (plan.OwnMountNamespace)
+            plan.RootfsParentMount = ParentMountOf(rootfs, Files.ReadText(MountinfoSeenByInit(namespaces)));
         for (var i = 0; i < (spec.Mounts?.Count ?? 0); i++)
             plan.Mounts.Add(BuildMount(spec.Mounts![i], $"$.mounts[{i}]", o, namespaces));
         plan.SetupDev = !plan.Mounts.Any(m => m.Destination == "/dev" && m.Kind == MountKinds.Bind);
@@ -102,6 +104,40 @@ public static class InitPlanBuilder
         plan.CreateContainerHooks = Hooks(spec.Hooks?.CreateContainer);
         plan.StartContainerHooks = Hooks(spec.Hooks?.StartContainer);
         return plan;
+    }
+
+    /// <summary>Where the mounts the init starts with are listed: a new mount namespace is a copy of
+    /// ours; one joined as /proc/&lt;pid&gt;/ns/mnt is that process's. Another joined path (a bind
+    /// mount of the namespace) has no mountinfo to read from outside: ours is the best guess.</summary>
+    internal static string MountinfoSeenByInit(NamespacePlan namespaces)
+    {
+        foreach (var (type, path) in namespaces.Joins)
+        {
+            if (type != CloneFlags.CLONE_NEWNS || !path.StartsWith("/proc/", StringComparison.Ordinal) || !path.EndsWith("/ns/mnt", StringComparison.Ordinal))
+                continue;
+            var pid = path["/proc/".Length..^"/ns/mnt".Length];
+            if (pid.Length > 0 && pid.All(char.IsAsciiDigit))
+                return "/proc/" + pid + "/mountinfo";
+        }
+        return "/proc/self/mountinfo";
+    }
+
+    /// <summary>The mount point that contains <paramref name="rootfs"/>: the longest mount point of
+    /// <paramref name="mountinfo"/> (a /proc/&lt;pid&gt;/mountinfo text) that prefixes it; null when none does.</summary>
+    public static string? ParentMountOf(string rootfs, string mountinfo)
+    {
+        string? best = null;
+        foreach (var line in mountinfo.Split('\n'))
+        {
+            var fields = line.Split(' ');
+            if (fields.Length < 5)
+                continue;
+            var mp = Mounts.UnescapeOctal(fields[4]);
+            var isPrefix = mp == "/" || rootfs == mp || rootfs.StartsWith(mp + "/", StringComparison.Ordinal);
+            if (isPrefix && (best is null || mp.Length > best.Length))
+                best = mp;
+        }
+        return best;
     }
 
     public static List<HookStep> Hooks(List<Hook>? hooks) =>

@@ -39,6 +39,7 @@ public static class InitPlanCodec
         p.ContainerId = c.Text(p.ContainerId);
         p.Bundle = c.Text(p.Bundle);
         p.Rootfs = c.Text(p.Rootfs);
+        p.RootfsParentMount = c.String(p.RootfsParentMount);
         p.RootfsReadonly = c.Bool(p.RootfsReadonly);
         p.RootPropagation = c.Unsigned(p.RootPropagation);
         p.NewRootPropagation = c.Unsigned(p.NewRootPropagation);

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Csrt.Linux;
 using Csrt.Runtime.Processes;
 using Xunit;
@@ -35,7 +34,7 @@ public sealed class InitSpawnTests
 
     /// <summary>Clones into new pid, mount and uts namespaces, execs `csrt init`, probes it. A
     /// step that takes longer than the deadline throws (a hang is a failure, not a wait).</summary>
-    private static ProbeReport Probe(SealedExecutable exe, string hostname)
+    private static (int Pid, string Hostname) Probe(SealedExecutable exe, string hostname)
     {
         var (parentEnd, childEnd) = UnixSockets.Pair(UnixSockets.Kind.SeqPacket);
         using var sync = new SyncChannel(parentEnd);
@@ -55,10 +54,10 @@ public sealed class InitSpawnTests
         }
         try
         {
-            sync.Send(SyncMessageType.Probe, JsonSerializer.SerializeToUtf8Bytes(new ProbeRequest { Hostname = hostname }, SyncJsonContext.Default.ProbeRequest));
+            sync.Send(SyncMessageType.Probe, SyncChannel.ProbeRequest(hostname));
             if (!Polling.WaitReadable(sync.Socket, ChildDeadline))
                 throw new TimeoutException($"init {pid} did not answer the probe within {ChildDeadline.TotalSeconds} s");
-            var report = SyncChannel.Decode(sync.Expect(SyncMessageType.ProbeReport), SyncJsonContext.Default.ProbeReport);
+            var report = SyncChannel.ParseProbeReport(sync.Expect(SyncMessageType.ProbeReport));
             var exit = WaitBounded(pid);
             Assert.Equal(0, exit.Status);
             return report;

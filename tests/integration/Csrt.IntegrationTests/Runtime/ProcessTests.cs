@@ -54,6 +54,22 @@ public sealed class ProcessTests : IDisposable
     }
 
     [Fact]
+    public void Home_IsSlash_WhenTheContainersEtcPasswdIsAFifo_AndCreateDoesNotWaitOnIt()
+    {
+        // The runtime reads /etc/passwd for HOME through the rootfs: a FIFO there must neither be
+        // opened for a blocking read nor count as a passwd file.
+        var bundle = _csrt.Bundle(["sh", "-c", "echo $HOME"], c => c["process"]!["env"] = Strings("PATH=/bin"));
+        var passwd = Path.Combine(bundle.RootfsDir, "etc", "passwd");
+        File.Delete(passwd);
+        Csrt.Linux.Files.MakeFifo(passwd, 0x1a4);
+
+        var result = _csrt.RunForeground(bundle);
+
+        Assert.True(result.Succeeded, result.ToString());
+        Assert.Equal("/\n", result.Stdout);
+    }
+
+    [Fact]
     public void UserGroupAndAdditionalGids_AreTheProcesss()
     {
         var bundle = _csrt.Bundle(["cat", "/proc/self/status"], c =>

@@ -143,6 +143,35 @@ public sealed class RootfsTests : IDisposable
         Assert.False(File.Exists(Path.Combine(bundle.UpperDir, "etc", "new-file")), "the write went to the rootfs, not the tmpfs");
     }
 
+    [Theory]
+    [InlineData(128, true)]
+    [InlineData(129, false)]
+    public void Tmpfs_WithTmpcopyup_CopiesTrees128DirectoriesDeep_AndRefusesDeeperOnesNamingTheMount(int depth, bool copied)
+    {
+        var bundle = _csrt.Bundle(["sh", "-c", "find /deep -type d | wc -l; grep ' /deep ' /proc/mounts"],
+            c => AddMount(c, "/deep", "tmpfs", "tmpfs", "tmpcopyup", "size=1m"));
+        var dir = Path.Combine(bundle.RootfsDir, "deep");
+        for (var i = 0; i < depth; i++)
+            dir = Path.Combine(dir, "d");
+        Directory.CreateDirectory(dir);
+
+        var result = _csrt.RunForeground(bundle);
+
+        if (copied)
+        {
+            Assert.True(result.Succeeded, result.ToString());
+            Assert.Equal((depth + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), Lines(result.Stdout)[0]);
+            Assert.Equal("tmpfs", MountEntry(result.Stdout, "/deep")[2]);
+        }
+        else
+        {
+            Assert.False(result.Succeeded, result.ToString());
+            Assert.Contains("mounting tmpfs tmpfs on /deep: tmpcopyup(d): ELOOP", result.Stderr, StringComparison.Ordinal);
+            Assert.Contains("more than 128 levels of directories", result.Stderr, StringComparison.Ordinal);
+            _csrt.AssertNothingLeft(bundle);
+        }
+    }
+
     [Fact]
     public void Dev_HasRuncsDefaultDevicesAndSymlinks()
     {
