@@ -32,8 +32,9 @@ trap cleanup EXIT
 gcc -O2 -Wall -Wextra -Werror -o "$work/steptrace" "$here/steptrace.c"
 
 # The managed code's address range, from the section table.
-read -r lo size < <(readelf -SW "$bin" | awk '$2 == "__managedcode" {print $4, $6}')
-[[ -n ${lo:-} ]] || die "no __managedcode section in $bin"
+range=$(readelf -SW "$bin" | awk '{ for (i = 1; i < NF; i++) if ($i == "__managedcode") print $(i + 2), $(i + 4) }')
+[[ -n $range ]] || die "no __managedcode section in $bin"
+read -r lo size <<<"$range"
 hi=$(printf '%x' $((16#$lo + 16#$size)))
 
 # A bundle whose process stays up, so `state` reports a running container as it usually does.
