@@ -134,6 +134,7 @@ if [[ -n $touched ]]; then
     mount -o loop "$work/touched.img" "$work/touched"
     blockdev --setra 0 "$(findmnt -no SOURCE "$work/touched")"
     cp "${bins[$found]}" "$work/touched/${bins[$found]##*/}"
+    sync "$work/touched/${bins[$found]##*/}" # written back, or the page cache could not drop it
     read -ra words <<<"${cmds[$found]}"
     words[-1]="$work/touched/${bins[$found]##*/}"
     names+=("$touched-touched") cmds+=("${words[*]}") bins+=("${words[-1]}")
