@@ -109,6 +109,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     sweep
+    umount "$work/touched" 2>/dev/null || true
     rm -rf "$work"
     for name in "${names[@]}"; do rm -rf "${state:?}/rss-$name"; done
     exit "$rc"
