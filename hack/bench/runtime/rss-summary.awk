@@ -41,5 +41,6 @@ END {
         printf "| %s `%s` | %d | %d | %d (%d) | %d | %d | %d |\n", order[k], ops[o], field("code"), field("rodata"), field("data"), field("data_written"), field("libs"), field("anon"), field("total")
     }
     print "\nThe runtime's own binary by permissions (code r-x, read-only data r--, data rw-: its written"
-    print "pages in parentheses); shared libraries are every other file mapped; anonymous is heap, GC heap, stacks."
+    print "pages in parentheses; crun runs from a memfd copy of its binary); shared libraries are the *.so"
+    print "files mapped; anonymous is heap, GC heap, stacks."
 }
