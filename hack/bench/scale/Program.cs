@@ -108,74 +108,6 @@ public static class Program
 
     internal sealed record Failure(int Pass, string Handler, string Phase, int Index, string Op, string Error);
 
-    /// <summary>
-    /// CPU time of containerd and everything it starts (shims, CNI plugins, runc), from a cpuacct
-    /// cgroup (v1) or a cgroup (v2) the private containerd is moved into at start; a container's
-    /// processes leave it when the runtime moves them into their own cgroups. Unlike wall time,
-    /// it hardly moves with the other load of a shared machine.
-    /// </summary>
-    private sealed class CpuAccount : IDisposable
-    {
-        private readonly string _dir;
-        private readonly string _usage;
-        private readonly bool _v1;
-
-        private CpuAccount(string dir, bool v1)
-        {
-            _dir = dir;
-            _v1 = v1;
-            _usage = Path.Combine(dir, v1 ? "cpuacct.usage" : "cpu.stat");
-        }
-
-        public static CpuAccount? Create(int pid, int slot)
-        {
-            var v1 = File.Exists("/sys/fs/cgroup/cpuacct/cpuacct.usage");
-            var dir = v1 ? $"/sys/fs/cgroup/cpuacct/csrt-scale-bench-{slot}" : $"/sys/fs/cgroup/csrt-scale-bench-{slot}";
-            try
-            {
-                Directory.CreateDirectory(dir);
-                File.WriteAllText(Path.Combine(dir, "cgroup.procs"), pid.ToString(Inv));
-                return new CpuAccount(dir, v1);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                Log($"no CPU accounting ({dir}: {e.Message})");
-                return null;
-            }
-        }
-
-        /// <summary>CPU time so far, in milliseconds.</summary>
-        public double Milliseconds()
-        {
-            var text = File.ReadAllText(_usage);
-            if (_v1)
-                return long.Parse(text.Trim(), Inv) / 1e6;
-            foreach (var line in text.Split('\n'))
-            {
-                if (line.StartsWith("usage_usec ", StringComparison.Ordinal))
-                    return long.Parse(line["usage_usec ".Length..], Inv) / 1e3;
-            }
-            return double.NaN;
-        }
-
-        public void Dispose()
-        {
-            // containerd and its shims are gone by now; the cgroup empties as they are reaped.
-            for (var i = 0; i < 50; i++)
-            {
-                try
-                {
-                    Directory.Delete(_dir);
-                    return;
-                }
-                catch (IOException)
-                {
-                    Thread.Sleep(100);
-                }
-            }
-            Log($"warning: could not remove {_dir}");
-        }
-    }
 
     private sealed class Bench(Options o)
     {
@@ -208,7 +140,7 @@ public static class Program
             try
             {
                 Log($"private containerd in slot {_ctd.Slot} ({_ctd.Address}), pid {_ctd.Pid}");
-                _cpu = CpuAccount.Create(_ctd.Pid, _ctd.Slot);
+                _cpu = CpuAccount.Create(_ctd.Pid, "csrt-scale-bench-" + _ctd.Slot.ToString(Inv), Log);
                 using var channel = _ctd.OpenGrpcChannel();
                 _cri = new RuntimeService.RuntimeServiceClient(channel);
                 var phases = o.Phases.Split(',');

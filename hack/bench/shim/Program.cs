@@ -92,73 +92,6 @@ public static class Program
         return bench.Run();
     }
 
-    /// <summary>
-    /// CPU time of containerd and everything it starts (shims, their start/delete runs, runc), from
-    /// a cpuacct cgroup (v1) or cgroup (v2) the private containerd is moved into. Container
-    /// processes leave it when the runtime moves them into their own cgroups. Less sensitive to
-    /// the other load on a shared machine than wall time.
-    /// </summary>
-    private sealed class CpuAccount : IDisposable
-    {
-        private readonly string _dir;
-        private readonly string _usageFile;
-        private readonly bool _v1;
-
-        private CpuAccount(string dir, bool v1)
-        {
-            _dir = dir;
-            _v1 = v1;
-            _usageFile = Path.Combine(dir, v1 ? "cpuacct.usage" : "cpu.stat");
-        }
-
-        public static CpuAccount? Create(int pid, int slot)
-        {
-            var v1 = Directory.Exists("/sys/fs/cgroup/cpuacct") && File.Exists("/sys/fs/cgroup/cpuacct/cpuacct.usage");
-            var dir = v1 ? $"/sys/fs/cgroup/cpuacct/csrt-shim-bench-{slot}" : $"/sys/fs/cgroup/csrt-shim-bench-{slot}";
-            try
-            {
-                Directory.CreateDirectory(dir);
-                File.WriteAllText(Path.Combine(dir, "cgroup.procs"), pid.ToString(Inv));
-                return new CpuAccount(dir, v1);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                Log($"no CPU accounting ({dir}: {e.Message})");
-                return null;
-            }
-        }
-
-        /// <summary>Total CPU time so far, in milliseconds.</summary>
-        public double Milliseconds()
-        {
-            var text = File.ReadAllText(_usageFile);
-            if (_v1)
-                return long.Parse(text.Trim(), Inv) / 1e6;
-            foreach (var line in text.Split('\n'))
-            {
-                if (line.StartsWith("usage_usec ", StringComparison.Ordinal))
-                    return long.Parse(line["usage_usec ".Length..], Inv) / 1e3;
-            }
-            return double.NaN;
-        }
-
-        public void Dispose()
-        {
-            // containerd and its shims are gone by now (PrivateContainerd.Dispose); retry briefly.
-            for (var i = 0; i < 50; i++)
-            {
-                try
-                {
-                    Directory.Delete(_dir);
-                    return;
-                }
-                catch (IOException)
-                {
-                    Thread.Sleep(100);
-                }
-            }
-        }
-    }
 
     private static void Log(string message) =>
         Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
@@ -200,7 +133,7 @@ public static class Program
             try
             {
                 Log($"private containerd in slot {_ctd.Slot} ({_ctd.Address})");
-                _cpu = CpuAccount.Create(_ctd.Pid, _ctd.Slot);
+                _cpu = CpuAccount.Create(_ctd.Pid, "csrt-shim-bench-" + _ctd.Slot.ToString(Inv), Log);
                 var phases = o.Only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 if (phases.Contains("run"))
                     RunPhase();
