@@ -227,7 +227,7 @@ public static class FeaturesJson
     /// <summary>Four-space indent, no trailing newline: the layout of `runc features`.</summary>
     private static JsonWriterOptions FourSpaces => new()
     {
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true, IndentCharacter = ' ', IndentSize = 4,
+        Encoder = Csrt.Runtime.Spec.MinimalJsonEncoder.Instance, Indented = true, IndentCharacter = ' ', IndentSize = 4,
     };
 
     public static byte[] Serialize(FeaturesDocument document) =>

@@ -66,10 +66,10 @@ public static class OciStateJson
 {
     private static JsonWriterOptions TwoSpaces => new()
     {
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true, IndentCharacter = ' ', IndentSize = 2,
+        Encoder = MinimalJsonEncoder.Instance, Indented = true, IndentCharacter = ' ', IndentSize = 2,
     };
 
-    private static JsonWriterOptions Compact => new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static JsonWriterOptions Compact => new() { Encoder = MinimalJsonEncoder.Instance };
 
     /// <summary>`csrt state`: two-space indented, no trailing newline (as `runc state`).</summary>
     public static byte[] SerializeForStateCommand(OciState state) =>

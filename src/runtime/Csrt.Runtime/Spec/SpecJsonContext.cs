@@ -30,14 +30,14 @@ public sealed partial class SpecJsonContext : JsonSerializerContext
 /// <summary>Writing spec documents the way runc does.</summary>
 public static class SpecJson
 {
-    // The relaxed encoder keeps '+', '<', '&' and non-ASCII readable in files people edit; the
+    // MinimalJsonEncoder keeps '+', '<', '&' and non-ASCII readable in files people edit; the
     // output is never embedded in HTML.
-    private static JsonWriterOptions Compact => new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static JsonWriterOptions Compact => new() { Encoder = MinimalJsonEncoder.Instance };
 
     /// <summary>Tab-indented, no trailing newline: byte-for-byte the layout of `runc spec`.</summary>
     private static JsonWriterOptions Tabs => new()
     {
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true, IndentCharacter = '\t', IndentSize = 1,
+        Encoder = MinimalJsonEncoder.Instance, Indented = true, IndentCharacter = '\t', IndentSize = 1,
     };
 
     public static byte[] Serialize(RuntimeSpec spec, bool indented = false) =>

@@ -14,7 +14,7 @@ internal static class ContainerRecordJson
     public static byte[] Write(ContainerRecord r)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Csrt.Runtime.Spec.MinimalJsonEncoder.Instance }))
         {
             w.WriteStartObject();
             w.WriteString("id", r.Id);

@@ -65,11 +65,17 @@ public class ContainerRecordJsonTests
         var record = Full();
 
         var ours = ContainerRecordJson.Write(record);
-        var theirs = JsonSerializer.SerializeToUtf8Bytes(record, ReferenceStateJsonContext.Default.ContainerRecord);
+        // The serializer's document, written with the same (minimal) escaping as ours.
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Csrt.Runtime.Spec.MinimalJsonEncoder.Instance }))
+            JsonSerializer.Serialize(writer, record, ReferenceStateJsonContext.Default.ContainerRecord);
+        var theirs = buffer.WrittenSpan.ToArray();
 
         Assert.Equal(Encoding.UTF8.GetString(theirs), Encoding.UTF8.GetString(ours));
         AssertSame(record, JsonSerializer.Deserialize(ours, ReferenceStateJsonContext.Default.ContainerRecord)!);
         AssertSame(record, ContainerRecordJson.Read(theirs));
+        // A state.json with the serializer's default escaping (\u002B and the like) reads too.
+        AssertSame(record, ContainerRecordJson.Read(JsonSerializer.SerializeToUtf8Bytes(record, ReferenceStateJsonContext.Default.ContainerRecord)));
     }
 
     [Fact]
