@@ -108,17 +108,6 @@ public static class Program
             ? (v.Length == 0 ? double.NaN : double.Parse(v, NumberStyles.Float, Inv))
             : throw new InvalidDataException($"no column '{column}' (columns: {string.Join(',', row.Keys)})");
 
-    internal static double Percentile(IEnumerable<double> values, double p)
-    {
-        var s = values.Where(v => !double.IsNaN(v)).Order().ToList();
-        if (s.Count == 0)
-            return double.NaN;
-        var rank = p * (s.Count - 1);
-        var lo = (int)Math.Floor(rank);
-        var hi = (int)Math.Ceiling(rank);
-        return s[lo] + (s[hi] - s[lo]) * (rank - lo);
-    }
-
     /// <summary>csrt in blues (one shade per pass), runc in orange, crun in green, anything else grey.</summary>
     internal static Color ColorOf(string runtime, int occurrence) => runtime switch
     {
@@ -171,7 +160,7 @@ internal static class ScaleCharts
                 var ys = rows.Select(r => Program.Num(r, "podstart_ms")).ToArray();
                 var points = plot.Add.ScatterPoints(xs, ys, ColorOf(p));
                 points.MarkerSize = 4;
-                var median = Enumerable.Range(0, ys.Length).Select(i => Program.Percentile(ys.Skip(Math.Max(0, i - Window / 2)).Take(Window), 0.5)).ToArray();
+                var median = Enumerable.Range(0, ys.Length).Select(i => Measures.Percentile(ys.Skip(Math.Max(0, i - Window / 2)).Take(Window), 0.5)).ToArray();
                 var line = plot.Add.ScatterLine(xs, median, ColorOf(p));
                 line.LineWidth = 2;
                 line.LegendText = $"{Legend(p)}, rolling median of {Window}";
@@ -241,7 +230,7 @@ internal static class ScaleCharts
                         .GroupBy(r => Program.Num(r, "pods")).OrderBy(g => g.Key).ToList();
                     if (byPods.Count == 0)
                         continue;
-                    var s = plot.Add.Scatter(byPods.Select(g => g.Key).ToArray(), byPods.Select(g => Program.Percentile(g.Select(r => Program.Num(r, "ms")), 0.5)).ToArray(), ColorOf(p));
+                    var s = plot.Add.Scatter(byPods.Select(g => g.Key).ToArray(), byPods.Select(g => Measures.Percentile(g.Select(r => Program.Num(r, "ms")), 0.5)).ToArray(), ColorOf(p));
                     s.LinePattern = pattern;
                     s.LineWidth = 2;
                     s.MarkerShape = marker;
@@ -278,12 +267,12 @@ internal static class RuntimeCharts
             {
                 var values = rows.Where(r => r["runtime"] == runtimes[k]).Select(r => Program.Num(r, metrics[m].Item1)).ToList();
                 var x = m * (runtimes.Count + 1) + k;
-                var median = Program.Percentile(values, 0.5);
+                var median = Measures.Percentile(values, 0.5);
                 bars.Add(new Bar { Position = x, Value = median, FillColor = Program.ColorOf(runtimes[k], 0), Label = median.ToString("0.0", CultureInfo.InvariantCulture) });
                 xs.Add(x);
                 ys.Add(median);
-                lo.Add(median - Program.Percentile(values, 0.1));
-                hi.Add(Program.Percentile(values, 0.9) - median);
+                lo.Add(median - Measures.Percentile(values, 0.1));
+                hi.Add(Measures.Percentile(values, 0.9) - median);
                 ticks.Add(new Tick(x, runtimes[k]));
             }
             ticks.Add(new Tick(m * (runtimes.Count + 1) + (runtimes.Count - 1) / 2.0, "\n\n" + metrics[m].Item2));

@@ -337,23 +337,23 @@ public static class Program
             double pss = 0, anon = 0, file = 0, rss = 0, priv = 0;
             foreach (var pid in shims)
             {
-                var rollup = KeyValues($"/proc/{pid}/smaps_rollup");
-                var status = KeyValues($"/proc/{pid}/status");
-                pss += Kb(rollup, "Pss");
-                anon += Kb(rollup, "Pss_Anon");
-                file += Kb(rollup, "Pss_File");
-                priv += Kb(rollup, "Private_Clean") + Kb(rollup, "Private_Dirty");
-                rss += Kb(status, "VmRSS");
+                var rollup = Measures.KeyValues($"/proc/{pid}/smaps_rollup");
+                var status = Measures.KeyValues($"/proc/{pid}/status");
+                pss += Measures.Kb(rollup, "Pss");
+                anon += Measures.Kb(rollup, "Pss_Anon");
+                file += Measures.Kb(rollup, "Pss_File");
+                priv += Measures.Kb(rollup, "Private_Clean") + Measures.Kb(rollup, "Private_Dirty");
+                rss += Measures.Kb(status, "VmRSS");
             }
-            var ctdStatus = KeyValues($"/proc/{_ctd.Pid}/status");
-            var ctdRollup = KeyValues($"/proc/{_ctd.Pid}/smaps_rollup");
+            var ctdStatus = Measures.KeyValues($"/proc/{_ctd.Pid}/status");
+            var ctdRollup = Measures.KeyValues($"/proc/{_ctd.Pid}/smaps_rollup");
             var expected = HandlerShim[handler];
             var foreign = shims.Count(p => HostState.CommandLine(p) is { Count: > 0 } a && !a[0].EndsWith("/" + expected, StringComparison.Ordinal));
             if (shims.Count != pods || foreign > 0)
                 Log($"  warning: {shims.Count} shims ({foreign} not {expected}) with {pods} pods (expected one {expected} per pod)");
             var ctdCpu = CpuTicks(_ctd.Pid);
             _memory.Add(new Memory(pass, handler, phase, pods, when, shims.Count, pss / 1024, anon / 1024, file / 1024, rss / 1024, priv / 1024,
-                Kb(ctdStatus, "VmRSS") / 1024, Kb(ctdRollup, "Pss") / 1024,
+                Measures.Kb(ctdStatus, "VmRSS") / 1024, Measures.Kb(ctdRollup, "Pss") / 1024,
                 ctdCpu.Self * TickMs, ctdCpu.Children * TickMs, shims.Sum(p => CpuTicks(p) is var c ? c.Self + c.Children : 0) * TickMs));
         }
 
@@ -381,28 +381,6 @@ public static class Program
             HostState.ProcessesWithArgument(_ctd.Address)
                 .Where(p => HostState.CommandLine(p) is { Count: > 0 } a && Path.GetFileName(a[0]).StartsWith("containerd-shim-", StringComparison.Ordinal))
                 .ToList();
-
-        private static double Kb(Dictionary<string, string> d, string key) =>
-            d.TryGetValue(key, out var v) ? double.Parse(v.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], Inv) : 0;
-
-        private static Dictionary<string, string> KeyValues(string path)
-        {
-            var d = new Dictionary<string, string>(StringComparer.Ordinal);
-            try
-            {
-                foreach (var line in File.ReadAllLines(path))
-                {
-                    var colon = line.IndexOf(':');
-                    if (colon > 0)
-                        d[line[..colon]] = line[(colon + 1)..].Trim();
-                }
-            }
-            catch (IOException)
-            {
-                // The process ended meanwhile: it holds no memory.
-            }
-            return d;
-        }
 
         /// <summary>StopContainer (timeout 0), RemoveContainer, StopPodSandbox, RemovePodSandbox for
         /// every pod, as many in flight as were started at once; timed from the first call to the

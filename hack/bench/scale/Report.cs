@@ -44,18 +44,6 @@ internal sealed class Report(Options o, List<PodStart> pods, List<Memory> memory
             failures.OrderBy(f => f.Pass).ThenBy(f => f.Index).Select(f => string.Create(Inv, $"{f.Pass},{f.Handler},{f.Phase},{f.Index},{f.Op},{Csv(f.Error)}")));
     }
 
-    /// <summary>Linear interpolation between the closest ranks (p99 of 100 samples lies between the 99th and the 100th).</summary>
-    internal static double Percentile(IEnumerable<double> values, double p)
-    {
-        var s = values.Where(v => !double.IsNaN(v)).Order().ToList();
-        if (s.Count == 0)
-            return double.NaN;
-        var rank = p * (s.Count - 1);
-        var lo = (int)Math.Floor(rank);
-        var hi = (int)Math.Ceiling(rank);
-        return s[lo] + (s[hi] - s[lo]) * (rank - lo);
-    }
-
     private static double Mean(IEnumerable<double> values)
     {
         var l = values.Where(v => !double.IsNaN(v)).ToList();
@@ -112,7 +100,7 @@ internal sealed class Report(Options o, List<PodStart> pods, List<Memory> memory
                 var all = pods.Count(p => p.Pass == pass && p.Phase == phase);
                 var starts = ok.Select(p => p.PodStartMs).ToList();
                 var (first, last) = Edges(pass, phase);
-                sb.Append(Inv, $"| {pass} | {o.Order[pass]} | {phase} | {ok.Count}/{all} | {Percentile(ok.Select(p => p.RunPodMs), 0.5):0.0} | {Percentile(ok.Select(p => p.CreateMs), 0.5):0.0} | {Percentile(ok.Select(p => p.StartMs), 0.5):0.0} | {Percentile(starts, 0.5):0.0} | {Percentile(starts, 0.9):0.0} | {Percentile(starts, 0.99):0.0} | {Percentile(starts, 1):0.0} | {first:0.0} | {last:0.0} | {last / first:0.00} |\n");
+                sb.Append(Inv, $"| {pass} | {o.Order[pass]} | {phase} | {ok.Count}/{all} | {Measures.Percentile(ok.Select(p => p.RunPodMs), 0.5):0.0} | {Measures.Percentile(ok.Select(p => p.CreateMs), 0.5):0.0} | {Measures.Percentile(ok.Select(p => p.StartMs), 0.5):0.0} | {Measures.Percentile(starts, 0.5):0.0} | {Measures.Percentile(starts, 0.9):0.0} | {Measures.Percentile(starts, 0.99):0.0} | {Measures.Percentile(starts, 1):0.0} | {first:0.0} | {last:0.0} | {last / first:0.00} |\n");
             }
         }
 
@@ -124,7 +112,7 @@ internal sealed class Report(Options o, List<PodStart> pods, List<Memory> memory
             var per = Ok(c.Pass, c.Phase).Select(p => p.CpuMs).ToList();
             var (first, last) = Edges(c.Pass, c.Phase, p => p.CpuMs);
             string D(double v, string format = "0.0") => double.IsNaN(v) ? "–" : v.ToString(format, Inv);
-            sb.Append(Inv, $"| {c.Pass} | {c.Handler} | {c.Phase} | {D(c.CpuMs / c.Pods)} | {D(Percentile(per, 0.5))} | {D(Percentile(per, 0.9))} | {D(first)} | {D(last)} | {D(last / first, "0.00")} | {D(Slope(c.Pass, c.Phase, p => p.CpuMs) * 100)} |\n");
+            sb.Append(Inv, $"| {c.Pass} | {c.Handler} | {c.Phase} | {D(c.CpuMs / c.Pods)} | {D(Measures.Percentile(per, 0.5))} | {D(Measures.Percentile(per, 0.9))} | {D(first)} | {D(last)} | {D(last / first, "0.00")} | {D(Slope(c.Pass, c.Phase, p => p.CpuMs) * 100)} |\n");
         }
 
         sb.Append("\n*Growth per 100 pods (least squares over the seq phase, ms of CPU per pod start), split: containerd's own threads, the children it reaped (CNI plugins, shim `start`), the rest (shims, runc).*\n\n");
@@ -172,7 +160,7 @@ internal sealed class Report(Options o, List<PodStart> pods, List<Memory> memory
                 var errors = c.Where(l => l.Error.Length > 0).Select(l => l.Error).Distinct().ToList();
                 sb.Append(errors.Count > 0 && errors.Count == c.Count
                     ? $" error: {errors[0].Replace("|", "\\|", StringComparison.Ordinal)} |"
-                    : string.Create(Inv, $" {Percentile(c.Select(l => l.Ms), 0.5):0.0} ({c.Where(l => l.Error.Length == 0).Select(l => l.Items).DefaultIfEmpty().Max()} items) |"));
+                    : string.Create(Inv, $" {Measures.Percentile(c.Select(l => l.Ms), 0.5):0.0} ({c.Where(l => l.Error.Length == 0).Select(l => l.Items).DefaultIfEmpty().Max()} items) |"));
             }
             sb.Append('\n');
         }
@@ -205,12 +193,12 @@ internal sealed class Report(Options o, List<PodStart> pods, List<Memory> memory
         foreach (var phase in PhasesRun)
         {
             var runc = Enumerable.Range(0, o.Order.Count).Where(p => o.Order[p] == "runc").SelectMany(p => Ok(p, phase)).Select(p => p.PodStartMs).ToList();
-            var runcP99 = Percentile(runc, 0.99);
+            var runcP99 = Measures.Percentile(runc, 0.99);
             for (var pass = 0; pass < o.Order.Count; pass++)
             {
                 if (o.Order[pass] != "csrt" || runc.Count == 0)
                     continue;
-                var p99 = Percentile(Ok(pass, phase).Select(p => p.PodStartMs), 0.99);
+                var p99 = Measures.Percentile(Ok(pass, phase).Select(p => p.PodStartMs), 0.99);
                 sb.Append(Inv, $"| pod start p99 ≤ 0.6× the runc handler's (pass {pass}, {phase}) | {p99:0.0} ÷ {runcP99:0.0} ms = {p99 / runcP99:0.00}× | {Met(p99 / runcP99 <= 0.6)} |\n");
             }
         }

@@ -439,11 +439,10 @@ public static class Program
                 Log($"warning: {shims.Count} {rt.Binary} processes with {pods} pods (expected one per pod)");
             foreach (var pid in shims)
             {
-                var status = KeyValues($"/proc/{pid}/status");
-                var rollup = KeyValues($"/proc/{pid}/smaps_rollup");
+                var status = Measures.KeyValues($"/proc/{pid}/status");
+                var rollup = Measures.KeyValues($"/proc/{pid}/smaps_rollup");
                 var memfd = MemfdBytes(pid);
-                double Kb(Dictionary<string, string> d, string key) =>
-                    d.TryGetValue(key, out var v) ? double.Parse(v.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], Inv) : double.NaN;
+                double Kb(Dictionary<string, string> d, string key) => Measures.Kb(d, key, double.NaN);
                 var rss = Kb(status, "VmRSS") / 1024;
                 var pss = Kb(rollup, "Pss") / 1024;
                 Add($"mem-{when}-rss/{rt.Name}", rss);
@@ -634,24 +633,6 @@ public static class Program
             return ns / 1e6;
         }
 
-        private static Dictionary<string, string> KeyValues(string path)
-        {
-            var d = new Dictionary<string, string>(StringComparer.Ordinal);
-            try
-            {
-                foreach (var line in File.ReadAllLines(path))
-                {
-                    var colon = line.IndexOf(':');
-                    if (colon > 0)
-                        d[line[..colon]] = line[(colon + 1)..].Trim();
-                }
-            }
-            catch (IOException)
-            {
-            }
-            return d;
-        }
-
         /// <summary>Bytes of the memfds the process holds (sealed copies of a binary live there, outside RSS).</summary>
         private static long MemfdBytes(int pid)
         {
@@ -676,22 +657,12 @@ public static class Program
 
         // ---- results ----------------------------------------------------------------------------
 
-        private static double Percentile(List<double> sorted, double p)
-        {
-            if (sorted.Count == 0)
-                return double.NaN;
-            var rank = p * (sorted.Count - 1);
-            var lo = (int)Math.Floor(rank);
-            var hi = (int)Math.Ceiling(rank);
-            return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
-        }
-
         private (double P50, double Mean, double Min, double P90, double Max, int N) Stats(string key)
         {
             if (!_samples.TryGetValue(key, out var list) || list.Count == 0)
                 return (double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, 0);
             var s = list.OrderBy(x => x).ToList();
-            return (Percentile(s, 0.5), s.Average(), s[0], Percentile(s, 0.9), s[^1], s.Count);
+            return (Measures.Percentile(s, 0.5), s.Average(), s[0], Measures.Percentile(s, 0.9), s[^1], s.Count);
         }
 
         private void WriteResults(string shim, string loadBefore, string loadAfter, TimeSpan elapsed)
