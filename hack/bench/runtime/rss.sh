@@ -81,48 +81,11 @@ if [[ -n $touched ]]; then
     command -v mkfs.ext4 >/dev/null && command -v blockdev >/dev/null || die "--touched needs mkfs.ext4 and blockdev"
 fi
 
-state=/run/csrt-bench
-mkdir -p "$state"
-exec 9>"$state/lock"
-flock -n 9 || die "another benchmark is running (lock $state/lock)"
-
-[[ -n $out ]] || out="$repo/out/bench/rss/$(date -u +%Y%m%dT%H%M%SZ)"
+source "$here/common.sh"
+# --touched mounts its copy under $work: unmounted before the work directory goes.
+bench_before_cleanup() { umount "$work/touched" 2>/dev/null || true; }
+bench_start "$repo/out/bench/rss/$(date -u +%Y%m%dT%H%M%SZ)" rss-
 mkdir -p "$out/smaps"
-out=$(cd "$out" && pwd)
-work=$(mktemp -d /tmp/csrt-rss.XXXXXX)
-raw="$out/raw.txt" log="$out/stderr.log"
-: >"$raw"
-: >"$log"
-
-sweep() {
-    local i root id
-    for i in "${!names[@]}"; do
-        root="$state/rss-${names[$i]}"
-        [[ -d $root ]] || continue
-        for id in $(ls "$root" 2>/dev/null); do
-            [[ -d $root/$id ]] || continue
-            ${cmds[$i]} --root "$root" delete -f "$id" >>"$log" 2>&1 || true
-        done
-    done
-}
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    sweep
-    umount "$work/touched" 2>/dev/null || true
-    rm -rf "$work"
-    for name in "${names[@]}"; do rm -rf "${state:?}/rss-$name"; done
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-sweep
-
-controllers=/sys/fs/cgroup/unified/cgroup.controllers
-if [[ -f $controllers && -n $(<"$controllers") ]]; then
-    : >"$work/empty"
-    mount --bind "$work/empty" "$controllers"
-fi
 
 gcc -O2 -Wall -Wextra -Werror -o "$work/timeit" "$here/timeit.c"
 # --touched: the copy on its own small file system (readahead 0 on its loop device only); the
@@ -145,12 +108,7 @@ gcc -O2 -Wall -Wextra -Werror -o "$work/atexit" "$here/atexit.c"
 
 # runc's default spec, with a process that stays up: `start`, `state` and `delete -f` act on a
 # running container, as they usually do.
-bundle="$work/bundle"
-mkdir -p "$bundle"
-cp -a "$rootfs" "$bundle/rootfs"
-(cd "$bundle" && runc spec)
-sed -i 's/"terminal": true/"terminal": false/; s/^\(\s*\)"sh"$/\1"\/bin\/sleep", "600"/' "$bundle/config.json"
-grep -q '"/bin/sleep"' "$bundle/config.json" || die "could not set process.args in runc's default spec"
+bench_bundle '"/bin/sleep", "600"'
 
 ops=(create start state delete)
 op_args() { # op id -> the runtime's arguments

@@ -70,62 +70,16 @@ for r in "${runtimes[@]}"; do
     names+=("$name") bins+=("$bin")
 done
 
-# One benchmark at a time; leftovers of an interrupted one are swept below.
-state=/run/csrt-bench
-mkdir -p "$state"
-exec 9>"$state/lock"
-flock -n 9 || die "another benchmark is running (lock $state/lock)"
-
-[[ -n $out ]] || out="$repo/out/bench/runtime/$(date -u +%Y%m%dT%H%M%SZ)"
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-work=$(mktemp -d /tmp/csrt-bench.XXXXXX)
-raw="$out/raw.txt" log="$out/stderr.log"
-: >"$raw"
-: >"$log"
-
-# Deletes every container in the bench's state roots (this run's, or an interrupted run's).
-sweep() {
-    local i root id
-    for i in "${!names[@]}"; do
-        root="$state/${names[$i]}"
-        [[ -d $root ]] || continue
-        for id in $(ls "$root" 2>/dev/null); do
-            [[ -d $root/$id ]] || continue
-            "${bins[$i]}" --root "$root" delete -f "$id" >>"$log" 2>&1 || true
-        done
-    done
-}
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    sweep
-    rm -rf "$work"
-    for name in "${names[@]}"; do rm -rf "${state:?}/$name"; done
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-sweep
-
-# crun 1.8.1 refuses a cgroup2 mount that lists controllers on a hybrid host (cgroupfs files
-# have no size: read it).
-controllers=/sys/fs/cgroup/unified/cgroup.controllers
-if [[ -f $controllers && -n $(<"$controllers") ]]; then
-    : >"$work/empty"
-    mount --bind "$work/empty" "$controllers"
-fi
+# One benchmark at a time; leftovers of an interrupted one are swept (common.sh).
+cmds=("${bins[@]}")
+source "$here/common.sh"
+bench_start "$repo/out/bench/runtime/$(date -u +%Y%m%dT%H%M%SZ)" ""
 
 timeit="$work/timeit"
 gcc -O2 -Wall -Wextra -Werror -o "$timeit" "$here/timeit.c"
 
 # The bundle: runc's default spec with /bin/true instead of an interactive sh.
-bundle="$work/bundle"
-mkdir -p "$bundle"
-cp -a "$rootfs" "$bundle/rootfs"
-(cd "$bundle" && runc spec)
-sed -i 's/"terminal": true/"terminal": false/; s/^\(\s*\)"sh"$/\1"\/bin\/true"/' "$bundle/config.json"
-grep -q '"/bin/true"' "$bundle/config.json" || die "could not set process.args in runc's default spec"
+bench_bundle '"/bin/true"'
 
 # One timed runtime command: appends "rt=… op=… i=… <timeit figures>" to the raw data.
 timed() {
