@@ -20,7 +20,7 @@ public sealed class MinimalJsonEncoder : JavaScriptEncoder
     {
     }
 
-    /// <summary>"\uXXXX" for one UTF-16 code unit.</summary>
+    /// <summary>An escaped code unit is six characters: a backslash, "u" and four hex digits.</summary>
     public override int MaxOutputCharactersPerInputCharacter => 6;
 
     public override bool WillEncode(int unicodeScalar) =>
