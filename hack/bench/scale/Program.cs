@@ -26,6 +26,8 @@ public static class Program
         public int Concurrency = 10;
         public List<int> Checkpoints = [10, 25, 50, 100];
         public List<string> Order = ["csrt", "runc", "csrt"];
+        /// <summary>The pods' network: "cni" (their own network namespace, set up by the CNI bridge plugin) or "host" (the node's network namespace, as a hostNetwork pod: containerd runs no CNI plugin); the whole order runs once per mode.</summary>
+        public List<string> Networks = ["cni"];
         public int ListReps = 3;
         public int SettleSeconds = 8;
         public int Warmup = 3;
@@ -49,6 +51,11 @@ public static class Program
                     o.Order = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
                     if (o.Order.Count == 0 || o.Order.Any(h => h is not ("csrt" or "runc")))
                         throw new ArgumentException("--order takes a comma-separated list of the handlers csrt and runc");
+                    break;
+                case "--network":
+                    o.Networks = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+                    if (o.Networks.Count == 0 || o.Networks.Any(n => n is not ("cni" or "host")) || o.Networks.Distinct().Count() != o.Networks.Count)
+                        throw new ArgumentException("--network takes cni, host, cni,host or host,cni");
                     break;
                 case "--list-reps": o.ListReps = Positive("--list-reps", Next()); break;
                 case "--settle": o.SettleSeconds = int.Parse(Next(), Inv); break;
@@ -74,11 +81,18 @@ public static class Program
     private static int Positive(string option, string value) =>
         int.TryParse(value, NumberStyles.None, Inv, out var n) && n > 0 ? n : throw new ArgumentException($"{option} takes positive numbers, not '{value}'");
 
+    /// <summary>One pass: the <paramref name="Index"/>-th run of the order's phases, on one handler and one network mode (warm-up pods: index -1).</summary>
+    internal sealed record PassInfo(int Index, string Handler, string Network);
+
+    /// <summary>Every network mode runs the whole order (A B A) in turn: passes are numbered across the modes.</summary>
+    internal static List<PassInfo> Passes(Options o) =>
+        o.Networks.SelectMany(n => o.Order.Select(h => (Handler: h, Network: n))).Select((p, i) => new PassInfo(i, p.Handler, p.Network)).ToList();
+
     internal static void Log(string message) =>
         Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 
     /// <summary>One pod's start: its ids (empty where the step did not happen) and the latency of each step in ms (NaN where it failed or did not run).</summary>
-    internal sealed record PodStart(int Pass, string Handler, string Phase, int Index, string PodId, string ContainerId,
+    internal sealed record PodStart(int Pass, string Handler, string Network, string Phase, int Index, string PodId, string ContainerId,
         double RunPodMs, double CreateMs, double StartMs)
     {
         /// <summary>CPU time of containerd and every process it started (shims, CNI plugins, runc) during this pod's start; seq phase only (NaN when pods overlap).</summary>
@@ -95,18 +109,18 @@ public static class Program
         public double PodStartMs => RunPodMs + CreateMs + StartMs;
     }
 
-    internal sealed record Memory(int Pass, string Handler, string Phase, int Pods, string When, int Shims,
+    internal sealed record Memory(int Pass, string Handler, string Network, string Phase, int Pods, string When, int Shims,
         double ShimPssMb, double ShimPssAnonMb, double ShimPssFileMb, double ShimRssMb, double ShimPrivateMb, double ContainerdRssMb, double ContainerdPssMb,
         double ContainerdCpuMs, double ContainerdChildrenCpuMs, double ShimsCpuMs);
 
-    internal sealed record ListCall(int Pass, string Handler, string Phase, int Pods, string Call, int Rep, double Ms, int Items, string Error);
+    internal sealed record ListCall(int Pass, string Handler, string Network, string Phase, int Pods, string Call, int Rep, double Ms, int Items, string Error);
 
     /// <summary>CPU time of containerd and its children while a phase's pods started (checkpoints excluded).</summary>
-    internal sealed record PhaseCpu(int Pass, string Handler, string Phase, int Pods, double CpuMs);
+    internal sealed record PhaseCpu(int Pass, string Handler, string Network, string Phase, int Pods, double CpuMs);
 
-    internal sealed record Teardown(int Pass, string Handler, string Phase, int Pods, double TotalMs, int Failures, int ShimsLeft, double ShimsGoneMs);
+    internal sealed record Teardown(int Pass, string Handler, string Network, string Phase, int Pods, double TotalMs, int Failures, int ShimsLeft, double ShimsGoneMs);
 
-    internal sealed record Failure(int Pass, string Handler, string Phase, int Index, string Op, string Error);
+    internal sealed record Failure(int Pass, string Handler, string Network, string Phase, int Index, string Op, string Error);
 
 
     private sealed class Bench(Options o)
@@ -133,7 +147,7 @@ public static class Program
         {
             var shim = Path.Combine(o.BinDir ?? RepoPaths.BinDir, "containerd-shim-csrt-v2");
             RepoPaths.RequireBinary(shim);
-            Log($"csrt shim: {shim} ({new FileInfo(shim).Length} bytes); order {string.Join(',', o.Order)}; {o.Pods} pods, checkpoints {string.Join(',', o.Checkpoints)}, concurrency {o.Concurrency}");
+            Log($"csrt shim: {shim} ({new FileInfo(shim).Length} bytes); order {string.Join(',', o.Order)}, network {string.Join(',', o.Networks)}; {o.Pods} pods, checkpoints {string.Join(',', o.Checkpoints)}, concurrency {o.Concurrency}");
             var loadBefore = File.ReadAllText("/proc/loadavg").Trim();
             var clock = Stopwatch.StartNew();
             _ctd = PrivateContainerd.Start(new PrivateContainerdOptions { BinDir = o.BinDir });
@@ -145,13 +159,12 @@ public static class Program
                 _cri = new RuntimeService.RuntimeServiceClient(channel);
                 var phases = o.Phases.Split(',');
                 Warmup();
-                for (var pass = 0; pass < o.Order.Count; pass++)
+                foreach (var pass in Passes(o))
                 {
-                    var handler = o.Order[pass];
                     if (phases.Contains("seq"))
-                        Phase(pass, handler, "seq", 1);
+                        Phase(pass, "seq", 1);
                     if (phases.Contains("conc"))
-                        Phase(pass, handler, "conc", o.Concurrency);
+                        Phase(pass, "conc", o.Concurrency);
                 }
             }
             finally
@@ -167,11 +180,11 @@ public static class Program
 
         /// <summary>Starts the pods up to each checkpoint (at most <paramref name="concurrency"/>
         /// in flight), measures there, then stops and removes them all and times it.</summary>
-        private void Phase(int pass, string handler, string phase, int concurrency)
+        private void Phase(PassInfo pass, string phase, int concurrency)
         {
-            Log($"pass {pass} {handler} {phase}: {o.Pods} pods, {concurrency} at a time");
+            Log($"pass {pass.Index} {pass.Handler} {pass.Network} network {phase}: {o.Pods} pods, {concurrency} at a time");
             var started = new ConcurrentBag<PodStart>();
-            SampleMemory(pass, handler, phase, 0, "start");
+            SampleMemory(pass, phase, 0, "start");
             var from = 0;
             var cpu = 0.0;
             foreach (var checkpoint in o.Checkpoints)
@@ -182,7 +195,7 @@ public static class Program
                     {
                         var own = concurrency == 1 ? Cpu() : double.NaN;
                         var ctd = CpuTicks(_ctd.Pid);
-                        var p = await StartPod(pass, handler, phase, i);
+                        var p = await StartPod(pass, phase, i);
                         if (concurrency == 1)
                         {
                             var cpu = Cpu() - own;
@@ -193,12 +206,12 @@ public static class Program
                     }).GetAwaiter().GetResult();
                 cpu += Cpu() - before;
                 from = checkpoint;
-                Checkpoint(pass, handler, phase, checkpoint);
+                Checkpoint(pass, phase, checkpoint);
             }
             foreach (var p in started)
                 _pods.Add(p);
-            _phaseCpu.Add(new PhaseCpu(pass, handler, phase, o.Pods, cpu));
-            RemoveAll(pass, handler, phase, concurrency, started.ToList());
+            _phaseCpu.Add(new PhaseCpu(pass.Index, pass.Handler, pass.Network, phase, o.Pods, cpu));
+            RemoveAll(pass, phase, concurrency, started.ToList());
         }
 
         private double Cpu() => _cpu?.Milliseconds() ?? double.NaN;
@@ -209,11 +222,15 @@ public static class Program
         {
             if (o.Warmup == 0)
                 return;
-            Log($"warm-up: {o.Warmup} pods per handler");
-            foreach (var handler in o.Order.Distinct())
+            Log($"warm-up: {o.Warmup} pods per handler and network mode");
+            foreach (var network in o.Networks)
             {
-                var started = Enumerable.Range(0, o.Warmup).Select(i => StartPod(-1, handler, "warmup", i).GetAwaiter().GetResult()).ToList();
-                RemoveAll(-1, handler, "warmup", 1, started);
+                foreach (var handler in o.Order.Distinct())
+                {
+                    var pass = new PassInfo(-1, handler, network);
+                    var started = Enumerable.Range(0, o.Warmup).Select(i => StartPod(pass, "warmup", i).GetAwaiter().GetResult()).ToList();
+                    RemoveAll(pass, "warmup", 1, started);
+                }
             }
             _teardowns.RemoveAll(t => t.Pass < 0);
         }
@@ -241,17 +258,25 @@ public static class Program
             }
         }
 
-        private async Task<PodStart> StartPod(int pass, string handler, string phase, int index)
+        private async Task<PodStart> StartPod(PassInfo pass, string phase, int index)
         {
-            var name = $"scale-{pass}-{handler}-{phase}-{index}";
+            var name = $"scale-{pass.Index}-{pass.Handler}-{pass.Network}-{phase}-{index}";
+            // A hostNetwork pod as a kubelet asks for it: the node's network namespace for the
+            // sandbox and its containers, so containerd creates no netns and runs no CNI plugin.
+            var network = pass.Network == "host" ? new NamespaceOption { Network = NamespaceMode.Node } : null;
             var config = new PodSandboxConfig
             {
                 Metadata = new PodSandboxMetadata { Name = name, Namespace = "scale", Uid = name, Attempt = 1 },
-                Hostname = "scale",
+                // A kubelet gives a hostNetwork pod no hostname: it has the node's UTS namespace too.
+                Hostname = network is null ? "scale" : "",
                 LogDirectory = Path.Combine(_ctd.Dir, "pod-logs", name),
                 // As a kubelet with the cgroupfs driver gives every pod its own parent cgroup
                 // (containerd's ListPodSandboxStats reads the pod's metrics from it).
-                Linux = new LinuxPodSandboxConfig { CgroupParent = $"/{PodCgroupRoot}/pod{name}" },
+                Linux = new LinuxPodSandboxConfig
+                {
+                    CgroupParent = $"/{PodCgroupRoot}/pod{name}",
+                    SecurityContext = network is null ? null : new LinuxSandboxSecurityContext { NamespaceOptions = network },
+                },
             };
             string pod = "", container = "";
             double runPod = double.NaN, create = double.NaN, start = double.NaN;
@@ -259,7 +284,7 @@ public static class Program
             var op = "RunPodSandbox";
             try
             {
-                pod = (await _cri.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = handler }, deadline: Deadline)).PodSandboxId;
+                pod = (await _cri.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = pass.Handler }, deadline: Deadline)).PodSandboxId;
                 runPod = sw.Elapsed.TotalMilliseconds;
                 op = "CreateContainer";
                 sw.Restart();
@@ -273,7 +298,10 @@ public static class Program
                         Image = new ImageSpec { Image = TestImages.BusyboxImage },
                         Command = { "sleep", "3600" },
                         LogPath = "sleep.log",
-                        Linux = new LinuxContainerConfig(),
+                        Linux = new LinuxContainerConfig
+                        {
+                            SecurityContext = network is null ? null : new LinuxContainerSecurityContext { NamespaceOptions = network },
+                        },
                     },
                 }, deadline: Deadline)).ContainerId;
                 create = sw.Elapsed.TotalMilliseconds;
@@ -284,54 +312,54 @@ public static class Program
             }
             catch (RpcException e)
             {
-                Fail(pass, handler, phase, index, op, e.Status.ToString());
+                Fail(pass, phase, index, op, e.Status.ToString());
             }
-            return new PodStart(pass, handler, phase, index, pod, container, runPod, create, start);
+            return new PodStart(pass.Index, pass.Handler, pass.Network, phase, index, pod, container, runPod, create, start);
         }
 
-        private void Fail(int pass, string handler, string phase, int index, string op, string error)
+        private void Fail(PassInfo pass, string phase, int index, string op, string error)
         {
-            _failures.Add(new Failure(pass, handler, phase, index, op, error));
-            Log($"pass {pass} {handler} {phase} pod {index}: {op} failed: {error}");
+            _failures.Add(new Failure(pass.Index, pass.Handler, pass.Network, phase, index, op, error));
+            Log($"pass {pass.Index} {pass.Handler} {pass.Network} network {phase} pod {index}: {op} failed: {error}");
         }
 
-        private void Checkpoint(int pass, string handler, string phase, int pods)
+        private void Checkpoint(PassInfo pass, string phase, int pods)
         {
-            SampleMemory(pass, handler, phase, pods, "fresh");
+            SampleMemory(pass, phase, pods, "fresh");
             for (var rep = 0; rep < o.ListReps; rep++)
             {
-                TimeList(pass, handler, phase, pods, rep, "ListContainers", () => _cri.ListContainers(new ListContainersRequest(), deadline: Deadline).Containers.Count);
-                TimeList(pass, handler, phase, pods, rep, "ListContainerStats", () => _cri.ListContainerStats(new ListContainerStatsRequest(), deadline: Deadline).Stats.Count);
-                TimeList(pass, handler, phase, pods, rep, "ListPodSandboxStats", () => _cri.ListPodSandboxStats(new ListPodSandboxStatsRequest(), deadline: Deadline).Stats.Count);
+                TimeList(pass, phase, pods, rep, "ListContainers", () => _cri.ListContainers(new ListContainersRequest(), deadline: Deadline).Containers.Count);
+                TimeList(pass, phase, pods, rep, "ListContainerStats", () => _cri.ListContainerStats(new ListContainerStatsRequest(), deadline: Deadline).Stats.Count);
+                TimeList(pass, phase, pods, rep, "ListPodSandboxStats", () => _cri.ListPodSandboxStats(new ListPodSandboxStatsRequest(), deadline: Deadline).Stats.Count);
             }
             if (o.SettleSeconds > 0)
             {
                 // Longer than the csrt shim's 3 s idle trim: what a node's long-lived pods hold.
                 Thread.Sleep(TimeSpan.FromSeconds(o.SettleSeconds));
-                SampleMemory(pass, handler, phase, pods, "settled");
+                SampleMemory(pass, phase, pods, "settled");
             }
             var last = _memory[^1];
             Log($"  {pods} pods: {last.Shims} shims, Pss {last.ShimPssMb / Math.Max(1, pods):0.00} MB/pod ({last.When}), containerd RSS {last.ContainerdRssMb:0.0} MB");
         }
 
-        private void TimeList(int pass, string handler, string phase, int pods, int rep, string call, Func<int> list)
+        private void TimeList(PassInfo pass, string phase, int pods, int rep, string call, Func<int> list)
         {
             var sw = Stopwatch.StartNew();
             try
             {
                 var items = list();
-                _lists.Add(new ListCall(pass, handler, phase, pods, call, rep, sw.Elapsed.TotalMilliseconds, items, ""));
+                _lists.Add(new ListCall(pass.Index, pass.Handler, pass.Network, phase, pods, call, rep, sw.Elapsed.TotalMilliseconds, items, ""));
             }
             catch (RpcException e)
             {
-                _lists.Add(new ListCall(pass, handler, phase, pods, call, rep, double.NaN, 0, e.Status.ToString()));
-                Fail(pass, handler, phase, pods, call, e.Status.ToString());
+                _lists.Add(new ListCall(pass.Index, pass.Handler, pass.Network, phase, pods, call, rep, double.NaN, 0, e.Status.ToString()));
+                Fail(pass, phase, pods, call, e.Status.ToString());
             }
         }
 
         /// <summary>Every containerd-shim-* process of this containerd (whatever the handler:
         /// a pass leaves none behind for the next), summed; and containerd's own memory.</summary>
-        private void SampleMemory(int pass, string handler, string phase, int pods, string when)
+        private void SampleMemory(PassInfo pass, string phase, int pods, string when)
         {
             var shims = ShimPids();
             double pss = 0, anon = 0, file = 0, rss = 0, priv = 0;
@@ -347,12 +375,12 @@ public static class Program
             }
             var ctdStatus = Measures.KeyValues($"/proc/{_ctd.Pid}/status");
             var ctdRollup = Measures.KeyValues($"/proc/{_ctd.Pid}/smaps_rollup");
-            var expected = HandlerShim[handler];
+            var expected = HandlerShim[pass.Handler];
             var foreign = shims.Count(p => HostState.CommandLine(p) is { Count: > 0 } a && !a[0].EndsWith("/" + expected, StringComparison.Ordinal));
             if (shims.Count != pods || foreign > 0)
                 Log($"  warning: {shims.Count} shims ({foreign} not {expected}) with {pods} pods (expected one {expected} per pod)");
             var ctdCpu = CpuTicks(_ctd.Pid);
-            _memory.Add(new Memory(pass, handler, phase, pods, when, shims.Count, pss / 1024, anon / 1024, file / 1024, rss / 1024, priv / 1024,
+            _memory.Add(new Memory(pass.Index, pass.Handler, pass.Network, phase, pods, when, shims.Count, pss / 1024, anon / 1024, file / 1024, rss / 1024, priv / 1024,
                 Measures.Kb(ctdStatus, "VmRSS") / 1024, Measures.Kb(ctdRollup, "Pss") / 1024,
                 ctdCpu.Self * TickMs, ctdCpu.Children * TickMs, shims.Sum(p => CpuTicks(p) is var c ? c.Self + c.Children : 0) * TickMs));
         }
@@ -385,7 +413,7 @@ public static class Program
         /// <summary>StopContainer (timeout 0), RemoveContainer, StopPodSandbox, RemovePodSandbox for
         /// every pod, as many in flight as were started at once; timed from the first call to the
         /// last answer. Then waits (bounded) for the shims to exit, so the next phase's sums hold its own shims only.</summary>
-        private void RemoveAll(int pass, string handler, string phase, int concurrency, List<PodStart> pods)
+        private void RemoveAll(PassInfo pass, string phase, int concurrency, List<PodStart> pods)
         {
             var failures = 0;
             var sw = Stopwatch.StartNew();
@@ -412,7 +440,7 @@ public static class Program
                 catch (RpcException e)
                 {
                     Interlocked.Increment(ref failures);
-                    Fail(pass, handler, phase, p.Index, op, e.Status.ToString());
+                    Fail(pass, phase, p.Index, op, e.Status.ToString());
                 }
             }).GetAwaiter().GetResult();
             var total = sw.Elapsed.TotalMilliseconds;
@@ -421,8 +449,8 @@ public static class Program
             var goneMs = sw.Elapsed.TotalMilliseconds - total;
             var left = gone ? 0 : ShimPids().Count;
             if (left > 0)
-                Fail(pass, handler, phase, -1, "shims-exit", $"{left} shims still running 30 s after every pod was removed");
-            _teardowns.Add(new Teardown(pass, handler, phase, pods.Count, total, failures, left, goneMs));
+                Fail(pass, phase, -1, "shims-exit", $"{left} shims still running 30 s after every pod was removed");
+            _teardowns.Add(new Teardown(pass.Index, pass.Handler, pass.Network, phase, pods.Count, total, failures, left, goneMs));
             Log($"  removed {pods.Count} pods in {total / 1000:0.0} s ({failures} failures); shims gone {goneMs / 1000:0.0} s later");
         }
     }
