@@ -143,9 +143,14 @@ internal static class ScaleCharts
         var pods = Program.ReadCsv(Path.Combine(dir, "pods.csv"));
         var memory = Program.ReadCsv(Path.Combine(dir, "memory.csv"));
         var lists = Program.ReadCsv(Path.Combine(dir, "lists.csv"));
-        var passes = pods.Select(r => (Pass: int.Parse(r["pass"], CultureInfo.InvariantCulture), Handler: r["handler"])).Distinct().OrderBy(p => p.Pass).ToList();
-        string Legend((int Pass, string Handler) p) => $"{p.Handler} (pass {p.Pass})";
-        Color ColorOf((int Pass, string Handler) p) => Program.ColorOf(p.Handler, passes.Where(q => q.Handler == p.Handler).ToList().IndexOf(p));
+        // Runs before the network column was added are all "cni".
+        static string Network(Dictionary<string, string> r) => r.TryGetValue("network", out var n) ? n : "cni";
+        var passes = pods.Select(r => (Pass: int.Parse(r["pass"], CultureInfo.InvariantCulture), Handler: r["handler"], Network: Network(r))).Distinct().OrderBy(p => p.Pass).ToList();
+        string Legend((int Pass, string Handler, string Network) p) => p.Network == "host" ? $"{p.Handler} (pass {p.Pass}, host network)" : $"{p.Handler} (pass {p.Pass})";
+        Color ColorOf((int Pass, string Handler, string Network) p) => Program.ColorOf(p.Handler, passes.Where(q => q.Handler == p.Handler && q.Network == p.Network).ToList().IndexOf(p));
+        // The memory and list-call charts keep to the CNI passes when there are any: the network
+        // mode hardly changes them, and twice the lines would hide the handlers' difference.
+        var memoryPasses = passes.Any(p => p.Network == "cni") ? passes.Where(p => p.Network == "cni").ToList() : passes;
 
         foreach (var (phase, title) in new[] { ("seq", "one after another"), ("conc", "10 at a time") })
         {
@@ -163,6 +168,12 @@ internal static class ScaleCharts
                 var median = Enumerable.Range(0, ys.Length).Select(i => Measures.Percentile(ys.Skip(Math.Max(0, i - Window / 2)).Take(Window), 0.5)).ToArray();
                 var line = plot.Add.ScatterLine(xs, median, ColorOf(p));
                 line.LineWidth = 2;
+                if (p.Network == "host")
+                {
+                    // Host-network pods: open markers and a dashed median, in the handler's colours.
+                    points.MarkerShape = MarkerShape.OpenCircle;
+                    line.LinePattern = LinePattern.Dashed;
+                }
                 line.LegendText = $"{Legend(p)}, rolling median of {Window}";
             }
             plot.Title($"Pod start (RunPodSandbox + CreateContainer + StartContainer), {title}");
@@ -179,7 +190,7 @@ internal static class ScaleCharts
             settled = memory.Where(r => r["phase"] == "seq" && r["when"] == "fresh").ToList();
         {
             using var plot = new Plot();
-            foreach (var p in passes)
+            foreach (var p in memoryPasses)
             {
                 var rows = settled.Where(r => r["pass"] == p.Pass.ToString(CultureInfo.InvariantCulture)).OrderBy(r => Program.Num(r, "pods")).ToList();
                 var xs = rows.Select(r => Program.Num(r, "pods")).ToArray();
@@ -199,7 +210,7 @@ internal static class ScaleCharts
         }
         {
             using var plot = new Plot();
-            foreach (var p in passes)
+            foreach (var p in memoryPasses)
             {
                 var rows = settled.Where(r => r["pass"] == p.Pass.ToString(CultureInfo.InvariantCulture)).OrderBy(r => Program.Num(r, "pods")).ToList();
                 var s = plot.Add.Scatter(rows.Select(r => Program.Num(r, "pods")).ToArray(), rows.Select(r => Program.Num(r, "containerd_rss_mb")).ToArray(), ColorOf(p));
@@ -224,7 +235,7 @@ internal static class ScaleCharts
             };
             foreach (var (call, (pattern, marker)) in styles)
             {
-                foreach (var p in passes)
+                foreach (var p in memoryPasses)
                 {
                     var byPods = lists.Where(r => r["phase"] == "seq" && r["call"] == call && r["pass"] == p.Pass.ToString(CultureInfo.InvariantCulture) && r["error"].Length == 0)
                         .GroupBy(r => Program.Num(r, "pods")).OrderBy(g => g.Key).ToList();

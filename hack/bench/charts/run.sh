@@ -28,7 +28,8 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 # The newest output directory (by modification time) of a benchmark that holds FILE.
-newest() { ls -1dt "$repo/out/bench/$1"/*/ 2>/dev/null | while read -r d; do [[ -f $d/$2 ]] && { echo "${d%/}"; break; }; done; }
+# None (no such directory) is an empty answer, not a failure of the pipeline under pipefail.
+newest() { ls -1dt "$repo/out/bench/$1"/*/ 2>/dev/null | while read -r d; do [[ -f $d/$2 ]] && { echo "${d%/}"; break; }; done; return 0; }
 # Without a run of its own here, the run docs/benchmarks.md shows (its CSVs are kept in docs/data).
 [[ -n $scale ]] || scale=$(newest scale pods.csv)
 [[ -n $scale || ! -f $repo/docs/data/scale/pods.csv ]] || scale="$repo/docs/data/scale"
