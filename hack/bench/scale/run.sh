@@ -13,8 +13,8 @@
 #                  working tree into out/bench/scale/bin)
 #   --no-publish   use the binary already in out/bench/scale/bin (or --bin) as it is
 # scale-bench options: --pods N (100) --concurrency C (10) --checkpoints 10,25,50,100
-#                      --order csrt,runc,csrt --list-reps N (3) --settle SECONDS (4)
-#                      --phases seq,conc --out DIR
+#                      --order csrt,runc,csrt --list-reps N (3) --settle SECONDS (8)
+#                      --phases seq,conc --network cni|host|cni,host (cni) --out DIR
 # Output: out/bench/scale/<UTC time>/{summary.md,pods.csv,memory.csv,lists.csv,teardown.csv,failures.csv}.
 # Root only.
 set -euo pipefail
