@@ -106,6 +106,9 @@ public static class Program
         /// <summary>Of <see cref="CpuMs"/>: this pod's own shim (the shim process that appeared during its start, with the children it reaped: the runc shim's runc runs), in clock ticks; the rest of the cgroup's CPU is the other shims' and the container processes' before they move into their own cgroups.</summary>
         public double ShimCpuMs { get; init; } = double.NaN;
 
+        /// <summary>Of containerd's, its reaped children's and the pod's own shim's CPU: the time spent in the kernel (stime), in clock ticks.</summary>
+        public double SysCpuMs { get; init; } = double.NaN;
+
         public bool Ok => !double.IsNaN(RunPodMs) && !double.IsNaN(CreateMs) && !double.IsNaN(StartMs);
 
         /// <summary>"Pod start": RunPodSandbox + CreateContainer + StartContainer, what a kubelet waits for before the pod's container runs.</summary>
@@ -205,13 +208,14 @@ public static class Program
                             var cpu = Cpu() - own;
                             var after = CpuTicks(_ctd.Pid);
                             // The pod's own shim is the one that was not there before: all its CPU so far is this pod's start.
-                            var shim = ShimPids().Except(shimsBefore).Sum(s => CpuTicks(s) is var c ? c.Self + c.Children : 0);
+                            var shims = ShimPids().Except(shimsBefore).Select(CpuTicks).ToList();
                             p = p with
                             {
                                 CpuMs = cpu,
                                 ContainerdCpuMs = (after.Self - ctd.Self) * TickMs,
                                 ContainerdChildrenCpuMs = (after.Children - ctd.Children) * TickMs,
-                                ShimCpuMs = shim * TickMs,
+                                ShimCpuMs = shims.Sum(c => c.Self + c.Children) * TickMs,
+                                SysCpuMs = (after.Sys - ctd.Sys + shims.Sum(c => c.Sys)) * TickMs,
                             };
                         }
                         started.Add(p);
@@ -401,19 +405,20 @@ public static class Program
 
         /// <summary>utime+stime of a process (all its threads, ended ones included) and cutime+cstime
         /// (its children it has reaped: containerd's are the CNI plugins and the shims' `start`
-        /// runs; the runc shim's are runc), in clock ticks; zeros when it is gone.</summary>
-        private static (long Self, long Children) CpuTicks(int pid)
+        /// runs; the runc shim's are runc), and of both the kernel's part (stime+cstime), in clock
+        /// ticks; zeros when it is gone.</summary>
+        private static (long Self, long Children, long Sys) CpuTicks(int pid)
         {
             try
             {
                 var stat = File.ReadAllText($"/proc/{pid}/stat");
                 // comm may contain spaces and parentheses: the fields start after the last ')'.
                 var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                return (long.Parse(f[11], Inv) + long.Parse(f[12], Inv), long.Parse(f[13], Inv) + long.Parse(f[14], Inv));
+                return (long.Parse(f[11], Inv) + long.Parse(f[12], Inv), long.Parse(f[13], Inv) + long.Parse(f[14], Inv), long.Parse(f[12], Inv) + long.Parse(f[14], Inv));
             }
             catch (IOException)
             {
-                return (0, 0);
+                return (0, 0, 0);
             }
         }
 

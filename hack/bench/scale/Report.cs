@@ -32,9 +32,9 @@ internal sealed class Report(Options o, List<PodStart> pods, List<Memory> memory
     private void WriteCsvs()
     {
         static void Lines(string path, string header, IEnumerable<string> rows) => File.WriteAllLines(path, rows.Prepend(header));
-        Lines(Path.Combine(o.Out, "pods.csv"), "pass,handler,phase,index,runpod_ms,create_ms,start_ms,podstart_ms,ok,cpu_ms,containerd_cpu_ms,containerd_children_cpu_ms,network,shim_cpu_ms",
+        Lines(Path.Combine(o.Out, "pods.csv"), "pass,handler,phase,index,runpod_ms,create_ms,start_ms,podstart_ms,ok,cpu_ms,containerd_cpu_ms,containerd_children_cpu_ms,network,shim_cpu_ms,sys_cpu_ms",
             pods.OrderBy(p => p.Pass).ThenBy(p => p.Phase, StringComparer.Ordinal).ThenBy(p => p.Index)
-                .Select(p => string.Create(Inv, $"{p.Pass},{p.Handler},{p.Phase},{p.Index},{F(p.RunPodMs)},{F(p.CreateMs)},{F(p.StartMs)},{F(p.PodStartMs)},{(p.Ok ? 1 : 0)},{F(p.CpuMs)},{F(p.ContainerdCpuMs, "0")},{F(p.ContainerdChildrenCpuMs, "0")},{p.Network},{F(p.ShimCpuMs, "0")}")));
+                .Select(p => string.Create(Inv, $"{p.Pass},{p.Handler},{p.Phase},{p.Index},{F(p.RunPodMs)},{F(p.CreateMs)},{F(p.StartMs)},{F(p.PodStartMs)},{(p.Ok ? 1 : 0)},{F(p.CpuMs)},{F(p.ContainerdCpuMs, "0")},{F(p.ContainerdChildrenCpuMs, "0")},{p.Network},{F(p.ShimCpuMs, "0")},{F(p.SysCpuMs, "0")}")));
         Lines(Path.Combine(o.Out, "memory.csv"), "pass,handler,phase,pods,when,shims,shim_pss_mb,shim_pss_anon_mb,shim_pss_file_mb,shim_rss_mb,shim_private_mb,containerd_rss_mb,containerd_pss_mb,containerd_cpu_ms,containerd_children_cpu_ms,shims_cpu_ms,network",
             memory.Select(m => string.Create(Inv, $"{m.Pass},{m.Handler},{m.Phase},{m.Pods},{m.When},{m.Shims},{F(m.ShimPssMb)},{F(m.ShimPssAnonMb)},{F(m.ShimPssFileMb)},{F(m.ShimRssMb)},{F(m.ShimPrivateMb)},{F(m.ContainerdRssMb)},{F(m.ContainerdPssMb)},{F(m.ContainerdCpuMs, "0")},{F(m.ContainerdChildrenCpuMs, "0")},{F(m.ShimsCpuMs, "0")},{m.Network}")));
         Lines(Path.Combine(o.Out, "lists.csv"), "pass,handler,phase,pods,call,rep,ms,items,error,network",
@@ -124,14 +124,14 @@ internal sealed class Report(Options o, List<PodStart> pods, List<Memory> memory
             sb.Append(Inv, $"| {c.Pass} | {c.Handler} | {c.Network} | {c.Phase} | {D(c.CpuMs / c.Pods)} | {D(Measures.Percentile(per, 0.5))} | {D(Measures.Percentile(per, 0.9))} | {D(first)} | {D(last)} | {D(last / first, "0.00")} | {D(Slope(c.Pass, c.Phase, p => p.CpuMs) * 100)} |\n");
         }
 
-        sb.Append("\n*Growth per 100 pods (least squares over the seq phase, ms of CPU per pod start), split: containerd's own threads, the children it reaped (CNI plugins, shim `start`), the rest (shims, runc), and of the rest the pod's own shim (with the runc runs it reaped) and the others (the shims already running, container processes before they leave containerd's cgroup). Mean per pod start in the last columns.*\n\n");
-        sb.Append("| pass | handler | network | all | containerd | its children | shims | … the pod's own shim | … the others | mean per pod: the pod's own shim | … the others |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+        sb.Append("\n*Growth per 100 pods (least squares over the seq phase, ms of CPU per pod start), split: containerd's own threads, the children it reaped (CNI plugins, shim `start`), the rest (shims, runc), and of the rest the pod's own shim (with the runc runs it reaped) and the others (the shims already running, container processes before they leave containerd's cgroup). Mean per pod start in the last columns. Kernel: the part of containerd's, its children's and the own shim's CPU spent in the kernel (stime).*\n\n");
+        sb.Append("| pass | handler | network | all | containerd | its children | shims | … the pod's own shim | … the others | kernel | mean per pod: the pod's own shim | … the others | … kernel |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         foreach (var (pass, handler, network) in _passes)
         {
             if (Ok(pass, "seq").Count < 2)
                 continue;
             string G(Func<PodStart, double> v) => (Slope(pass, "seq", v) * 100).ToString("0.0", Inv);
-            sb.Append(Inv, $"| {pass} | {handler} | {network} | {G(p => p.CpuMs)} | {G(p => p.ContainerdCpuMs)} | {G(p => p.ContainerdChildrenCpuMs)} | {G(p => p.CpuMs - p.ContainerdCpuMs - p.ContainerdChildrenCpuMs)} | {G(p => p.ShimCpuMs)} | {G(Others)} | {Mean(Ok(pass, "seq").Select(p => p.ShimCpuMs)):0.0} | {Mean(Ok(pass, "seq").Select(Others)):0.0} |\n");
+            sb.Append(Inv, $"| {pass} | {handler} | {network} | {G(p => p.CpuMs)} | {G(p => p.ContainerdCpuMs)} | {G(p => p.ContainerdChildrenCpuMs)} | {G(p => p.CpuMs - p.ContainerdCpuMs - p.ContainerdChildrenCpuMs)} | {G(p => p.ShimCpuMs)} | {G(Others)} | {G(p => p.SysCpuMs)} | {Mean(Ok(pass, "seq").Select(p => p.ShimCpuMs)):0.0} | {Mean(Ok(pass, "seq").Select(Others)):0.0} | {Mean(Ok(pass, "seq").Select(p => p.SysCpuMs)):0.0} |\n");
         }
 
         sb.Append("\n*Where it goes, per pod, from the phase's start to its last checkpoint (`fresh`), from /proc/<pid>/stat (clock ticks; the list calls of the earlier checkpoints included): containerd's own threads; the children containerd reaped (CNI plugins, each shim's `start` run); the shims alive at the end with the children they reaped (the runc shim's runc runs).*\n\n");
