@@ -1,0 +1,123 @@
+"""The native half of order.py: which input sections of `.text` the traced commands executed, and a
+GNU ld script that lays them out first, grouped as the managed methods are.
+
+The native code (the .NET runtime's static libraries, glibc's and libseccomp's archive members,
+ilc's own object) is placed by the linker, in link order, where ilc's method order does not reach.
+The runtime's libraries have one section per function; glibc's members one `.text` each. The link
+map (ld -Map) of the traced binary names the input section at every address, so the script can
+name each one as `*ARCHIVE:MEMBER(SECTION)` or `*OBJECT(SECTION)`, which stays valid across builds
+as long as the archives keep their member and function names (a pattern that matches nothing is
+ignored by ld).
+"""
+import bisect
+import os
+import re
+
+HEADER = re.compile(r"^ (\S+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
+NAME_ONLY = re.compile(r"^ ([^\s*]\S*)$")
+REST = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
+
+
+def read_map(path):
+    """The input sections of the `.text` output section: sorted (address, size, section, file)."""
+    sections, inside, pending = [], False, None
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not inside:
+                inside = line.startswith(".text ") or line == ".text"
+                continue
+            if line and not line[0].isspace():
+                break  # the next output section
+            if pending is not None:
+                m = REST.match(line)
+                if m:
+                    sections.append((int(m.group(1), 16), int(m.group(2), 16), pending, m.group(3).strip()))
+                pending = None
+                continue
+            m = HEADER.match(line)
+            if m and not m.group(1).startswith("*"):
+                sections.append((int(m.group(2), 16), int(m.group(3), 16), m.group(1), m.group(4).strip()))
+                continue
+            m = NAME_ONLY.match(line)
+            if m:
+                pending = m.group(1)
+    if not sections:
+        raise SystemExit(f"order.py: no input sections of .text in {path} (not a GNU ld map?)")
+    return sorted(s for s in sections if s[1] > 0)
+
+
+def pattern(section, file):
+    """An ld input-section description for one input section: archive members by member name."""
+    m = re.match(r"^(.*)\((.*)\)$", file)
+    if m:
+        archive, member = m.group(1), m.group(2)
+        return f"*{os.path.basename(archive)}:{member}({section})"
+    return f"*{os.path.basename(file)}({section})"
+
+
+def write(map_path, out, traces, pages_args):
+    sections = read_map(map_path)
+    starts = [s[0] for s in sections]
+    lo, hi = sections[0][0], sections[-1][0] + sections[-1][1]
+
+    def at(address):
+        i = bisect.bisect_right(starts, address) - 1
+        if i >= 0 and address < sections[i][0] + sections[i][1]:
+            return i
+        return None
+
+    first, users = {}, {}
+
+    def add(i, command):
+        first.setdefault(i, len(first))
+        users[i] = users.get(i, 0) | (1 << command)
+
+    executed = []
+    for command, trace in enumerate(traces):
+        mine = set()
+        with open(trace) as f:
+            for line in f:
+                address = int(line, 16)
+                if lo <= address < hi:
+                    i = at(address)
+                    if i is not None:
+                        add(i, command)
+                        mine.add(i)
+        executed.append(mine)
+    traced = len(first)
+    # A page the command touched at full speed but on which its trace executed nothing holds code
+    # the slow trace missed (timing-dependent paths): every section on it is taken. Pages that
+    # hold a traced section are explained by it; their other sections stay where they are.
+    if pages_args:
+        delta, files = int(pages_args[0], 16), pages_args[1:]
+        for command, pages in enumerate(files):
+            with open(pages) as f:
+                for line in f:
+                    start = int(line) * 4096 + delta
+                    if start + 4096 <= lo or start >= hi:
+                        continue
+                    low = max(bisect.bisect_right(starts, start) - 1, 0)
+                    on_page = [i for i in range(low, bisect.bisect_left(starts, start + 4096))
+                               if sections[i][0] + sections[i][1] > start]
+                    if not any(i in executed[command] for i in on_page):
+                        for i in on_page:
+                            add(i, command)
+    order = sorted(first, key=lambda i: (-bin(users[i]).count("1"), users[i], first[i]))
+    lines, seen = [], set()
+    for i in order:
+        p = pattern(sections[i][2], sections[i][3])
+        if p not in seen:
+            seen.add(p)
+            lines.append(p)
+    size = sum(sections[i][1] for i in order)
+    with open(out, "w") as f:
+        f.write("/* Generated by hack/layout/order.sh from traces of csrt's short commands: the native\n"
+                "   functions they run, laid out first and together (docs/benchmarks.md, \"csrt's own\n"
+                "   memory\"). Each line names one input section of .text; ld ignores those that no\n"
+                "   longer exist. */\n"
+                "SECTIONS\n{\n  .text.csrt_hot :\n  {\n")
+        f.write("".join(f"    {p}\n" for p in lines))
+        f.write("  }\n}\nINSERT BEFORE .text;\n")
+    print(f"order.py: {traced} native sections from the traces, {len(order) - traced} more from resident pages, "
+          f"{size} bytes of {hi - lo} in .text", file=__import__("sys").stderr)
