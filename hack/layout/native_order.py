@@ -12,23 +12,28 @@ ignored by ld).
 import bisect
 import os
 import re
+import subprocess
+import sys
 
 HEADER = re.compile(r"^ (\S+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
 NAME_ONLY = re.compile(r"^ ([^\s*]\S*)$")
+HOT = ".text.csrt_hot"
 REST = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
 
 
-def read_map(path):
-    """The input sections of the `.text` output section: sorted (address, size, section, file)."""
+def read_map(path, outputs):
+    """The input sections of the named output sections: sorted (address, size, section, file)."""
     sections, inside, pending = [], False, None
     with open(path) as f:
         for line in f:
             line = line.rstrip("\n")
-            if not inside:
-                inside = line.startswith(".text ") or line == ".text"
-                continue
             if line and not line[0].isspace():
-                break  # the next output section
+                # An output section starts: its name, address and size, or the name alone.
+                inside = line.split(" ", 1)[0] in outputs
+                pending = None
+                continue
+            if not inside:
+                continue
             if pending is not None:
                 m = REST.match(line)
                 if m:
@@ -43,7 +48,7 @@ def read_map(path):
             if m:
                 pending = m.group(1)
     if not sections:
-        raise SystemExit(f"order.py: no input sections of .text in {path} (not a GNU ld map?)")
+        raise SystemExit(f"order.py: no input sections of {' or '.join(outputs)} in {path} (not a GNU ld map?)")
     return sorted(s for s in sections if s[1] > 0)
 
 
@@ -56,8 +61,16 @@ def pattern(section, file):
     return f"*{os.path.basename(file)}({section})"
 
 
-def write(map_path, out, traces, pages_args):
-    sections = read_map(map_path)
+def segments(binary):
+    """(file offset, address, size) of the binary's LOAD segments, to turn file pages into addresses."""
+    out = subprocess.run(["readelf", "-lW", binary], check=True, capture_output=True, text=True).stdout
+    loads = [line.split() for line in out.splitlines() if line.split()[:1] == ["LOAD"]]
+    return [(int(f[1], 16), int(f[2], 16), int(f[4], 16)) for f in loads]
+
+
+def hot_sections(sections, traces, pages, loads):
+    """Indexes into sections, hot first: those executed or on pages that no executed section
+    explains, grouped by the set of commands that use them as order.py groups methods."""
     starts = [s[0] for s in sections]
     lo, hi = sections[0][0], sections[-1][0] + sections[-1][1]
 
@@ -87,23 +100,34 @@ def write(map_path, out, traces, pages_args):
         executed.append(mine)
     traced = len(first)
     # A page the command touched at full speed but on which its trace executed nothing holds code
-    # the slow trace missed (timing-dependent paths): every section on it is taken. Pages that
-    # hold a traced section are explained by it; their other sections stay where they are.
-    if pages_args:
-        delta, files = int(pages_args[0], 16), pages_args[1:]
-        for command, pages in enumerate(files):
-            with open(pages) as f:
-                for line in f:
-                    start = int(line) * 4096 + delta
+    # the slow trace missed (timing-dependent paths): every section on it is taken. Pages that hold an executed section are explained by it; their other
+    # sections stay where they are.
+    for command, path in enumerate(pages):
+        mine = executed[command] if command < len(executed) else set()
+        with open(path) as f:
+            for line in f:
+                offset = int(line) * 4096
+                # A page can hold the end of one segment and the start of the next.
+                for file_offset, address, size in loads:
+                    if offset + 4096 <= file_offset or offset >= file_offset + size:
+                        continue
+                    start = address + offset - file_offset
                     if start + 4096 <= lo or start >= hi:
                         continue
                     low = max(bisect.bisect_right(starts, start) - 1, 0)
                     on_page = [i for i in range(low, bisect.bisect_left(starts, start + 4096))
                                if sections[i][0] + sections[i][1] > start]
-                    if not any(i in executed[command] for i in on_page):
+                    if not any(i in mine for i in on_page):
                         for i in on_page:
                             add(i, command)
     order = sorted(first, key=lambda i: (-bin(users[i]).count("1"), users[i], first[i]))
+    return order, traced
+
+
+def write(map_path, binary, out, traces, pages):
+    # The hot output section too: the traced binary may be laid out by an earlier script.
+    sections = read_map(map_path, (HOT, ".text"))
+    order, traced = hot_sections(sections, traces, pages, segments(binary))
     lines, seen = [], set()
     for i in order:
         p = pattern(sections[i][2], sections[i][3])
@@ -111,13 +135,16 @@ def write(map_path, out, traces, pages_args):
             seen.add(p)
             lines.append(p)
     size = sum(sections[i][1] for i in order)
+    total = sum(s[1] for s in sections)
     with open(out, "w") as f:
         f.write("/* Generated by hack/layout/order.sh from traces of csrt's short commands: the native\n"
-                "   functions they run, laid out first and together (docs/benchmarks.md, \"csrt's own\n"
-                "   memory\"). Each line names one input section of .text; ld ignores those that no\n"
-                "   longer exist. */\n"
-                "SECTIONS\n{\n  .text.csrt_hot :\n  {\n")
+                "   functions they run, laid out first and together, then ilc's managed code, whose\n"
+                "   order is csrt.order (docs/benchmarks.md, \"csrt's own memory\"). Each line names\n"
+                "   one input section of .text; ld ignores those that no longer exist. */\n"
+                f"SECTIONS\n{{\n  {HOT} :\n  {{\n")
         f.write("".join(f"    {p}\n" for p in lines))
-        f.write("  }\n}\nINSERT BEFORE .text;\n")
-    print(f"order.py: {traced} native sections from the traces, {len(order) - traced} more from resident pages, "
-          f"{size} bytes of {hi - lo} in .text", file=__import__("sys").stderr)
+        # ilc's managed code right after it: the managed methods of these commands come first there
+        # (csrt.order), so the two hot parts are one run of pages.
+        f.write("  }\n  __managedcode : { *(__managedcode) }\n}\nINSERT BEFORE .text;\n")
+    print(f"order.py: {traced} native sections from the traces, {len(order) - traced} more from touched pages, "
+          f"{size} of {total} bytes of .text", file=sys.stderr)

@@ -118,5 +118,5 @@ delta=$(printf '%x' $((vaddr - offset)))
 nm -n --defined-only "$dbg" >"$work/symbols"
 python3 "$here/order.py" "$work/symbols" "$lo" "$hi" "$repo/src/runtime/Csrt.Cli/csrt.order" \
     "$work/version.trace" "$work/state.trace" "$work/create.trace" "$work/start.trace" "$work/delete.trace" \
-    --native "$map" "$repo/src/runtime/Csrt.Cli/csrt.native-order.ld" \
+    --native "$map" "$bin" "$repo/src/runtime/Csrt.Cli/csrt.native-order.ld" \
     --pages "$delta" "$work/version.pages" "$work/state.pages" "$work/create.pages" "$work/start.pages" "$work/delete.pages"
