@@ -100,8 +100,8 @@ def hot_sections(sections, traces, pages, loads):
         executed.append(mine)
     traced = len(first)
     # A page the command touched at full speed but on which its trace executed nothing holds code
-    # the slow trace missed (timing-dependent paths): every section on it is taken. Pages that hold an executed section are explained by it; their other
-    # sections stay where they are.
+    # the slow trace missed (timing-dependent paths): every section on it is taken. Pages that
+    # hold an executed section are explained by it; their other sections stay where they are.
     for command, path in enumerate(pages):
         mine = executed[command] if command < len(executed) else set()
         with open(path) as f:
