@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Turns steptrace outputs (and resident page lists) into csrt's method order file.
 
-Usage: order.py SYMBOLS LO HI OUT TRACE... [--pages DELTA PAGES...]
+Usage: order.py SYMBOLS LO HI OUT TRACE... [--native MAP BINARY NATIVE_OUT] [--pages DELTA PAGES...]
   SYMBOLS  `nm -n --defined-only` of the traced binary's symbol file
-  LO HI    the __managedcode section's address range (hex): only managed methods are ordered
+  LO HI    the __managedcode section's address range (hex): only managed methods go into OUT
   OUT      the order file: one mangled method name per line
   TRACE    steptrace output of one command: the methods it executed
+  --native the native code's order too: MAP is the link map of the traced BINARY (ld -Map), and
+           NATIVE_OUT a linker script that places the input sections of `.text` (the .NET
+           runtime's functions, glibc's and libseccomp's archive members, ilc's object) that the
+           commands executed first, in one output section before `.text` (native_order.py)
   --pages  every method on the pages listed in each PAGES file (file page indexes, from
            resident.c; DELTA: the code segment's address minus its file offset, hex), one file per
            command in the order of the traces: what the commands touched when run at full speed,
@@ -24,6 +28,10 @@ pages_args = []
 if "--pages" in args:
     k = args.index("--pages")
     args, pages_args = args[:k], args[k + 1:]
+native_args = []
+if "--native" in args:
+    k = args.index("--native")
+    args, native_args = args[:k] + args[k + 4:], args[k + 1:k + 4]
 symbols_file, lo, hi, out, traces = args[0], int(args[1], 16), int(args[2], 16), args[3], args[4:]
 
 # Identical method bodies are folded into one, which then has several names: all of them go
@@ -70,3 +78,6 @@ with open(out, "w") as f:
     f.write("".join(n + "\n" for n in names))
 print(f"order.py: {traced} methods from {len(traces)} traces, {len(names) - traced} more from resident pages",
       file=sys.stderr)
+if native_args:
+    import native_order
+    native_order.write(native_args[0], native_args[1], native_args[2], traces, pages_args[1:])
