@@ -16,6 +16,7 @@ packages=(
     iptables                     # the CNI bridge plugin calls it for its firewall rules
     util-linux                   # unshare, nsenter, flock, mount, umount
     time                         # /usr/bin/time -v for startup time and RSS figures
+    strace                       # which files a process opens at start-up (StartupTests)
     gcc                          # the C child path and the pause program (static)
     libc6-dev                    # static libc for gcc -static
     make
