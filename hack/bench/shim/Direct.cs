@@ -206,8 +206,18 @@ public static partial class Program
             }
         }
 
+        /// <summary>
+        /// Runs one sequence after a pause of --direct-gap ms. Through ctr a shim's first call
+        /// comes after milliseconds of ctr's and containerd's own work, and the kernel's cost of
+        /// moving a process into a cgroup v1 hierarchy depends on that: the first move after a
+        /// quiet spell waits for an RCU grace period (cgroup_threadgroup_rwsem), a move soon after
+        /// another does not. Back to back, each sequence would find the previous one's moves
+        /// still recent and measure less than the shim costs under ctr.
+        /// </summary>
         private void Timed(string key, bool record, Func<double> sequence)
         {
+            if (o.DirectGap > 0)
+                Thread.Sleep(o.DirectGap);
             double ms;
             try
             {

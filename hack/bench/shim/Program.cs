@@ -45,10 +45,11 @@ public static partial class Program
         public int StatsTasks = 20;
         public int StatsRounds = 30;
         public int StatsIdle = 10;
+        public int DirectGap = 20;
         public string StatsVia = "ttrpc";
         public string? BinDir;
         public string Out = ".";
-        public string Only = "run,exec,cri,mem,stats";
+        public string Only = "run,exec,direct,cri,mem,stats";
         public bool Hold;
         public bool Debug;
         public string? CompareDir;
@@ -71,6 +72,7 @@ public static partial class Program
                 case "--stats-tasks": o.StatsTasks = int.Parse(Next(), Inv); break;
                 case "--stats-rounds": o.StatsRounds = int.Parse(Next(), Inv); break;
                 case "--stats-idle": o.StatsIdle = int.Parse(Next(), Inv); break;
+                case "--direct-gap": o.DirectGap = int.Parse(Next(), Inv); break;
                 case "--stats-via":
                     o.StatsVia = Next();
                     if (o.StatsVia is not ("ttrpc" or "cri"))
