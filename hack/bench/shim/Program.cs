@@ -18,7 +18,7 @@ namespace Csrt.Bench.Shim;
 /// cycle, the memory of each shim with N pods alive (one shim per pod), and the cost of polling
 /// Stats once per task per second (as containerd 2.x does) with N tasks per runtime. See README.md.
 /// </summary>
-public static class Program
+public static partial class Program
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -45,10 +45,11 @@ public static class Program
         public int StatsTasks = 20;
         public int StatsRounds = 30;
         public int StatsIdle = 10;
+        public int DirectGap = 20;
         public string StatsVia = "ttrpc";
         public string? BinDir;
         public string Out = ".";
-        public string Only = "run,exec,cri,mem,stats";
+        public string Only = "run,exec,direct,cri,mem,stats";
         public bool Hold;
         public bool Debug;
         public string? CompareDir;
@@ -71,6 +72,7 @@ public static class Program
                 case "--stats-tasks": o.StatsTasks = int.Parse(Next(), Inv); break;
                 case "--stats-rounds": o.StatsRounds = int.Parse(Next(), Inv); break;
                 case "--stats-idle": o.StatsIdle = int.Parse(Next(), Inv); break;
+                case "--direct-gap": o.DirectGap = int.Parse(Next(), Inv); break;
                 case "--stats-via":
                     o.StatsVia = Next();
                     if (o.StatsVia is not ("ttrpc" or "cri"))
@@ -96,7 +98,7 @@ public static class Program
     private static void Log(string message) =>
         Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {message}");
 
-    private sealed class Bench(Options o)
+    private sealed partial class Bench(Options o)
     {
         private readonly Dictionary<string, List<double>> _samples = new(StringComparer.Ordinal);
         private readonly List<string> _memRows = new();
@@ -127,6 +129,10 @@ public static class Program
                 extraToml = $"[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.{CompareRuntime.Handler}]\n  runtime_type = \"{CompareRuntime.Type}\"";
                 Log($"compared with: {compare}/containerd-shim-csrt-v2 as {CompareRuntime.Name}");
             }
+            _shimPaths["csrt"] = shim;
+            _shimPaths["runc"] = Commands.RunOk("/bin/sh", "-c", "command -v containerd-shim-runc-v2").Trim();
+            if (binDir is not null && o.CompareDir is not null)
+                _shimPaths[CompareRuntime.Name] = Path.Combine(binDir, CompareRuntime.Binary);
             var loadBefore = File.ReadAllText("/proc/loadavg").Trim();
             var clock = Stopwatch.StartNew();
             _ctd = PrivateContainerd.Start(new PrivateContainerdOptions { BinDir = binDir, LogLevel = o.Debug ? "debug" : "info", ExtraToml = extraToml });
@@ -139,6 +145,8 @@ public static class Program
                     RunPhase();
                 if (phases.Contains("exec"))
                     ExecPhase();
+                if (phases.Contains("direct"))
+                    DirectPhase();
                 if (phases.Contains("cri"))
                     CriPhase();
                 if (phases.Contains("mem"))
@@ -680,7 +688,7 @@ public static class Program
             sb.Append(Inv, $"*stats rows ({o.StatsTasks} pods per runtime, {o.StatsRounds} rounds, via {o.StatsVia}): `stats` the latency of one Stats (ttrpc: straight to the shim; cri: a CRI ContainerStats through containerd); `stats-shimcpu` per shim, its CPU time per second of polling (one Stats a second) from /proc/pid/stat utime+stime (clock ticks), `-sched` the same from its threads' schedstat; `stats-idlecpu` per shim, its CPU time per second over {o.StatsIdle} s without Stats.*\n\n");
             sb.Append("| latency (ms) | runtime | n | p50 | mean | min | p90 | max | /runc p50 | /runc mean |\n");
             sb.Append("|---|---|---|---|---|---|---|---|---|---|\n");
-            var latencyKeys = new[] { "run", "run-cpu", "run-shimcpu", "exec", "exec-cpu", "exec-shimcpu", "cri", "cri-cpu", "cri-runpod", "cri-create", "cri-start", "cri-stop", "cri-remove", "cri-stoppod", "cri-removepod", "stats", "stats-shimcpu", "stats-shimcpu-sched", "stats-idlecpu", "stats-idlecpu-sched" };
+            var latencyKeys = new[] { "run", "run-cpu", "run-shimcpu", "exec", "exec-cpu", "exec-shimcpu", "direct-run", "direct-run-start", "direct-run-create", "direct-run-taskstart", "direct-run-exit", "direct-run-delete", "direct-run-shutdown", "direct-exec", "direct-exec-exec", "direct-exec-start", "direct-exec-exit", "direct-exec-delete", "cri", "cri-cpu", "cri-runpod", "cri-create", "cri-start", "cri-stop", "cri-remove", "cri-stoppod", "cri-removepod", "stats", "stats-shimcpu", "stats-shimcpu-sched", "stats-idlecpu", "stats-idlecpu-sched" };
             foreach (var k in latencyKeys)
             {
                 var b = Stats($"{k}/runc");
@@ -696,6 +704,7 @@ public static class Program
                 }
             }
             sb.Append('\n');
+            SharedPart(sb);
             if (_memRows.Count > 0)
             {
                 sb.Append("| memory per shim | runtime | n | p50 | mean | min | max |\n|---|---|---|---|---|---|---|\n");
@@ -729,6 +738,38 @@ public static class Program
             }
             File.WriteAllLines(Path.Combine(o.Out, "memory.csv"), _memRows.Prepend("runtime,round,when,pid,rss_mb,pss_mb,threads,memfd_mb"));
             Console.Out.Write(sb.ToString());
+        }
+
+        /// <summary>
+        /// The part of a ctr command that is not the shim's: the ctr row minus the direct row of
+        /// the same runtime, both from this run. With that part S_c for csrt and the Go shim's
+        /// ctr total T_r, a shim that took no time at all would give S_c ÷ T_r: the best ratio any
+        /// shim can reach through containerd and ctr.
+        /// </summary>
+        private void SharedPart(StringBuilder sb)
+        {
+            var pairs = new[] { ("run", "direct-run"), ("exec", "direct-exec") };
+            if (!pairs.Any(p => Stats($"{p.Item1}/runc").N > 0 && Stats($"{p.Item2}/runc").N > 0))
+                return;
+            sb.Append("*shared part: the ctr row minus the direct row (the same task API calls straight to the shim), per runtime; floor = csrt's shared part ÷ the Go shim's ctr total, the ratio a shim taking no time would get; shim budget = 0.5 × the Go shim's ctr total − csrt's shared part, the time csrt's shim may take for ≤ 0.5×.*\n\n");
+            sb.Append("| ctr command | runtime | ctr p50 | direct p50 | shared p50 | ctr mean | direct mean | shared mean | shim share of ctr p50 | floor p50 | floor mean | shim budget p50 |\n");
+            sb.Append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+            foreach (var (ctr, direct) in pairs)
+            {
+                var tr = Stats($"{ctr}/runc");
+                foreach (var rt in Runtimes)
+                {
+                    var t = Stats($"{ctr}/{rt.Name}");
+                    var d = Stats($"{direct}/{rt.Name}");
+                    if (t.N == 0 || d.N == 0 || tr.N == 0)
+                        continue;
+                    var extra = rt.Name != "runc"
+                        ? $"{(t.P50 - d.P50) / tr.P50:0.00} | {(t.Mean - d.Mean) / tr.Mean:0.00} | {0.5 * tr.P50 - (t.P50 - d.P50):0.0}"
+                        : " | | ";
+                    sb.Append(Inv, $"| {ctr} | {rt.Name} | {t.P50:0.0} | {d.P50:0.0} | {t.P50 - d.P50:0.0} | {t.Mean:0.0} | {d.Mean:0.0} | {t.Mean - d.Mean:0.0} | {d.P50 / t.P50:0.00} | {extra} |\n");
+                }
+            }
+            sb.Append('\n');
         }
 
         private static string Tool(string file, params string[] args)

@@ -14,8 +14,10 @@
 #                  cannot swap the binary in the middle of a run)
 #   --no-publish   use the binary already in out/bench/shim/bin (or --bin) as it is
 # shim-bench options: --runs N (30) --exec-runs N (30) --cycles N (20) --pods N (20)
-#                     --mem-rounds N (2) --warmup N (3) --only run,exec,cri,mem,stats
+#                     --mem-rounds N (2) --warmup N (3) --only run,exec,direct,cri,mem,stats
 #                     --stats-tasks N (20) --stats-rounds N (30) --stats-idle SECONDS (10)
+#                     --direct-gap MS (20: pause before each direct sequence, as ctr's own
+#                                    work leaves one before the shim's first call)
 #                     --stats-via ttrpc|cri (ttrpc: Stats straight to each shim's socket; cri:
 #                                    CRI ContainerStats through containerd)
 #                     --hold (keep the private containerd up until stdin closes, for profiling)

@@ -1,5 +1,6 @@
 using System.Text;
 using Csrt.Linux;
+using Csrt.Runtime.Cgroups;
 using Csrt.Runtime.Errors;
 using Csrt.Runtime.NamespaceSetup;
 using Csrt.Runtime.Processes;
@@ -42,10 +43,10 @@ public sealed record ExecResult(int Pid, FileDescriptor? Master);
 public sealed partial class ContainerRuntime
 {
     /// <summary>
-    /// Starts a process inside a created or running container: the C child joins the init's
-    /// namespaces (user first, mnt last), waits while the parent moves it into the container's
-    /// cgroup and sets its rlimits, and finishes with csrt_exec_final. No .NET code runs inside
-    /// the container (its root has no .NET loader).
+    /// Starts a process inside a created or running container: the C child is born in the
+    /// container's cgroup2 directory and joins its v1 hierarchies itself, joins the init's
+    /// namespaces (user first, mnt last), waits while the parent sets its rlimits, and finishes
+    /// with csrt_exec_final. No .NET code runs inside the container (its root has no .NET loader).
     /// </summary>
     public ExecResult Exec(string id, ExecOptions o)
     {
@@ -111,6 +112,21 @@ public sealed partial class ContainerRuntime
             var setgroupsDenied = (r.Namespaces & (ulong)CloneFlags.CLONE_NEWUSER) != 0 && ContainerInit.SetgroupsDenied(proc);
             spawn.Plan = plan.ToExecPlan(env, setgroupsDenied);
 
+            // As the init in Create: moving the child by pid (cgroup.procs) would wait for an RCU
+            // grace period; clone3 into the cgroup2 directory and "0" written to each v1
+            // hierarchy's "tasks" by the still single-threaded child do not.
+            var cgroup = r.CgroupPaths.Count > 0 ? Cgroups(r) : null;
+            var unified = cgroup?.OpenUnifiedDirectory();
+            if (unified is not null)
+                opened.Add(unified);
+            spawn.CgroupDirectory = unified;
+            foreach (var dir in cgroup?.LegacyDirectories ?? [])
+            {
+                var tasks = Files.Open(CgroupFs.PathOf(dir, "tasks"), OpenFlags.O_WRONLY);
+                opened.Add(tasks);
+                spawn.CgroupTaskFiles.Add(tasks);
+            }
+
             spawned = Spawn.Start(spawn);
             // The child reports reaching its sync point before it waits there: read that report
             // first, or Complete's release could close the socket before the child wrote it (EPIPE).
@@ -122,11 +138,10 @@ public sealed partial class ContainerRuntime
             {
                 throw CsrtException.Failed($"exec \"{plan.Args[0]}\" in container {id}: {e.Message}", e);
             }
-            // The child waits at its sync point: put it in the container's cgroup and give it the
-            // process's limits before it can exec anything.
+            // The child waits at its sync point: give it the process's limits before it can exec anything.
             var child = spawned.FirstPid;
-            if (r.CgroupPaths.Count > 0)
-                Cgroups(r).Join(child);
+            if (cgroup is not null && unified is null)
+                cgroup.JoinUnified(child);
             // A process without rlimits (or oomScoreAdj) gets the container's, as runc's exec does.
             var rlimits = process.Rlimits is { Count: > 0 } ? process.Rlimits : spec?.Process?.Rlimits ?? new List<PosixRlimit>();
             for (var i = 0; i < rlimits.Count; i++)

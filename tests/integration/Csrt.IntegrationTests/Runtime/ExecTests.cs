@@ -57,6 +57,11 @@ public sealed class ExecTests : IDisposable
             Assert.Equal(new FileInfo($"/proc/{init}/ns/{names[i]}").LinkTarget, lines[i]);
         Assert.Contains($"memory:{RuntimeRoot.CgroupsPathOf(bundle.Id)}", result.Stdout, StringComparison.Ordinal);
         Assert.Contains($"pids:{RuntimeRoot.CgroupsPathOf(bundle.Id)}", result.Stdout, StringComparison.Ordinal);
+        // Every hierarchy, the cgroup2 one of a hybrid host included: the exec'd process is born
+        // in one and joins the others itself.
+        var initCgroups = File.ReadAllLines($"/proc/{init}/cgroup").Order(StringComparer.Ordinal);
+        var execCgroups = lines.Skip(names.Length).Where(l => l.Length > 0).Order(StringComparer.Ordinal);
+        Assert.Equal(initCgroups, execCgroups);
     }
 
     [Fact]
