@@ -23,6 +23,9 @@ internal sealed class CliLog
             throw new ArgumentException($"--log-format: expected \"text\" or \"json\", got \"{format}\"");
     }
 
+    /// <summary>--debug, and a log to write debug messages to.</summary>
+    public bool DebugEnabled => _debug && _path is not null;
+
     public void Error(string message)
     {
         Write("error", message);

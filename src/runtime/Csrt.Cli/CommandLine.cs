@@ -144,9 +144,12 @@ internal static class CommandLine
         try
         {
             var context = new CliContext(parse, log);
-            log.Debug($"{parse.CommandResult.Command.Name}: {string.Join(' ', parse.Tokens.Select(t => t.Value))} (pid {Environment.ProcessId})");
+            // The messages are built only for --debug: every command passes here.
+            if (log.DebugEnabled)
+                log.Debug($"{parse.CommandResult.Command.Name}: {string.Join(' ', parse.Tokens.Select(t => t.Value))} (pid {Environment.ProcessId})");
             var code = body(context);
-            log.Debug($"{parse.CommandResult.Command.Name}: exit status {code}");
+            if (log.DebugEnabled)
+                log.Debug($"{parse.CommandResult.Command.Name}: exit status {code}");
             return code;
         }
         catch (Exception e)
