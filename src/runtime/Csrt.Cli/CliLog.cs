@@ -29,14 +29,13 @@ internal sealed class CliLog
     public void Error(string message)
     {
         Write("error", message);
-        var stderr = Console.OpenStandardError();
-        stderr.Write(Encoding.UTF8.GetBytes("csrt: " + message + "\n"));
+        StandardStreams.Error(Encoding.UTF8.GetBytes("csrt: " + message + "\n"));
     }
 
     public void Warning(string message)
     {
         if (_path is null)
-            Console.OpenStandardError().Write(Encoding.UTF8.GetBytes("csrt: warning: " + message + "\n"));
+            StandardStreams.Error(Encoding.UTF8.GetBytes("csrt: warning: " + message + "\n"));
         else
             Write("warning", message);
     }

@@ -198,9 +198,9 @@ internal sealed class CliContext
 
     public T Get<T>(Argument<T> argument) => Parse.GetValue(argument)!;
 
-    public static void Write(string text) => Console.OpenStandardOutput().Write(System.Text.Encoding.UTF8.GetBytes(text));
+    public static void Write(string text) => StandardStreams.Out(System.Text.Encoding.UTF8.GetBytes(text));
 
-    public static void Write(byte[] bytes) => Console.OpenStandardOutput().Write(bytes);
+    public static void Write(byte[] bytes) => StandardStreams.Out(bytes);
 }
 
 /// <summary>
