@@ -87,7 +87,7 @@ internal static class CommandLine
     /// <summary>A root with the global options and the one command the arguments name; null when
     /// they name none, or hold a token only the whole tree gives a meaning: the help and version
     /// options (an unknown token would otherwise become an argument value) or a response file.</summary>
-    private static Command? Branch(string[] args)
+    internal static Command? Branch(string[] args)
     {
         foreach (var arg in args)
         {
