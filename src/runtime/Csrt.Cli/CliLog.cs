@@ -23,17 +23,19 @@ internal sealed class CliLog
             throw new ArgumentException($"--log-format: expected \"text\" or \"json\", got \"{format}\"");
     }
 
+    /// <summary>--debug, and a log to write debug messages to.</summary>
+    public bool DebugEnabled => _debug && _path is not null;
+
     public void Error(string message)
     {
         Write("error", message);
-        var stderr = Console.OpenStandardError();
-        stderr.Write(Encoding.UTF8.GetBytes("csrt: " + message + "\n"));
+        StandardStreams.Error(Encoding.UTF8.GetBytes("csrt: " + message + "\n"));
     }
 
     public void Warning(string message)
     {
         if (_path is null)
-            Console.OpenStandardError().Write(Encoding.UTF8.GetBytes("csrt: warning: " + message + "\n"));
+            StandardStreams.Error(Encoding.UTF8.GetBytes("csrt: warning: " + message + "\n"));
         else
             Write("warning", message);
     }

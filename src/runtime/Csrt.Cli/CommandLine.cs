@@ -35,18 +35,72 @@ internal static class CommandLine
 
     internal static int Run(string[] args)
     {
+        args = ArgumentSplitter.Prepare(args);
+        // Nearly every invocation names one command with arguments that parse: that command alone
+        // under the global options parses them the same way. The whole tree is built for help,
+        // --version and any argument error, so every message and the help output come from it as
+        // before; its RootCommand's help option reads System.CommandLine's localized resources
+        // (a ResourceManager, found through attribute reflection) as it is built.
+        if (Branch(args) is { } branch)
+        {
+            var parse = branch.Parse(args);
+            if (parse.Errors.Count == 0)
+                return parse.Invoke();
+        }
         var root = new RootCommand("csrt: an OCI container runtime with a runc-compatible command line");
-        root.AddOptions(Root, Log, LogFormat, Debug, SystemdCgroup);
-        foreach (var command in new[]
-                 {
-                     LifecycleCommands.Create(), LifecycleCommands.Start(), LifecycleCommands.RunCommand(),
-                     LifecycleCommands.State(), LifecycleCommands.Kill(), LifecycleCommands.Delete(),
-                     ExecCommand.Build(), InfoCommands.List(), InfoCommands.Ps(), InfoCommands.Spec(),
-                     InfoCommands.Features(), ResourceCommands.Pause(), ResourceCommands.Resume(),
-                     ResourceCommands.Update(), ResourceCommands.Events(), FnCommand.Build(),
-                 })
-            root.Subcommands.Add(command);
-        return root.Parse(ArgumentSplitter.Prepare(args)).Invoke();
+        root.AddOptions(GlobalOptions());
+        foreach (var name in CommandNames)
+            root.Subcommands.Add(Build(name)!);
+        return root.Parse(args).Invoke();
+    }
+
+    /// <summary>The subcommands in the order the help lists them.</summary>
+    private static readonly string[] CommandNames =
+    [
+        "create", "start", "run", "state", "kill", "delete", "exec", "list", "ps", "spec", "features",
+        "pause", "resume", "update", "events", "fn",
+    ];
+
+    private static Option[] GlobalOptions() => [Root, Log, LogFormat, Debug, SystemdCgroup];
+
+    private static Command? Build(string name) => name switch
+    {
+        "create" => LifecycleCommands.Create(),
+        "start" => LifecycleCommands.Start(),
+        "run" => LifecycleCommands.RunCommand(),
+        "state" => LifecycleCommands.State(),
+        "kill" => LifecycleCommands.Kill(),
+        "delete" => LifecycleCommands.Delete(),
+        "exec" => ExecCommand.Build(),
+        "list" => InfoCommands.List(),
+        "ps" => InfoCommands.Ps(),
+        "spec" => InfoCommands.Spec(),
+        "features" => InfoCommands.Features(),
+        "pause" => ResourceCommands.Pause(),
+        "resume" => ResourceCommands.Resume(),
+        "update" => ResourceCommands.Update(),
+        "events" => ResourceCommands.Events(),
+        "fn" => FnCommand.Build(),
+        _ => null,
+    };
+
+    /// <summary>A root with the global options and the one command the arguments name; null when
+    /// they name none, or hold a token only the whole tree gives a meaning: the help and version
+    /// options (an unknown token would otherwise become an argument value) or a response file.</summary>
+    internal static Command? Branch(string[] args)
+    {
+        foreach (var arg in args)
+        {
+            if (arg is "-h" or "/h" or "--help" or "-?" or "/?" or "--version" || arg.StartsWith('@'))
+                return null;
+        }
+        var i = ArgumentSplitter.CommandIndex(args);
+        if (i >= args.Length || Build(args[i]) is not { } command)
+            return null;
+        var root = new Command("csrt");
+        root.AddOptions(GlobalOptions());
+        root.Subcommands.Add(command);
+        return root;
     }
 
     /// <summary>The container id argument of every command that acts on one container.</summary>
@@ -90,9 +144,12 @@ internal static class CommandLine
         try
         {
             var context = new CliContext(parse, log);
-            log.Debug($"{parse.CommandResult.Command.Name}: {string.Join(' ', parse.Tokens.Select(t => t.Value))} (pid {Environment.ProcessId})");
+            // The messages are built only for --debug: every command passes here.
+            if (log.DebugEnabled)
+                log.Debug($"{parse.CommandResult.Command.Name}: {string.Join(' ', parse.Tokens.Select(t => t.Value))} (pid {Environment.ProcessId})");
             var code = body(context);
-            log.Debug($"{parse.CommandResult.Command.Name}: exit status {code}");
+            if (log.DebugEnabled)
+                log.Debug($"{parse.CommandResult.Command.Name}: exit status {code}");
             return code;
         }
         catch (Exception e)
@@ -141,9 +198,9 @@ internal sealed class CliContext
 
     public T Get<T>(Argument<T> argument) => Parse.GetValue(argument)!;
 
-    public static void Write(string text) => Console.OpenStandardOutput().Write(System.Text.Encoding.UTF8.GetBytes(text));
+    public static void Write(string text) => StandardStreams.Out(System.Text.Encoding.UTF8.GetBytes(text));
 
-    public static void Write(byte[] bytes) => Console.OpenStandardOutput().Write(bytes);
+    public static void Write(byte[] bytes) => StandardStreams.Out(bytes);
 }
 
 /// <summary>
@@ -161,12 +218,18 @@ internal static class ArgumentSplitter
         "--root", "--log", "--log-format",
     };
 
-    public static string[] Prepare(string[] args)
+    /// <summary>The index of the command's name: after the global flags (args.Length when none).</summary>
+    public static int CommandIndex(string[] args)
     {
         var i = 0;
-        // Global flags before the command.
         while (i < args.Length && args[i].StartsWith('-'))
             i += ValueFlags.Contains(args[i]) ? 2 : 1;
+        return Math.Min(i, args.Length);
+    }
+
+    public static string[] Prepare(string[] args)
+    {
+        var i = CommandIndex(args);
         if (i >= args.Length || args[i] is not ("exec" or "ps"))
             return args;
         for (var j = i + 1; j < args.Length; j++)

@@ -108,13 +108,7 @@ public sealed class CgroupHost
     public CgroupMount? V1Mount(string controller) => _v1.GetValueOrDefault(controller);
 
     /// <summary>Reads /proc/self/mountinfo and the cgroup2 root's cgroup.controllers.</summary>
-    public static CgroupHost Detect()
-    {
-        byte[] mountinfo;
-        using (var fd = Files.Open("/proc/self/mountinfo", OpenFlags.O_RDONLY))
-            mountinfo = Files.ReadToEnd(fd);
-        return Parse(mountinfo, Files.TryReadText);
-    }
+    public static CgroupHost Detect() => Parse(Rootfs.SelfMountinfo.Read().Span, Files.TryReadText);
 
     /// <summary>Builds the layout from mountinfo bytes; <paramref name="readFile"/> reads the cgroup2
     /// root's cgroup.controllers (null when missing).</summary>

@@ -55,12 +55,27 @@ public static class CgroupManager
     /// <paramref name="systemd"/>: it was created by the systemd driver.</summary>
     public static ICgroupManager Open(IReadOnlyDictionary<string, string> paths, CgroupHost? host = null, Action<string>? warning = null, bool systemd = false)
     {
+        // A v1 controller among the paths makes it a v1 (or hybrid) cgroup whatever the layout:
+        // the manager reads the layout only if an operation needs it (state, start and delete do
+        // not), sparing those commands a parse of mountinfo.
+        if (host is null && HasV1Controller(paths))
+            return new CgroupV1Manager(paths, null) { Warning = warning };
         host ??= CgroupHost.Current;
         if (systemd && host.Layout == CgroupLayout.Unified && paths.Count == 1 && paths.TryGetValue("", out var scope))
             return Systemd.SystemdCgroupManager.Open(scope, host.Unified!.MountPoint, warning);
         if (host.Layout == CgroupLayout.Unified && paths.Count == 1 && paths.TryGetValue("", out var dir))
             return new CgroupV2Manager(dir, host.Unified!.MountPoint) { Warning = warning };
         return new CgroupV1Manager(paths, host) { Warning = warning };
+    }
+
+    private static bool HasV1Controller(IReadOnlyDictionary<string, string> paths)
+    {
+        foreach (var key in paths.Keys)
+        {
+            if (key.Length > 0)
+                return true;
+        }
+        return false;
     }
 
     /// <summary>

@@ -19,18 +19,22 @@ public sealed class CgroupV1Manager : ICgroupManager
     };
 
     private readonly Dictionary<string, string> _paths;
-    private readonly CgroupHost _host;
+    private readonly CgroupHost? _givenHost;
 
     /// <param name="paths">Controller → directory; "" for the cgroup2 directory of a hybrid host.</param>
-    public CgroupV1Manager(IReadOnlyDictionary<string, string> paths, CgroupHost host)
+    /// <param name="host">The host's layout; null: <see cref="CgroupHost.Current"/>, read when first
+    /// needed (reading a freezer's state, killing and removing need only the paths).</param>
+    public CgroupV1Manager(IReadOnlyDictionary<string, string> paths, CgroupHost? host)
     {
         _paths = new Dictionary<string, string>(paths.Count, StringComparer.Ordinal);
         foreach (var (k, v) in paths)
             _paths[k] = v.TrimEnd('/');
-        _host = host;
+        _givenHost = host;
     }
 
-    public CgroupLayout Layout => _host.Layout == CgroupLayout.Unified ? CgroupLayout.Hybrid : _host.Layout;
+    private CgroupHost Host => _givenHost ?? CgroupHost.Current;
+
+    public CgroupLayout Layout => Host.Layout == CgroupLayout.Unified ? CgroupLayout.Hybrid : Host.Layout;
 
     public IReadOnlyDictionary<string, string> Paths => _paths;
 
@@ -63,9 +67,9 @@ public sealed class CgroupV1Manager : ICgroupManager
     /// <summary>The cgroup2 directory, when <paramref name="v2Controller"/> lives there and not in v1.</summary>
     private string? UnifiedDirFor(string v2Controller)
     {
-        if (UnifiedPath is not { } u || !_host.HasUnified(v2Controller))
+        if (UnifiedPath is not { } u || !Host.HasUnified(v2Controller))
             return null;
-        return V1NameOf.TryGetValue(v2Controller, out var v1) && _host.HasV1(v1) ? null : u;
+        return V1NameOf.TryGetValue(v2Controller, out var v1) && Host.HasV1(v1) ? null : u;
     }
 
     /// <summary>Runs <paramref name="v1"/> on the controller's v1 directory, else <paramref name="v2"/> on the
@@ -85,9 +89,9 @@ public sealed class CgroupV1Manager : ICgroupManager
     private List<string> UnifiedOnlyControllers()
     {
         var list = new List<string>();
-        foreach (var c in _host.UnifiedControllers)
+        foreach (var c in Host.UnifiedControllers)
         {
-            if (!(V1NameOf.TryGetValue(c, out var v1) && _host.HasV1(v1)))
+            if (!(V1NameOf.TryGetValue(c, out var v1) && Host.HasV1(v1)))
                 list.Add(c);
         }
         return list;
@@ -105,7 +109,7 @@ public sealed class CgroupV1Manager : ICgroupManager
             {
                 if (controller.Length == 0 || (dir == cpuset && controller != "cpuset"))
                     continue;
-                if (controller == "cpuset" && _host.V1Mount("cpuset") is { } mount)
+                if (controller == "cpuset" && Host.V1Mount("cpuset") is { } mount)
                     created.AddRange(V1.Cpuset.Create(mount.MountPoint, dir));
                 else if (!Files.IsDirectory(dir))
                     created.AddRange(CgroupTree.MakeDirectories(dir));
@@ -113,7 +117,7 @@ public sealed class CgroupV1Manager : ICgroupManager
             if (UnifiedPath is { } unified)
             {
                 var extra = UnifiedOnlyControllers();
-                if (extra.Count > 0 && _host.Unified is { } u)
+                if (extra.Count > 0 && Host.Unified is { } u)
                     CgroupV2Manager.CreatePath(u.MountPoint.TrimEnd('/'), unified, extra, created);
                 else
                     created.AddRange(CgroupTree.MakeDirectories(unified));
@@ -214,7 +218,7 @@ public sealed class CgroupV1Manager : ICgroupManager
             V2.Unified.CheckKey(key);
             var controller = V2.Unified.Controller(key);
             if (controller != "cgroup" && UnifiedDirFor(controller) is null)
-                throw CgroupException.Unsupported($"linux.resources.unified \"{key}\": on this hybrid host the {controller} controller is not in the cgroup2 hierarchy ({_host.Unified?.MountPoint})");
+                throw CgroupException.Unsupported($"linux.resources.unified \"{key}\": on this hybrid host the {controller} controller is not in the cgroup2 hierarchy ({Host.Unified?.MountPoint})");
         }
         V2.Unified.Set(u, values);
     }

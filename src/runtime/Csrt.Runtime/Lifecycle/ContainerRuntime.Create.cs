@@ -62,13 +62,15 @@ public sealed partial class ContainerRuntime
     private static void CopyConfig(string from, string to)
     {
         var tmp = to + ".tmp-" + Environment.ProcessId;
-        using (var source = new FileStream(from, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0))
+        using (var source = Files.Open(from, OpenFlags.O_RDONLY))
         using (var target = Files.Open(tmp, OpenFlags.O_WRONLY | OpenFlags.O_CREAT | OpenFlags.O_TRUNC, FileModes.UserReadWrite))
         {
-            var chunk = new byte[1 << 16];
+            // On the stack: a heap buffer is a fresh, zeroed allocation that a short command
+            // touches page by page.
+            Span<byte> chunk = stackalloc byte[16384];
             int n;
-            while ((n = source.Read(chunk)) > 0)
-                Files.WriteAll(target, chunk.AsSpan(0, n));
+            while ((n = Files.Read(source, chunk)) > 0)
+                Files.WriteAll(target, chunk[..n]);
         }
         Files.Rename(tmp, to);
     }
@@ -96,17 +98,22 @@ public sealed partial class ContainerRuntime
         try
         {
             var namespaces = NamespacePlan.For(linux);
-            made.Cgroup = CreateCgroup(o.Id, linux, o.SystemdCgroup ?? _options.SystemdCgroup);
-            var plan = InitPlanBuilder.Build(spec, namespaces, new InitPlanBuilder.Options
+            InitPlan plan;
+            // The cgroup layout and the rootfs's parent mount come from one read of mountinfo.
+            using (SelfMountinfo.Share())
             {
-                ContainerId = o.Id,
-                Bundle = bundle,
-                NoPivot = o.NoPivot,
-                NoNewKeyring = o.NoNewKeyring,
-                PreserveFds = o.PreserveFds,
-                CgroupLayout = CgroupMountLayouts.Of(made.Cgroup),
-                Seccomp = o.CompiledSeccomp,
-            });
+                made.Cgroup = CreateCgroup(o.Id, linux, o.SystemdCgroup ?? _options.SystemdCgroup);
+                plan = InitPlanBuilder.Build(spec, namespaces, new InitPlanBuilder.Options
+                {
+                    ContainerId = o.Id,
+                    Bundle = bundle,
+                    NoPivot = o.NoPivot,
+                    NoNewKeyring = o.NoNewKeyring,
+                    PreserveFds = o.PreserveFds,
+                    CgroupLayout = CgroupMountLayouts.Of(made.Cgroup),
+                    Seccomp = o.CompiledSeccomp,
+                });
+            }
             if (!o.SpecInMemoryOnly)
                 CopyConfig(configPath, Store.ConfigOf(o.Id));
             else if (spec.Hooks is not null)

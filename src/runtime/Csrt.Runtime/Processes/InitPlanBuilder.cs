@@ -69,7 +69,12 @@ public static class InitPlanBuilder
             PreserveFds = o.PreserveFds,
         };
         if (plan.OwnMountNamespace)
-            plan.RootfsParentMount = ParentMountOf(rootfs, Files.ReadText(MountinfoSeenByInit(namespaces)));
+        {
+            var mountinfo = MountinfoSeenByInit(namespaces);
+            plan.RootfsParentMount = mountinfo == "/proc/self/mountinfo"
+                ? ParentMountOf(rootfs, SelfMountinfo.Read().Span)
+                : ParentMountOf(rootfs, Files.ReadText(mountinfo));
+        }
         for (var i = 0; i < (spec.Mounts?.Count ?? 0); i++)
             plan.Mounts.Add(BuildMount(spec.Mounts![i], $"$.mounts[{i}]", o, namespaces));
         plan.SetupDev = !plan.Mounts.Any(m => m.Destination == "/dev" && m.Kind == MountKinds.Bind);
@@ -124,20 +129,50 @@ public static class InitPlanBuilder
 
     /// <summary>The mount point that contains <paramref name="rootfs"/>: the longest mount point of
     /// <paramref name="mountinfo"/> (a /proc/&lt;pid&gt;/mountinfo text) that prefixes it; null when none does.</summary>
-    public static string? ParentMountOf(string rootfs, string mountinfo)
+    public static string? ParentMountOf(string rootfs, string mountinfo) =>
+        ParentMountOf(rootfs, System.Text.Encoding.UTF8.GetBytes(mountinfo));
+
+    /// <inheritdoc cref="ParentMountOf(string, string)"/>
+    /// <remarks>Over the bytes, field by field, without a string per line or field: the table has
+    /// a line per mount of the node, containers' included.</remarks>
+    public static string? ParentMountOf(string rootfs, ReadOnlySpan<byte> mountinfo)
     {
-        string? best = null;
-        foreach (var line in mountinfo.Split('\n'))
+        var path = System.Text.Encoding.UTF8.GetBytes(rootfs);
+        string? escapedBest = null;
+        var bestLength = -1;
+        ReadOnlySpan<byte> best = default;
+        while (!mountinfo.IsEmpty)
         {
-            var fields = line.Split(' ');
-            if (fields.Length < 5)
+            var nl = mountinfo.IndexOf((byte)'\n');
+            var line = nl < 0 ? mountinfo : mountinfo[..nl];
+            mountinfo = nl < 0 ? default : mountinfo[(nl + 1)..];
+            // Field 5 (index 4) is the mount point.
+            var field = line;
+            for (var i = 0; i < 4 && !field.IsEmpty; i++)
+            {
+                var sp = field.IndexOf((byte)' ');
+                field = sp < 0 ? default : field[(sp + 1)..];
+            }
+            var end = field.IndexOf((byte)' ');
+            if (field.IsEmpty || end < 0)
                 continue;
-            var mp = Mounts.UnescapeOctal(fields[4]);
-            var isPrefix = mp == "/" || rootfs == mp || rootfs.StartsWith(mp + "/", StringComparison.Ordinal);
-            if (isPrefix && (best is null || mp.Length > best.Length))
-                best = mp;
+            var mp = field[..end];
+            string? unescaped = null;
+            if (mp.Contains((byte)'\\'))
+            {
+                unescaped = Mounts.UnescapeOctal(System.Text.Encoding.UTF8.GetString(mp));
+                mp = System.Text.Encoding.UTF8.GetBytes(unescaped);
+            }
+            var isPrefix = mp.SequenceEqual("/"u8)
+                || (path.AsSpan().StartsWith(mp) && (path.Length == mp.Length || path[mp.Length] == (byte)'/'));
+            if (isPrefix && mp.Length > bestLength)
+            {
+                bestLength = mp.Length;
+                best = unescaped is null ? mp : default;
+                escapedBest = unescaped;
+            }
         }
-        return best;
+        return bestLength < 0 ? null : escapedBest ?? System.Text.Encoding.UTF8.GetString(best);
     }
 
     public static List<HookStep> Hooks(List<Hook>? hooks) =>

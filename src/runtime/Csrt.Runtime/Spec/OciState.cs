@@ -40,23 +40,8 @@ public sealed class OciState
     [JsonPropertyName("owner")] public string? Owner { get; set; }
 }
 
-/// <summary>The spec's state as hooks (and the seccomp agent) receive it.</summary>
-internal sealed class HookState
-{
-    [JsonPropertyName("ociVersion")] public string OciVersion { get; set; } = "";
-    [JsonPropertyName("id")] public string Id { get; set; } = "";
-    [JsonPropertyName("status")] public ContainerStatus Status { get; set; }
-    /// <summary>Left out when 0 (stopped), as runc's Go struct does.</summary>
-    [JsonPropertyName("pid"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
-    public int Pid { get; set; }
-    [JsonPropertyName("bundle")] public string Bundle { get; set; } = "";
-    [JsonPropertyName("annotations")] public Dictionary<string, string>? Annotations { get; set; }
-}
-
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+/// <summary>Reading a state document back (<see cref="OciStateJson.Parse"/>); the writers are by hand.</summary>
 [JsonSerializable(typeof(OciState))]
-[JsonSerializable(typeof(List<OciState>))]
-[JsonSerializable(typeof(HookState))]
 internal sealed partial class OciStateJsonContext : JsonSerializerContext
 {
 }
@@ -72,21 +57,82 @@ public static class OciStateJson
     private static JsonWriterOptions Compact => new() { Encoder = MinimalJsonEncoder.Instance };
 
     /// <summary>`csrt state`: two-space indented, no trailing newline (as `runc state`).</summary>
-    public static byte[] SerializeForStateCommand(OciState state) =>
-        SpecJson.Write(state, OciStateJsonContext.Default.OciState, TwoSpaces);
+    public static byte[] SerializeForStateCommand(OciState state) => Write(TwoSpaces, w => WriteState(w, state));
 
     /// <summary>`csrt list --format json`: one compact array (the caller adds the newline runc's encoder writes).</summary>
-    public static byte[] SerializeList(List<OciState> states) =>
-        SpecJson.Write(states, OciStateJsonContext.Default.ListOciState, Compact);
+    public static byte[] SerializeList(List<OciState> states) => Write(Compact, w =>
+    {
+        w.WriteStartArray();
+        foreach (var state in states)
+            WriteState(w, state);
+        w.WriteEndArray();
+    });
 
     /// <summary>The runtime-spec state for a hook's stdin: ociVersion, id, status, pid (not when 0),
     /// bundle, annotations; compact.</summary>
-    public static byte[] SerializeForHook(OciState state) =>
-        SpecJson.Write(new HookState
-        {
-            OciVersion = state.OciVersion, Id = state.Id, Status = state.Status, Pid = state.Pid,
-            Bundle = state.Bundle, Annotations = state.Annotations,
-        }, OciStateJsonContext.Default.HookState, Compact);
+    public static byte[] SerializeForHook(OciState state) => Write(Compact, w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("ociVersion", state.OciVersion);
+        w.WriteString("id", state.Id);
+        w.WriteString("status", StatusName(state.Status));
+        // runc's Go struct leaves the pid out when 0 (stopped).
+        if (state.Pid != 0)
+            w.WriteNumber("pid", state.Pid);
+        w.WriteString("bundle", state.Bundle);
+        WriteAnnotations(w, state.Annotations);
+        w.WriteEndObject();
+    });
+
+    /// <summary>The spec's lower-case name of a status. A switch, not the enum's name through
+    /// reflection: the writers above are by hand so that `csrt state` builds no serializer metadata
+    /// (the source-generated context's first use reads attributes through reflection).</summary>
+    public static string StatusName(ContainerStatus status) => status switch
+    {
+        ContainerStatus.Creating => "creating",
+        ContainerStatus.Created => "created",
+        ContainerStatus.Running => "running",
+        ContainerStatus.Stopped => "stopped",
+        ContainerStatus.Paused => "paused",
+        _ => throw new ArgumentOutOfRangeException(nameof(status), (int)status, "not a container status"),
+    };
+
+    /// <summary>runc's field order; null members are left out.</summary>
+    private static void WriteState(Utf8JsonWriter w, OciState state)
+    {
+        w.WriteStartObject();
+        w.WriteString("ociVersion", state.OciVersion);
+        w.WriteString("id", state.Id);
+        w.WriteNumber("pid", state.Pid);
+        w.WriteString("status", StatusName(state.Status));
+        w.WriteString("bundle", state.Bundle);
+        if (state.Rootfs is not null)
+            w.WriteString("rootfs", state.Rootfs);
+        if (state.Created is { } created)
+            w.WriteString("created", Rfc3339NanoConverter.Format(created));
+        WriteAnnotations(w, state.Annotations);
+        if (state.Owner is not null)
+            w.WriteString("owner", state.Owner);
+        w.WriteEndObject();
+    }
+
+    private static void WriteAnnotations(Utf8JsonWriter w, Dictionary<string, string>? annotations)
+    {
+        if (annotations is null)
+            return;
+        w.WriteStartObject("annotations");
+        foreach (var (key, value) in annotations)
+            w.WriteString(key, value);
+        w.WriteEndObject();
+    }
+
+    private static byte[] Write(JsonWriterOptions options, Action<Utf8JsonWriter> body)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(512);
+        using (var writer = new Utf8JsonWriter(buffer, options))
+            body(writer);
+        return buffer.WrittenSpan.ToArray();
+    }
 
     /// <summary>Reads either layout back (fields the other layout lacks stay null).</summary>
     public static OciState Parse(ReadOnlySpan<byte> json) =>

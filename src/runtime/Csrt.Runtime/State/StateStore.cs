@@ -161,7 +161,7 @@ public sealed class ContainerExistsException : CsrtException
 public sealed class InvalidContainerStateException : CsrtException
 {
     public InvalidContainerStateException(string id, ContainerStatus current, string operation, string? hint = null)
-        : base(ErrorKind.FailedPrecondition, $"cannot {operation} container \"{id}\": it is {current.ToString().ToLowerInvariant()}" + (hint is null ? "" : $" ({hint})"))
+        : base(ErrorKind.FailedPrecondition, $"cannot {operation} container \"{id}\": it is {Spec.OciStateJson.StatusName(current)}" + (hint is null ? "" : $" ({hint})"))
     {
         Id = id;
         Current = current;

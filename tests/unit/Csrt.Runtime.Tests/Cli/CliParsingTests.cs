@@ -27,6 +27,43 @@ public sealed class CliParsingTests
     public void Prepare_OfNothing_IsNothing() => Assert.Empty(ArgumentSplitter.Prepare([]));
 
     [Theory]
+    [InlineData("state c1", 0)]
+    [InlineData("--root /r --debug state c1", 3)]
+    [InlineData("--root=/r state c1", 1)]
+    [InlineData("--log /l --log-format json delete -f c1", 4)]
+    [InlineData("--root", 1)]
+    public void CommandIndex_IsPastTheGlobalFlagsAndTheirValues(string args, int expected) =>
+        Assert.Equal(expected, ArgumentSplitter.CommandIndex(args.Split(' ')));
+
+    [Theory]
+    [InlineData("state c1", "state")]
+    [InlineData("--root /r delete -f c1", "delete")]
+    [InlineData("run -d --bundle /b c1", "run")]
+    public void Branch_IsTheGlobalOptionsAndTheNamedCommandAlone(string args, string command)
+    {
+        var root = CommandLine.Branch(args.Split(' '));
+
+        Assert.NotNull(root);
+        Assert.Equal(command, Assert.Single(root.Subcommands).Name);
+        Assert.Equal(["--root", "--log", "--log-format", "--debug", "--systemd-cgroup"], root.Options.Select(o => o.Name));
+    }
+
+    [Theory]
+    // Help, version and response files mean something only to the whole tree; so does a name
+    // that is no command (its error message lists the commands).
+    [InlineData("state c1 --help")]
+    [InlineData("kill c1 -h")]
+    [InlineData("delete -? c1")]
+    [InlineData("state /? c1")]
+    [InlineData("--version")]
+    [InlineData("state @args.rsp")]
+    [InlineData("nosuch c1")]
+    [InlineData("--root /r")]
+    [InlineData("[suggest] sta")]
+    public void Branch_IsNone_WhenOnlyTheWholeTreeCanAnswer(string args) =>
+        Assert.Null(CommandLine.Branch(args.Split(' ')));
+
+    [Theory]
     [InlineData("1024", 1024L)]
     [InlineData("512k", 512L << 10)]
     [InlineData("512K", 512L << 10)]

@@ -39,5 +39,6 @@ public sealed class ProcStatTests
         Assert.False(ProcStat.IsAlive(Environment.ProcessId, own.Value.StartTime + 1), "a reused pid must not count as our process");
         Assert.False(ProcStat.IsAlive(0, 0));
         Assert.Null(ProcStat.Read(-1));
+        Assert.Null(ProcStat.Read(int.MaxValue));
     }
 }
