@@ -268,7 +268,10 @@ public sealed partial class ContainerRuntime
             // The init is born in its cgroups instead of being moved there after its exec,
             // which would wait for an RCU grace period: clone3 into the cgroup2
             // directory, and it writes itself into each v1 hierarchy's "tasks" first thing.
-            using var unified = cgroup.UnifiedPath is not null && !namespaces.WaitForParent && !namespaces.SecondClone ? cgroup.OpenUnifiedDirectory() : null;
+            // With a second clone (a pid or time namespace to enter) the final process is
+            // forked by the first one, so it inherits the cgroup too; a new user namespace
+            // changes nothing: clone3 checks the move with the runtime's own credentials.
+            using var unified = cgroup.UnifiedPath is not null ? cgroup.OpenUnifiedDirectory() : null;
             spawn.CgroupDirectory = unified;
             joinedUnified = unified is not null;
             foreach (var dir in cgroup.LegacyDirectories)

@@ -182,5 +182,35 @@ public sealed class NamespaceTests : IDisposable
             Assert.EndsWith(":/", line);
     }
 
+    [Fact]
+    public void ContainersJoiningAPidNamespace_OrMakingAUserNamespace_RunInTheirOwnCgroupInTheCgroup2AndV1Hierarchies()
+    {
+        var first = _csrt.Bundle(["sleep", "1000"]);
+        _csrt.RunDetached(first);
+        var firstPid = _csrt.Pid(first.Id);
+        // A second clone makes the final process (pid namespace joined); the parent writes id maps (user namespace).
+        var joiner = _csrt.Bundle(["sleep", "1000"], c =>
+        {
+            foreach (var ns in c["linux"]!["namespaces"]!.AsArray())
+            {
+                if (ns!["type"]!.GetValue<string>() == "pid")
+                    ns["path"] = $"/proc/{firstPid}/ns/pid";
+            }
+        });
+        var mapped = _csrt.Bundle(["sleep", "1000"], c =>
+        {
+            c["linux"]!["uidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = 400000, ["size"] = 65536 });
+            c["linux"]!["gidMappings"] = new JsonArray(new JsonObject { ["containerID"] = 0, ["hostID"] = 400000, ["size"] = 65536 });
+        }, namespaces: ["pid", "network", "ipc", "uts", "mount", "user"]);
+
+        foreach (var bundle in new[] { joiner, mapped })
+        {
+            _csrt.RunDetached(bundle);
+            var lines = File.ReadAllLines($"/proc/{_csrt.Pid(bundle.Id)}/cgroup");
+            Assert.EndsWith("/" + bundle.Id, lines.Single(l => l.StartsWith("0::", StringComparison.Ordinal)));
+            Assert.EndsWith("/" + bundle.Id, lines.Single(l => l.Contains(":memory:", StringComparison.Ordinal)));
+        }
+    }
+
     private static ulong Inode(string path) => Csrt.Linux.Files.Stat(path).Inode;
 }
