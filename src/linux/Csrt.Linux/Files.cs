@@ -144,20 +144,23 @@ public static unsafe class Files
         return done;
     }
 
+    /// <summary>The rest of a file whose size stat does not tell (procfs, cgroupfs). Read on the
+    /// stack first: most such files fit, and then the one array made is the result, of its size.</summary>
     public static byte[] ReadToEnd(FileDescriptor fd)
     {
-        var buffer = new byte[4096];
-        var used = 0;
+        Span<byte> first = stackalloc byte[16384];
+        var used = ReadFull(fd, first);
+        if (used < first.Length)
+            return first[..used].ToArray();
+        var buffer = new byte[first.Length * 4];
+        first.CopyTo(buffer);
         while (true)
         {
-            if (used == buffer.Length)
-                Array.Resize(ref buffer, buffer.Length * 2);
-            var n = Read(fd, buffer.AsSpan(used));
-            if (n == 0)
-                break;
-            used += n;
+            used += ReadFull(fd, buffer.AsSpan(used));
+            if (used < buffer.Length)
+                return buffer.AsSpan(0, used).ToArray();
+            Array.Resize(ref buffer, buffer.Length * 2);
         }
-        return buffer.AsSpan(0, used).ToArray();
     }
 
     public static int Write(FileDescriptor fd, ReadOnlySpan<byte> data)

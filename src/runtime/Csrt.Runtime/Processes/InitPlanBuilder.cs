@@ -71,9 +71,13 @@ public static class InitPlanBuilder
         if (plan.OwnMountNamespace)
         {
             var mountinfo = MountinfoSeenByInit(namespaces);
-            plan.RootfsParentMount = mountinfo == "/proc/self/mountinfo"
-                ? ParentMountOf(rootfs, SelfMountinfo.Read().Span)
-                : ParentMountOf(rootfs, Files.ReadText(mountinfo));
+            if (mountinfo == "/proc/self/mountinfo")
+                plan.RootfsParentMount = ParentMountOf(rootfs, SelfMountinfo.Read().Span);
+            else
+            {
+                using var fd = Files.Open(mountinfo, OpenFlags.O_RDONLY);
+                plan.RootfsParentMount = ParentMountOf(rootfs, Files.ReadToEnd(fd));
+            }
         }
         for (var i = 0; i < (spec.Mounts?.Count ?? 0); i++)
             plan.Mounts.Add(BuildMount(spec.Mounts![i], $"$.mounts[{i}]", o, namespaces));
@@ -129,10 +133,6 @@ public static class InitPlanBuilder
 
     /// <summary>The mount point that contains <paramref name="rootfs"/>: the longest mount point of
     /// <paramref name="mountinfo"/> (a /proc/&lt;pid&gt;/mountinfo text) that prefixes it; null when none does.</summary>
-    public static string? ParentMountOf(string rootfs, string mountinfo) =>
-        ParentMountOf(rootfs, System.Text.Encoding.UTF8.GetBytes(mountinfo));
-
-    /// <inheritdoc cref="ParentMountOf(string, string)"/>
     /// <remarks>Over the bytes, field by field, without a string per line or field: the table has
     /// a line per mount of the node, containers' included.</remarks>
     public static string? ParentMountOf(string rootfs, ReadOnlySpan<byte> mountinfo)

@@ -11,27 +11,17 @@ public readonly record struct ProcStat(char State, ulong StartTime)
     {
         if (pid <= 0)
             return null;
-        var path = "/proc/" + pid.ToString(CultureInfo.InvariantCulture) + "/stat";
-        string text;
+        string? text;
         try
         {
-            using var fd = Files.TryOpen(path, OpenFlags.O_RDONLY);
-            if (fd is null)
-                return null;
-            // The line is a few hundred bytes; read on the stack (delete polls it until the init
-            // is gone), the whole file only if it does not fit.
-            Span<byte> buffer = stackalloc byte[1024];
-            var n = Files.Read(fd, buffer);
-            text = System.Text.Encoding.UTF8.GetString(buffer[..n]);
-            if (n == buffer.Length)
-                text += System.Text.Encoding.UTF8.GetString(Files.ReadToEnd(fd));
+            text = Files.TryReadText("/proc/" + pid.ToString(CultureInfo.InvariantCulture) + "/stat");
         }
         catch (SyscallException e) when (e.Errno == Errno.ESRCH)
         {
             // Reaped between the open and the read: the kernel answers the read with ESRCH.
             return null;
         }
-        return Parse(text);
+        return text is null ? null : Parse(text);
     }
 
     /// <summary>Parses a stat line; the command name (field 2) may contain spaces and parentheses,

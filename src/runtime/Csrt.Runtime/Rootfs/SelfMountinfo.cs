@@ -33,41 +33,10 @@ internal static class SelfMountinfo
         return _shared = new Shared();
     }
 
-    private static ReadOnlyMemory<byte> ReadNow() => ReadAll(MountinfoPath);
-
-    /// <summary>A whole file whose size stat does not tell (procfs).</summary>
-    internal static ReadOnlyMemory<byte> ReadAll(string path)
+    private static ReadOnlyMemory<byte> ReadNow()
     {
-        using var fd = Files.Open(path, OpenFlags.O_RDONLY);
-        // Most tables fit the stack buffer: one right-sized array, no growing copies.
-        Span<byte> first = stackalloc byte[16384];
-        var used = Fill(fd, first);
-        if (used < first.Length)
-            return first[..used].ToArray();
-        var buffer = new byte[first.Length * 4];
-        first.CopyTo(buffer);
-        while (true)
-        {
-            var n = Fill(fd, buffer.AsSpan(used));
-            used += n;
-            if (used < buffer.Length)
-                return buffer.AsMemory(0, used);
-            Array.Resize(ref buffer, buffer.Length * 2);
-        }
-    }
-
-    /// <summary>Reads until <paramref name="into"/> is full or the end of the file.</summary>
-    private static int Fill(FileDescriptor fd, Span<byte> into)
-    {
-        var used = 0;
-        while (used < into.Length)
-        {
-            var n = Files.Read(fd, into[used..]);
-            if (n == 0)
-                break;
-            used += n;
-        }
-        return used;
+        using var fd = Files.Open(MountinfoPath, OpenFlags.O_RDONLY);
+        return Files.ReadToEnd(fd);
     }
 
     private sealed class Shared : IDisposable

@@ -103,15 +103,16 @@ public class InitFailureReportTests
     [Fact]
     public void The_rootfs_parent_mount_is_the_longest_mount_point_prefixing_the_rootfs()
     {
-        const string mountinfo = "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
-                                 "30 22 0:5 / /run rw - tmpfs tmpfs rw\n" +
-                                 "31 30 0:6 / /run/containers rw - tmpfs tmpfs rw\n" +
-                                 "32 30 0:7 / /run/cont rw - tmpfs tmpfs rw\n" +
-                                 "33 22 0:8 / /a\\040b rw - tmpfs tmpfs rw\n";
+        var mountinfo = System.Text.Encoding.UTF8.GetBytes(
+            "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
+            "30 22 0:5 / /run rw - tmpfs tmpfs rw\n" +
+            "31 30 0:6 / /run/containers rw - tmpfs tmpfs rw\n" +
+            "32 30 0:7 / /run/cont rw - tmpfs tmpfs rw\n" +
+            "33 22 0:8 / /a\\040b rw - tmpfs tmpfs rw\n");
         Assert.Equal("/run/containers", InitPlanBuilder.ParentMountOf("/run/containers/x/rootfs", mountinfo));
         Assert.Equal("/run", InitPlanBuilder.ParentMountOf("/run/contX/rootfs", mountinfo));
         Assert.Equal("/a b", InitPlanBuilder.ParentMountOf("/a b/rootfs", mountinfo));
         Assert.Equal("/", InitPlanBuilder.ParentMountOf("/srv/rootfs", mountinfo));
-        Assert.Null(InitPlanBuilder.ParentMountOf("/srv/rootfs", ""));
+        Assert.Null(InitPlanBuilder.ParentMountOf("/srv/rootfs", ReadOnlySpan<byte>.Empty));
     }
 }

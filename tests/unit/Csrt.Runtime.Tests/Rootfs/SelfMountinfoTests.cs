@@ -46,27 +46,4 @@ public class SelfMountinfoTests
             Assert.Same(ArrayOf(outer), ArrayOf(SelfMountinfo.Read()));
         }
     }
-
-    [Theory]
-    [InlineData(0)]
-    [InlineData(100)]
-    [InlineData(16384)]
-    [InlineData(16385)]
-    [InlineData(65536)]
-    [InlineData(300_000)]
-    public void A_file_is_read_whole_whatever_its_length(int length)
-    {
-        var path = Path.Combine(Path.GetTempPath(), "csrt-selfmountinfo-" + Guid.NewGuid().ToString("N"));
-        var bytes = new byte[length];
-        new Random(length).NextBytes(bytes);
-        File.WriteAllBytes(path, bytes);
-        try
-        {
-            Assert.Equal(bytes, SelfMountinfo.ReadAll(path).ToArray());
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
 }
