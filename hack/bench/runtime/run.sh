@@ -5,11 +5,17 @@
 # docs/benchmarks.md for what is measured and how to read it.
 #
 # Usage: hack/bench/runtime/run.sh [-n CONTAINERS] [-s SAMPLES] [-v VERSION_RUNS] [-o DIR]
-#                                  [--runtime NAME=PATH]... [--no-build]
+#                                  [--mounts N] [--floor] [--runtime NAME=PATH]... [--no-build]
 #   -n  containers per runtime in the runk scenario (default 100, plus 3 warm-up ones)
 #   -s  containers per runtime created (not started) to read the init's RSS (default 20)
 #   -v  runs of `<binary> --version` per binary (default 20)
 #   -o  where the raw data and summary.md go (default out/bench/runtime/<UTC time>)
+#   --mounts N  add N tmpfs mounts to the benchmark's mount namespace first, as the pods of a busy
+#       node add theirs (every process that reads /proc/self/mountinfo pays for each line);
+#       default 0
+#   --floor  add two programs that return at once to the start-up table: nativeaot-empty (built
+#       from floor/ with csrt's settings and link) and c-empty (static C), the floor of a process
+#       start of each kind
 #   --runtime NAME=PATH  the runtimes to compare (default csrt=out/bin/csrt runc=runc crun=crun);
 #       repeat it to add more, e.g. a second csrt build: --runtime csrt-old=/tmp/old/csrt
 #   --no-build  use out/bin and out/images as they are (default: build them when missing)
@@ -25,7 +31,7 @@ here="$repo/hack/bench/runtime"
 die() { echo "bench: $*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (containers, mounts, cgroups)"
 
-containers=100 samples=20 version_runs=20 out="" build=1
+containers=100 samples=20 version_runs=20 out="" build=1 mounts=0 floor=0
 runtimes=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -33,21 +39,24 @@ while [[ $# -gt 0 ]]; do
         -s) samples=$2; shift 2 ;;
         -v) version_runs=$2; shift 2 ;;
         -o) out=$2; shift 2 ;;
+        --mounts) mounts=$2; shift 2 ;;
+        --floor) floor=1; shift ;;
         --runtime) [[ $2 == *=* ]] || die "--runtime takes NAME=PATH"; runtimes+=("$2"); shift 2 ;;
         --no-build) build=0; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
 done
-[[ $containers =~ ^[0-9]+$ && $samples =~ ^[0-9]+$ && $version_runs =~ ^[0-9]+$ ]] || die "-n, -s and -v take numbers"
+[[ $containers =~ ^[0-9]+$ && $samples =~ ^[0-9]+$ && $version_runs =~ ^[0-9]+$ && $mounts =~ ^[0-9]+$ ]] || die "-n, -s, -v and --mounts take numbers"
 [[ ${#runtimes[@]} -gt 0 ]] || runtimes=("csrt=$repo/out/bin/csrt" "runc=runc" "crun=crun")
 
 # Into a private mount namespace, once; the mounts made below vanish with it.
 if [[ -z ${CSRT_BENCH_IN_NAMESPACE:-} ]]; then
     command -v unshare >/dev/null || die "unshare (util-linux) is missing: run hack/install-deps.sh"
-    args=(-n "$containers" -s "$samples" -v "$version_runs")
+    args=(-n "$containers" -s "$samples" -v "$version_runs" --mounts "$mounts")
     [[ -n $out ]] && args+=(-o "$out")
     [[ $build -eq 0 ]] && args+=(--no-build)
+    [[ $floor -eq 1 ]] && args+=(--floor)
     for r in "${runtimes[@]}"; do args+=(--runtime "$r"); done
     CSRT_BENCH_IN_NAMESPACE=1 exec unshare --mount --propagation private -- bash "${BASH_SOURCE[0]}" "${args[@]}"
 fi
@@ -74,6 +83,17 @@ done
 cmds=("${bins[@]}")
 source "$here/common.sh"
 bench_start "$repo/out/bench/runtime/$(date -u +%Y%m%dT%H%M%SZ)" ""
+
+# The extra mounts, under one tmpfs unmounted with them before the work directory is removed.
+if [[ $mounts -gt 0 ]]; then
+    mkdir "$work/mounts"
+    mount -t tmpfs -o size=1m none "$work/mounts"
+    for ((m = 0; m < mounts; m++)); do
+        mkdir "$work/mounts/$m"
+        mount -t tmpfs -o size=4k none "$work/mounts/$m"
+    done
+    bench_before_cleanup() { umount -R "$work/mounts"; }
+fi
 
 timeit="$work/timeit"
 gcc -O2 -Wall -Wextra -Werror -o "$timeit" "$here/timeit.c"
@@ -132,6 +152,13 @@ versions=()
 for idx in "${!names[@]}"; do versions+=("${names[$idx]}|${bins[$idx]}|--version"); done
 shim="$(dirname "${bins[0]}")/containerd-shim-csrt-v2"
 [[ -x $shim ]] && versions+=("containerd-shim-csrt-v2|$shim|-v")
+if [[ $floor -eq 1 ]]; then
+    dotnet publish "$here/floor" -c Release -o "$work/floor" -nologo -v:quiet >>"$log" 2>&1 \
+        || die "could not build $here/floor (see $log)"
+    printf 'int main(void) { return 0; }\n' >"$work/empty.c"
+    gcc -O2 -static -o "$work/floor/c-empty" "$work/empty.c"
+    versions+=("nativeaot-empty|$work/floor/nativeaot-empty|--version" "c-empty|$work/floor/c-empty|--version")
+fi
 : >"$out/time-v.txt"
 for v in "${versions[@]}"; do
     IFS='|' read -r name bin flag <<<"$v"
@@ -150,6 +177,7 @@ done
 {
     echo "machine: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo) RAM"
     echo "kernel: $(uname -sr); $(. /etc/os-release && echo "$PRETTY_NAME")"
+    echo "mount table: $(wc -l </proc/self/mountinfo) lines ($mounts added by --mounts)"
     echo "cgroups: $(stat -fc %T /sys/fs/cgroup) on /sys/fs/cgroup$([[ -d /sys/fs/cgroup/unified ]] && echo ", hybrid (cgroup2 on /sys/fs/cgroup/unified)")"
     for idx in "${!names[@]}"; do
         echo "${names[$idx]}: ${bins[$idx]}, $(stat -c %s "${bins[$idx]}") bytes, $("${bins[$idx]}" --version 2>/dev/null | head -n1)"
